@@ -1,0 +1,101 @@
+//! The contract every destination implements.
+
+use crate::package::Package;
+use crate::schema::Schema;
+use crate::state::PipelineState;
+
+/// An error from a destination, classified once for retry loops.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DestinationError {
+    /// What went wrong, naming the table, file or URL involved.
+    pub message: String,
+    /// What the user can do about it.
+    pub hint: Option<String>,
+    /// Whether retrying the same operation may succeed (lost connection, lock held).
+    pub transient: bool,
+    /// The underlying error.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl DestinationError {
+    /// A terminal error.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), hint: None, transient: false, source: None }
+    }
+
+    /// Adds a hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Marks the error transient.
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
+        self
+    }
+
+    /// Adds the underlying error.
+    pub fn source(mut self, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(e));
+        self
+    }
+}
+
+/// What one committed load did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadReport {
+    /// The load id.
+    pub load_id: String,
+    /// Rows written per table.
+    pub rows: Vec<(String, u64)>,
+    /// Schema changes applied (human readable).
+    pub schema_changes: Vec<String>,
+    /// The package was already committed before (a replay after a crash); nothing was written.
+    pub already_loaded: bool,
+}
+
+/// One row of `_harbor_loads`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadRecord {
+    /// Load id.
+    pub load_id: String,
+    /// Pipeline.
+    pub pipeline: String,
+    /// Commit time (RFC 3339).
+    pub inserted_at: String,
+    /// Rows loaded.
+    pub rows: u64,
+    /// Schema version after the load.
+    pub schema_version: u64,
+    /// What was extracted.
+    pub source: String,
+}
+
+/// A place data is loaded into. Every method is synchronous; async destinations block internally.
+pub trait Destination: Send {
+    /// A short description for messages (`duckdb:///path/harbor.duckdb`), without secrets.
+    fn describe(&self) -> String;
+
+    /// The latest stored schema of a pipeline (empty when none).
+    fn stored_schema(&mut self, pipeline: &str) -> Result<Schema, DestinationError>;
+
+    /// The committed state of a pipeline.
+    fn stored_state(&mut self, pipeline: &str) -> Result<PipelineState, DestinationError>;
+
+    /// Whether a load id is committed.
+    fn is_loaded(&mut self, load_id: &str) -> Result<bool, DestinationError>;
+
+    /// Loads every job of the package, the package's state and its `_harbor_loads` row in one
+    /// transaction. Called with jobs already in `started/`. Must be idempotent: a package whose id is
+    /// already in `_harbor_loads` is not loaded again.
+    fn load(&mut self, package: &Package) -> Result<LoadReport, DestinationError>;
+
+    /// The most recent loads, newest first.
+    fn loads(&mut self, pipeline: Option<&str>, limit: usize) -> Result<Vec<LoadRecord>, DestinationError>;
+
+    /// Row counts of the data tables.
+    fn table_counts(&mut self) -> Result<Vec<(String, u64)>, DestinationError>;
+}

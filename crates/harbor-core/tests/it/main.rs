@@ -1,0 +1,4 @@
+//! Integration tests of the normalizer on real recorded Reddit responses and generated data.
+
+mod fixtures;
+mod properties;
