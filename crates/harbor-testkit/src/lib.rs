@@ -1,1 +1,29 @@
-//! placeholder
+//! Test kit for RedditHarbor: a fake Reddit API server.
+//!
+//! [`FakeReddit`] runs axum on `127.0.0.1` with a random port and speaks enough of Reddit's API for
+//! the collector: the OAuth token endpoint (every grant type, Reddit's error shapes), listings with
+//! `after`/`before`, search, user listings, threads with "load more" and "continue this thread"
+//! stubs, `/api/morechildren`, `/api/info` and about pages. It enforces a fixed-window rate limit
+//! with Reddit's `X-Ratelimit-*` headers (scalable: 100 requests per 0.5 s makes a soak take
+//! seconds), answers 429 when it is exceeded, injects faults ([`Fault`]) and counts requests per
+//! endpoint. Data comes from a deterministic synthetic corpus ([`CorpusConfig`]) and/or recorded
+//! real responses ([`Recorded`], from `../shared/fixtures/api/`).
+
+mod config;
+mod corpus;
+mod faults;
+mod handler;
+mod limiter;
+mod render;
+mod replay;
+mod reply;
+mod server;
+mod state;
+mod synthetic;
+mod token;
+
+pub use config::{CorpusConfig, FakeConfig, RateLimit, RenderConfig};
+pub use faults::Fault;
+pub use handler::endpoint_of;
+pub use replay::{Recorded, ReplayError};
+pub use server::FakeReddit;

@@ -1,0 +1,181 @@
+//! [`FakeReddit`]: start the fake on 127.0.0.1 (random port) and steer it from a test.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::{FakeConfig, RateLimit};
+use crate::faults::Fault;
+use crate::replay::{Recorded, ReplayError};
+use crate::state::Shared;
+
+/// A running fake Reddit. Stops when dropped.
+#[derive(Debug)]
+pub struct FakeReddit {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for FakeReddit {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeReddit {
+    /// Starts the fake on `127.0.0.1` with a random port, inside the current tokio runtime.
+    pub async fn start(config: FakeConfig) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared::new(config));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let app = Router::new().fallback(crate::handler::handle).with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                eprintln!("fake reddit stopped: {e}");
+            }
+        });
+        Ok(Self { addr, shared, task })
+    }
+
+    /// The shared fixtures directory (`../shared/fixtures` next to the repository).
+    pub fn fixtures_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+    }
+
+    /// API base URL (`http://127.0.0.1:PORT`), for `HARBOR_REDDIT_API_URL`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Token endpoint URL, for `HARBOR_REDDIT_TOKEN_URL`.
+    pub fn token_url(&self) -> String {
+        format!("http://{}/api/v1/access_token", self.addr)
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &FakeConfig {
+        &self.shared.config
+    }
+
+    /// Requests received per endpoint (`listing`, `morechildren`, `info`, `token`...).
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.shared.lock().counts.clone()
+    }
+
+    /// Requests received by one endpoint.
+    pub fn count(&self, endpoint: &str) -> u64 {
+        self.shared.lock().counts.get(endpoint).copied().unwrap_or(0)
+    }
+
+    /// API requests received (token endpoint excluded).
+    pub fn api_requests(&self) -> u64 {
+        self.shared.lock().counts.iter().filter(|(k, _)| *k != "token").map(|(_, v)| v).sum()
+    }
+
+    /// Zeroes the request counters.
+    pub fn reset_counts(&self) {
+        let mut s = self.shared.lock();
+        s.counts.clear();
+        s.rate_limited_sent = 0;
+        s.unauthorized_sent = 0;
+    }
+
+    /// 429 answers sent so far.
+    pub fn rate_limited_sent(&self) -> u64 {
+        self.shared.lock().rate_limited_sent
+    }
+
+    /// 401 answers sent so far.
+    pub fn unauthorized_sent(&self) -> u64 {
+        self.shared.lock().unauthorized_sent
+    }
+
+    /// Share of the rate-limit budget used over the complete windows since the limit was set.
+    pub fn budget_utilization(&self) -> f64 {
+        self.shared.lock().limiter.utilization()
+    }
+
+    /// Replaces the rate limit (restarts the window clock).
+    pub fn set_rate_limit(&self, limit: RateLimit) {
+        self.shared.lock().limiter.set(limit);
+    }
+
+    /// Applies `fault` to the next API request.
+    pub fn inject(&self, fault: Fault) {
+        self.shared.lock().faults.push(fault);
+    }
+
+    /// Applies `fault` to the next token request.
+    pub fn inject_token(&self, fault: Fault) {
+        self.shared.lock().token_faults.push(fault);
+    }
+
+    /// Applies the faults in turn to every `every`-th API request from now on.
+    pub fn fault_every(&self, every: u64, faults: Vec<Fault>) {
+        self.shared.lock().faults.plan(every, faults);
+    }
+
+    /// Removes queued and planned faults.
+    pub fn clear_faults(&self) {
+        let mut s = self.shared.lock();
+        s.faults.clear();
+        s.token_faults.clear();
+    }
+
+    /// Expires every issued access token now.
+    pub fn expire_tokens(&self) {
+        let now = Instant::now();
+        self.shared.lock().tokens.values_mut().for_each(|t| *t = now);
+    }
+
+    /// Serves these recorded exchanges before the synthetic corpus.
+    pub fn replay(&self, recorded: Vec<Recorded>) {
+        self.shared.lock().replay.add(recorded);
+    }
+
+    /// Serves every recording of a fixtures directory; returns how many were loaded.
+    pub fn replay_dir(&self, dir: &Path) -> Result<usize, ReplayError> {
+        let recorded = Recorded::load_dir(dir)?;
+        let n = recorded.len();
+        self.replay(recorded);
+        Ok(n)
+    }
+
+    /// Adds `k` new posts (with comments) to `subreddit`, newer than everything so far, to simulate
+    /// time passing. Returns their ids, oldest first.
+    pub fn add_posts(&self, subreddit: &str, k: usize) -> Vec<String> {
+        let mut s = self.shared.lock();
+        (0..k).map(|_| s.corpus.add_post(subreddit)).collect()
+    }
+
+    /// Ids of a subreddit's posts, oldest first.
+    pub fn post_ids(&self, subreddit: &str) -> Vec<String> {
+        let s = self.shared.lock();
+        s.corpus
+            .subreddit_posts(subreddit)
+            .map(|idx| idx.iter().map(|&i| s.corpus.posts[i].id().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Comment ids of a post, in creation order.
+    pub fn comment_ids(&self, post_id: &str) -> Vec<String> {
+        let s = self.shared.lock();
+        s.corpus
+            .post_index
+            .get(post_id)
+            .map(|&p| s.corpus.posts[p].comments.iter().map(|c| c.id.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Changes a post's data (score, `num_comments`, `[deleted]`...); false when it does not exist.
+    pub fn edit_post(&self, post_id: &str, f: impl FnOnce(&mut Value)) -> bool {
+        self.shared.lock().corpus.edit_post(post_id, f)
+    }
+}
