@@ -102,6 +102,11 @@ impl RedditClient {
                     reached = true;
                     continue;
                 }
+                if lag == 0.0 && threshold.is_some() && known.contains(name.as_str()) {
+                    // Without a lag window the newest known item is the boundary itself: what
+                    // follows it is older or was seen with it.
+                    reached = true;
+                }
                 if !seen.insert(name.clone()) {
                     continue; // listings shift while paging: an item can show up twice
                 }

@@ -79,7 +79,6 @@ pub(crate) struct Pacer {
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Waited {
     pub total: Duration,
-    pub longest_exhausted: Duration,
     pub remaining: f64,
 }
 
@@ -90,7 +89,7 @@ impl Pacer {
     }
 
     /// Waits until a request may be sent and reserves one unit of budget for it. `on_wait` is called
-    /// before every wait on a spent budget or a 429 block, with the wait and the remaining budget.
+    /// before every wait (pacing, spent budget or a 429 block) with the wait and the remaining budget.
     pub(crate) async fn acquire(&self, mut on_wait: impl FnMut(Duration, f64)) -> Waited {
         let mut waited = Waited::default();
         loop {
@@ -109,10 +108,8 @@ impl Pacer {
                 }
                 Step::Sleep { until, exhausted } => {
                     let wait = until.saturating_duration_since(Instant::now());
-                    if exhausted {
-                        waited.longest_exhausted = waited.longest_exhausted.max(wait);
-                        on_wait(wait, waited.remaining);
-                    }
+                    tracing::trace!(?wait, exhausted, "Pacing");
+                    on_wait(wait, waited.remaining);
                     tokio::time::sleep_until(until).await;
                     waited.total += wait;
                 }
@@ -209,20 +206,37 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn never_exceeds_budget_and_waits_for_reset() {
+    async fn spreads_budget_and_never_exceeds_it() {
         let pacer = Pacer::default();
         pacer.acquire(|_, _| {}).await;
         let h = RateLimitHeaders { used: 8.0, remaining: 2.0, reset: Duration::from_secs(10), precise_reset: true };
         pacer.record(Some(h), None);
         let start = Instant::now();
+        for _ in 0..2 {
+            pacer.acquire(|_, _| {}).await;
+            pacer.record(None, None);
+        }
+        // Two requests left for 10 s: spread 5 s apart, the second not before 5 s.
+        assert!(start.elapsed() >= Duration::from_secs(5), "{:?}", start.elapsed());
         pacer.acquire(|_, _| {}).await;
-        pacer.record(None, None);
-        pacer.acquire(|_, _| {}).await;
-        pacer.record(None, None);
-        // Budget spent: the next request must wait for the window to reset.
-        let mut reported = Vec::new();
-        pacer.acquire(|w, _| reported.push(w)).await;
+        // A third only once the window has reset.
         assert!(start.elapsed() >= Duration::from_secs(10), "{:?}", start.elapsed());
-        assert_eq!(reported.len(), 1);
+        let h = RateLimitHeaders { used: 10.0, remaining: 0.0, reset: Duration::from_secs(3), precise_reset: true };
+        pacer.record(Some(h), None);
+        let mut reported = Vec::new();
+        let before = Instant::now();
+        pacer.acquire(|w, _| reported.push(w)).await;
+        assert!(before.elapsed() >= Duration::from_secs(3));
+        assert_eq!(reported.len(), 1, "the wait is reported");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_blocks_everyone() {
+        let pacer = Pacer::default();
+        pacer.acquire(|_, _| {}).await;
+        pacer.record(None, Some(Duration::from_secs(4)));
+        let start = Instant::now();
+        pacer.acquire(|_, _| {}).await;
+        assert!(start.elapsed() >= Duration::from_secs(4));
     }
 }

@@ -29,7 +29,8 @@ fn format_reset(left: Duration, window: Duration) -> String {
     if window.subsec_nanos() == 0 {
         format!("{}", left.as_secs_f64().ceil() as u64)
     } else {
-        format!("{:.3}", left.as_secs_f64())
+        // Rounded up, never down: a client trusting the header must not start early.
+        format!("{:.3}", (left.as_secs_f64() * 1000.0).ceil() / 1000.0)
     }
 }
 
