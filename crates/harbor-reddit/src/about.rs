@@ -21,7 +21,10 @@ impl AboutCache {
     }
 
     fn put(&self, key: String, value: Value) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key, value);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, value);
     }
 }
 
@@ -29,20 +32,37 @@ impl RedditClient {
     /// The `t5` thing of a subreddit. Private, banned or missing subreddits give an error for which
     /// [`crate::Error::is_unavailable`] is true.
     pub async fn subreddit_about(&self, subreddit: &str) -> Result<Value> {
-        self.about(format!("r/{}", subreddit.to_lowercase()), format!("/r/{subreddit}/about"), Endpoint::SubredditAbout)
-            .await
+        self.about(
+            format!("r/{}", subreddit.to_lowercase()),
+            format!("/r/{subreddit}/about"),
+            Endpoint::SubredditAbout,
+        )
+        .await
     }
 
     /// The `t2` thing of a redditor (suspended or missing accounts give an error).
     pub async fn user_about(&self, user: &str) -> Result<Value> {
-        self.about(format!("u/{}", user.to_lowercase()), format!("/user/{user}/about"), Endpoint::UserAbout).await
+        self.about(
+            format!("u/{}", user.to_lowercase()),
+            format!("/user/{user}/about"),
+            Endpoint::UserAbout,
+        )
+        .await
     }
 
     async fn about(&self, key: String, path: String, endpoint: Endpoint) -> Result<Value> {
         if let Some(hit) = self.inner.about.get(&key) {
             return Ok(hit);
         }
-        let value = self.send(Call { endpoint, method: Method::GET, path: &path, query: &[], form: None }).await?;
+        let value = self
+            .send(Call {
+                endpoint,
+                method: Method::GET,
+                path: &path,
+                query: &[],
+                form: None,
+            })
+            .await?;
         self.inner.about.put(key, value.clone());
         Ok(value)
     }

@@ -34,7 +34,10 @@ impl TokenStore {
     /// The current token, or `None` when it is missing or within `margin` of expiry.
     pub(crate) async fn valid(&self, margin: Duration) -> Option<Token> {
         let guard = self.current.lock().await;
-        guard.as_ref().filter(|t| t.expires_at > Instant::now() + margin).cloned()
+        guard
+            .as_ref()
+            .filter(|t| t.expires_at > Instant::now() + margin)
+            .cloned()
     }
 
     /// Runs `fetch` under the store's lock unless another task refreshed meanwhile.
@@ -49,7 +52,11 @@ impl TokenStore {
         }
         let generation = guard.as_ref().map_or(1, |t| t.generation + 1);
         let (access, lifetime) = fetch().await?;
-        let token = Token { access, generation, expires_at: Instant::now() + lifetime };
+        let token = Token {
+            access,
+            generation,
+            expires_at: Instant::now() + lifetime,
+        };
         *guard = Some(token.clone());
         Ok(token)
     }
@@ -58,7 +65,10 @@ impl TokenStore {
     pub(crate) async fn invalidate(&self, generation: u64) {
         let mut guard = self.current.lock().await;
         if guard.as_ref().is_some_and(|t| t.generation == generation) {
-            *guard = guard.take().map(|t| Token { expires_at: Instant::now(), ..t });
+            *guard = guard.take().map(|t| Token {
+                expires_at: Instant::now(),
+                ..t
+            });
         }
     }
 }
@@ -66,9 +76,10 @@ impl TokenStore {
 /// The grant type and form fields of the token request for `flow`.
 pub(crate) fn grant_form(flow: &AuthFlow) -> (&'static str, Vec<(&'static str, String)>) {
     match flow {
-        AuthFlow::ApplicationOnly => {
-            ("client_credentials", vec![("grant_type", "client_credentials".to_owned())])
-        }
+        AuthFlow::ApplicationOnly => (
+            "client_credentials",
+            vec![("grant_type", "client_credentials".to_owned())],
+        ),
         AuthFlow::Password { username, password } => (
             "password",
             vec![
@@ -101,10 +112,16 @@ pub(crate) async fn request_token(
         .form(&form)
         .send()
         .await
-        .map_err(|source| Error::Transport { request: request.clone(), source })?;
+        .map_err(|source| Error::Transport {
+            request: request.clone(),
+            source,
+        })?;
     let status = response.status();
     let retry_after = crate::ratelimit::parse_retry_after(response.headers());
-    let body = response.bytes().await.map_err(|source| Error::Transport { request: request.clone(), source })?;
+    let body = response.bytes().await.map_err(|source| Error::Transport {
+        request: request.clone(),
+        source,
+    })?;
     parse_token_response(&request, status, &body, retry_after)
 }
 
@@ -125,20 +142,37 @@ pub(crate) fn parse_token_response(
         error.map(|error| Error::OAuth {
             request: request.to_owned(),
             error,
-            description: json.get("error_description").and_then(Value::as_str).map(str::to_owned),
+            description: json
+                .get("error_description")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         })
     };
     if status == StatusCode::OK {
-        let json = parsed.map_err(|source| Error::Decode { request: request.to_owned(), len: body.len(), source })?;
+        let json = parsed.map_err(|source| Error::Decode {
+            request: request.to_owned(),
+            len: body.len(),
+            source,
+        })?;
         if let Some(err) = oauth_error(&json) {
             return Err(err);
         }
-        let access = json.get("access_token").and_then(Value::as_str).ok_or_else(|| Error::Shape {
-            request: request.to_owned(),
-            what: "token response without access_token".into(),
-        })?;
-        let lifetime = json.get("expires_in").and_then(Value::as_f64).unwrap_or(3600.0).max(0.0);
-        return Ok((SecretString::from(access.to_owned()), Duration::from_secs_f64(lifetime)));
+        let access = json
+            .get("access_token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Shape {
+                request: request.to_owned(),
+                what: "token response without access_token".into(),
+            })?;
+        let lifetime = json
+            .get("expires_in")
+            .and_then(Value::as_f64)
+            .unwrap_or(3600.0)
+            .max(0.0);
+        return Ok((
+            SecretString::from(access.to_owned()),
+            Duration::from_secs_f64(lifetime),
+        ));
     }
     let transient = crate::error::TRANSIENT_STATUSES.contains(&status.as_u16());
     match parsed.ok().as_ref().and_then(oauth_error) {
@@ -173,8 +207,8 @@ mod tests {
         let err = parse_token_response("t", StatusCode::TOO_MANY_REQUESTS, br#"{"error":429}"#, None)
             .expect_err("429");
         assert!(err.is_transient());
-        let err = parse_token_response("t", StatusCode::BAD_REQUEST, br#"{"error":400}"#, None)
-            .expect_err("400");
+        let err =
+            parse_token_response("t", StatusCode::BAD_REQUEST, br#"{"error":400}"#, None).expect_err("400");
         assert!(matches!(err, Error::OAuth { .. }) && !err.is_transient());
     }
 }

@@ -36,7 +36,9 @@ pub(crate) struct Inner {
 
 impl std::fmt::Debug for RedditClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedditClient").field("api_url", &self.inner.api_base).finish_non_exhaustive()
+        f.debug_struct("RedditClient")
+            .field("api_url", &self.inner.api_base)
+            .finish_non_exhaustive()
     }
 }
 
@@ -119,7 +121,14 @@ impl RedditClient {
     /// GET `path` (under the API base URL) with `query`, returning the JSON body (`raw_json=1` is
     /// added). For endpoints this crate has no helper for.
     pub async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
-        self.send(Call { endpoint: Endpoint::Other, method: Method::GET, path, query, form: None }).await
+        self.send(Call {
+            endpoint: Endpoint::Other,
+            method: Method::GET,
+            path,
+            query,
+            form: None,
+        })
+        .await
     }
 
     fn emit(&self, event: ClientEvent) {
@@ -163,10 +172,17 @@ impl RedditClient {
                 return Err(error);
             }
             let Some(delay) = backoff.next() else {
-                return Err(Error::RetriesExhausted { request: call.describe(), attempts, last: Box::new(error) });
+                return Err(Error::RetriesExhausted {
+                    request: call.describe(),
+                    attempts,
+                    last: Box::new(error),
+                });
             };
             let delay = match &error {
-                Error::Status { retry_after: Some(after), .. } => delay.max(*after),
+                Error::Status {
+                    retry_after: Some(after),
+                    ..
+                } => delay.max(*after),
                 _ => delay,
             };
             self.inner.stats.update(|s| s.retries += 1);
@@ -211,7 +227,11 @@ impl RedditClient {
                         Err(e) if e.is_transient() => {
                             let Some(delay) = backoff.next() else {
                                 let request = format!("POST {}", self.inner.config.token_url);
-                                return Err(Error::RetriesExhausted { request, attempts, last: Box::new(e) });
+                                return Err(Error::RetriesExhausted {
+                                    request,
+                                    attempts,
+                                    last: Box::new(e),
+                                });
                             };
                             if e.status() == Some(429) {
                                 self.inner.stats.update(|s| s.rate_limited += 1);
@@ -272,12 +292,22 @@ impl RedditClient {
         let body = response.bytes().await;
         if status.as_u16() == 429 {
             self.inner.stats.update(|s| s.rate_limited += 1);
-            let block = retry_after.or(limits.map(|l| l.reset)).unwrap_or(Duration::from_secs(1));
+            let block = retry_after
+                .or(limits.map(|l| l.reset))
+                .unwrap_or(Duration::from_secs(1));
             self.inner.pacer.record(limits, Some(block));
         } else {
             self.inner.pacer.record(limits, None);
         }
-        let body = body.map_err(|source| (Error::Transport { request: request.clone(), source }, generation))?;
+        let body = body.map_err(|source| {
+            (
+                Error::Transport {
+                    request: request.clone(),
+                    source,
+                },
+                generation,
+            )
+        })?;
         classify(&request, status, &headers, &body, retry_after).map_err(|e| (e, generation))
     }
 }

@@ -34,7 +34,11 @@ pub struct CommentOptions {
 
 impl Default for CommentOptions {
     fn default() -> Self {
-        Self { sort: "confidence".into(), limit: 500, max_more_calls: None }
+        Self {
+            sort: "confidence".into(),
+            limit: 500,
+            max_more_calls: None,
+        }
     }
 }
 
@@ -75,8 +79,13 @@ impl Forest {
                     }
                 }
                 Some("t1") => {
-                    let Some(name) = thing::fullname(value) else { return };
-                    let replies = thing::data(value).get("replies").filter(|r| r.is_object()).cloned();
+                    let Some(name) = thing::fullname(value) else {
+                        return;
+                    };
+                    let replies = thing::data(value)
+                        .get("replies")
+                        .filter(|r| r.is_object())
+                        .cloned();
                     if !self.index.contains_key(&name) {
                         let mut flat = value.clone();
                         if let Some(d) = flat.get_mut("data").and_then(Value::as_object_mut) {
@@ -151,7 +160,9 @@ impl RedditClient {
         let id = thing::bare_id(post_id).to_owned();
         let link_id = thing::post_fullname(&id);
         let mut forest = Forest::default();
-        let first = self.thread(&format!("/comments/{id}"), Endpoint::Comments, options).await?;
+        let first = self
+            .thread(&format!("/comments/{id}"), Endpoint::Comments, options)
+            .await?;
         let submission = first
             .first()
             .and_then(thing::listing_children)
@@ -180,8 +191,13 @@ impl RedditClient {
                     things.iter().for_each(|v| forest.absorb(v));
                 }
                 None => {
-                    let Some(more) = forest.mores.pop_front() else { break };
-                    let parent = thing::data(&more).get("parent_id").and_then(Value::as_str).unwrap_or("");
+                    let Some(more) = forest.mores.pop_front() else {
+                        break;
+                    };
+                    let parent = thing::data(&more)
+                        .get("parent_id")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
                     let path = format!("/comments/{id}/_/{}", thing::bare_id(parent));
                     let answer = self.thread(&path, Endpoint::ContinueThread, options).await?;
                     answer[1..].iter().for_each(|v| forest.absorb(v));
@@ -189,12 +205,28 @@ impl RedditClient {
             }
         }
         forest.fix_depths();
-        Ok(CommentTree { submission, comments: forest.comments, unexpanded: forest.mores.into(), calls })
+        Ok(CommentTree {
+            submission,
+            comments: forest.comments,
+            unexpanded: forest.mores.into(),
+            calls,
+        })
     }
 
     async fn thread(&self, path: &str, endpoint: Endpoint, options: &CommentOptions) -> Result<Vec<Value>> {
-        let query = [("limit", options.limit.to_string()), ("sort", options.sort.clone())];
-        let value = self.send(Call { endpoint, method: Method::GET, path, query: &query, form: None }).await?;
+        let query = [
+            ("limit", options.limit.to_string()),
+            ("sort", options.sort.clone()),
+        ];
+        let value = self
+            .send(Call {
+                endpoint,
+                method: Method::GET,
+                path,
+                query: &query,
+                form: None,
+            })
+            .await?;
         match value {
             Value::Array(parts) if parts.len() >= 2 => Ok(parts),
             _ => Err(Error::Shape {
@@ -214,15 +246,33 @@ impl RedditClient {
             ("limit_children", "false".to_owned()),
         ];
         let path = "/api/morechildren";
-        let call = Call { endpoint: Endpoint::MoreChildren, method: Method::POST, path, query: &[], form: Some(&form) };
+        let call = Call {
+            endpoint: Endpoint::MoreChildren,
+            method: Method::POST,
+            path,
+            query: &[],
+            form: Some(&form),
+        };
         let value = self.send(call).await?;
         let json = value.get("json");
-        if let Some(errors) = json.and_then(|j| j.get("errors")).and_then(Value::as_array).filter(|e| !e.is_empty()) {
-            return Err(Error::Shape { request: format!("POST {path} ({link_id})"), what: format!("errors {errors:?}") });
+        if let Some(errors) = json
+            .and_then(|j| j.get("errors"))
+            .and_then(Value::as_array)
+            .filter(|e| !e.is_empty())
+        {
+            return Err(Error::Shape {
+                request: format!("POST {path} ({link_id})"),
+                what: format!("errors {errors:?}"),
+            });
         }
-        json.and_then(|j| j.get("data")).and_then(|d| d.get("things")).and_then(Value::as_array).cloned().ok_or_else(
-            || Error::Shape { request: format!("POST {path} ({link_id})"), what: "no json.data.things".into() },
-        )
+        json.and_then(|j| j.get("data"))
+            .and_then(|d| d.get("things"))
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or_else(|| Error::Shape {
+                request: format!("POST {path} ({link_id})"),
+                what: "no json.data.things".into(),
+            })
     }
 }
 

@@ -47,7 +47,11 @@ pub struct RetryConfig {
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        Self { max_retries: 6, min_delay_ms: 500, max_delay_ms: 60_000 }
+        Self {
+            max_retries: 6,
+            min_delay_ms: 500,
+            max_delay_ms: 60_000,
+        }
     }
 }
 
@@ -111,7 +115,10 @@ impl RedditConfig {
             self.client_secret = SecretString::from(v);
         }
         if let (Some(username), Some(password)) = (var("REDDIT_USERNAME"), var("REDDIT_PASSWORD")) {
-            self.auth = AuthFlow::Password { username, password: SecretString::from(password) };
+            self.auth = AuthFlow::Password {
+                username,
+                password: SecretString::from(password),
+            };
         }
         if let Some(v) = var("REDDIT_USER_AGENT") {
             self.user_agent = v;
@@ -128,7 +135,9 @@ impl RedditConfig {
     /// Checks the config before any request is made.
     pub fn validate(&self) -> Result<()> {
         if self.client_id.trim().is_empty() {
-            return Err(Error::Config("client_id is empty (set it or REDDIT_CLIENT_ID)".into()));
+            return Err(Error::Config(
+                "client_id is empty (set it or REDDIT_CLIENT_ID)".into(),
+            ));
         }
         validate_user_agent(&self.user_agent)?;
         for (name, url) in [("api_url", &self.api_url), ("token_url", &self.token_url)] {
@@ -151,14 +160,24 @@ impl RedditConfig {
 }
 
 /// Generic agents that Reddit throttles or blocks; a descriptive, unique agent is required.
-const GENERIC_AGENTS: [&str; 7] =
-    ["python-requests", "curl/", "wget/", "reqwest", "mozilla/", "okhttp", "go-http-client"];
+const GENERIC_AGENTS: [&str; 7] = [
+    "python-requests",
+    "curl/",
+    "wget/",
+    "reqwest",
+    "mozilla/",
+    "okhttp",
+    "go-http-client",
+];
 
 /// Validates a User-Agent: required, printable ASCII, at most 256 bytes, and not a generic library
 /// agent. Reddit asks for `<platform>:<app id>:<version> (by /u/<username>)`.
 pub fn validate_user_agent(user_agent: &str) -> Result<()> {
     let reject = |reason: &str| {
-        Err(Error::UserAgent { user_agent: user_agent.to_owned(), reason: reason.to_owned() })
+        Err(Error::UserAgent {
+            user_agent: user_agent.to_owned(),
+            reason: reason.to_owned(),
+        })
     };
     let trimmed = user_agent.trim();
     if trimmed.is_empty() {
@@ -172,7 +191,9 @@ pub fn validate_user_agent(user_agent: &str) -> Result<()> {
     }
     let lower = trimmed.to_ascii_lowercase();
     if GENERIC_AGENTS.iter().any(|g| lower.starts_with(g)) {
-        return reject("generic library agents are throttled by Reddit; use <platform>:<app>:<version> (by /u/<name>)");
+        return reject(
+            "generic library agents are throttled by Reddit; use <platform>:<app>:<version> (by /u/<name>)",
+        );
     }
     Ok(())
 }

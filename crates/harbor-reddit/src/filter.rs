@@ -13,9 +13,27 @@ use crate::thing;
 /// The legacy collector's list (`struggle, problem, frustrated, wish, can't, difficult, annoying,
 /// pain`) followed by their common inflections.
 pub const LEGACY_PROBLEM_KEYWORDS: &[&str] = &[
-    "struggle", "problem", "frustrated", "wish", "can't", "difficult", "annoying", "pain",
-    "struggling", "struggles", "problems", "frustrating", "frustration", "wishes", "cannot",
-    "difficulty", "annoyed", "painful", "stuck", "tedious", "hate",
+    "struggle",
+    "problem",
+    "frustrated",
+    "wish",
+    "can't",
+    "difficult",
+    "annoying",
+    "pain",
+    "struggling",
+    "struggles",
+    "problems",
+    "frustrating",
+    "frustration",
+    "wishes",
+    "cannot",
+    "difficulty",
+    "annoyed",
+    "painful",
+    "stuck",
+    "tedious",
+    "hate",
 ];
 
 /// What the collector does with the filter's verdict.
@@ -69,14 +87,22 @@ impl ProblemFilter {
     /// The keywords found in `title` or `body`, in list order.
     pub fn matches(&self, title: &str, body: &str) -> Vec<String> {
         let text = normalize(&format!("{title}\n{body}"));
-        self.patterns.iter().filter(|(_, re)| re.is_match(&text)).map(|(k, _)| k.clone()).collect()
+        self.patterns
+            .iter()
+            .filter(|(_, re)| re.is_match(&text))
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// The keywords found in a post (`title` + `selftext`) or comment (`body`).
     pub fn matches_thing(&self, thing: &Value) -> Vec<String> {
         let d = thing::data(thing);
         let field = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("");
-        let body = if d.get("selftext").is_some() { field("selftext") } else { field("body") };
+        let body = if d.get("selftext").is_some() {
+            field("selftext")
+        } else {
+            field("body")
+        };
         self.matches(field("title"), body)
     }
 }
@@ -91,8 +117,14 @@ mod tests {
         assert_eq!(f.matches("I CAN’T get this to work", ""), vec!["can't"]);
         assert_eq!(f.matches("No problems here", "painting is fun"), vec!["problems"]);
         assert!(f.matches("Wishlist update", "").is_empty());
-        assert_eq!(f.matches("Title", "So FRUSTRATED and in Pain"), vec!["frustrated", "pain"]);
+        assert_eq!(
+            f.matches("Title", "So FRUSTRATED and in Pain"),
+            vec!["frustrated", "pain"]
+        );
         let custom = ProblemFilter::new(["Straße", "time sink"]).expect("compiles");
-        assert_eq!(custom.matches("STRASSE", "straße is a huge time  sink"), vec!["Straße", "time sink"]);
+        assert_eq!(
+            custom.matches("STRASSE", "straße is a huge time  sink"),
+            vec!["Straße", "time sink"]
+        );
     }
 }

@@ -41,7 +41,10 @@ pub struct WalkOptions {
 
 impl Default for WalkOptions {
     fn default() -> Self {
-        Self { limit: DEFAULT_LIMIT, lag_window_secs: 0.0 }
+        Self {
+            limit: DEFAULT_LIMIT,
+            lag_window_secs: 0.0,
+        }
     }
 }
 
@@ -81,9 +84,12 @@ impl RedditClient {
         options: &WalkOptions,
     ) -> Result<ListingWalk> {
         let lag = options.lag_window_secs.max(0.0);
-        let threshold = cursor.filter(|_| source.is_time_ordered()).map(|c| c.max_created_utc - lag);
-        let known: HashSet<&str> =
-            cursor.map(|c| c.boundary_ids.iter().map(String::as_str).collect()).unwrap_or_default();
+        let threshold = cursor
+            .filter(|_| source.is_time_ordered())
+            .map(|c| c.max_created_utc - lag);
+        let known: HashSet<&str> = cursor
+            .map(|c| c.boundary_ids.iter().map(String::as_str).collect())
+            .unwrap_or_default();
         let mut seen = HashSet::new();
         let mut observed: Vec<(String, f64)> = Vec::new();
         let mut things = Vec::new();
@@ -91,12 +97,18 @@ impl RedditClient {
         let mut pages = 0;
         let stop = loop {
             let want = (options.limit - things.len()).min(PAGE_SIZE);
-            let page_size = if threshold.is_some() { PAGE_SIZE } else { want.max(1) };
+            let page_size = if threshold.is_some() {
+                PAGE_SIZE
+            } else {
+                want.max(1)
+            };
             let page = self.listing_page(source, after.as_deref(), page_size).await?;
             pages += 1;
             let mut reached = false;
             for item in page.things {
-                let Some(name) = thing::fullname(&item) else { continue };
+                let Some(name) = thing::fullname(&item) else {
+                    continue;
+                };
                 let created = thing::created_utc(&item).unwrap_or(0.0);
                 if threshold.is_some_and(|t| created < t) {
                     reached = true;
@@ -133,7 +145,12 @@ impl RedditClient {
         };
         let cursor = next_cursor(cursor, &observed, lag);
         tracing::debug!(listing = %source.state_key(), new = things.len(), pages, ?stop, "Listing walked");
-        Ok(ListingWalk { things, cursor, pages, stop })
+        Ok(ListingWalk {
+            things,
+            cursor,
+            pages,
+            stop,
+        })
     }
 }
 
@@ -144,8 +161,11 @@ fn next_cursor(old: Option<&ListingCursor>, observed: &[(String, f64)], lag: f64
     if !max.is_finite() {
         return ListingCursor::default();
     }
-    let mut ids: Vec<String> =
-        observed.iter().filter(|(_, c)| *c >= max - lag).map(|(n, _)| n.clone()).collect();
+    let mut ids: Vec<String> = observed
+        .iter()
+        .filter(|(_, c)| *c >= max - lag)
+        .map(|(n, _)| n.clone())
+        .collect();
     if let Some(old) = old.filter(|o| o.max_created_utc >= max - lag) {
         // Items of the old boundary may have left the listing (deleted); keep them so a late
         // reappearance is not collected twice.
@@ -156,7 +176,10 @@ fn next_cursor(old: Option<&ListingCursor>, observed: &[(String, f64)], lag: f64
         }
     }
     ids.sort();
-    ListingCursor { max_created_utc: max, boundary_ids: ids }
+    ListingCursor {
+        max_created_utc: max,
+        boundary_ids: ids,
+    }
 }
 
 #[cfg(test)]
@@ -165,7 +188,11 @@ mod tests {
 
     #[test]
     fn cursor_keeps_boundary_ids() {
-        let observed = vec![("t3_a".to_owned(), 10.0), ("t3_b".to_owned(), 10.0), ("t3_c".to_owned(), 9.0)];
+        let observed = vec![
+            ("t3_a".to_owned(), 10.0),
+            ("t3_b".to_owned(), 10.0),
+            ("t3_c".to_owned(), 9.0),
+        ];
         let c = next_cursor(None, &observed, 0.0);
         assert_eq!(c.max_created_utc, 10.0);
         assert_eq!(c.boundary_ids, vec!["t3_a", "t3_b"]);

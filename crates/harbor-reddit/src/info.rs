@@ -39,7 +39,11 @@ pub enum Removal {
 /// Detects `[deleted]` / `[removed]` content in a post or comment.
 pub fn removal(thing: &Value) -> Option<Removal> {
     let d = thing::data(thing);
-    let text = d.get("body").or_else(|| d.get("selftext")).and_then(Value::as_str).unwrap_or("");
+    let text = d
+        .get("body")
+        .or_else(|| d.get("selftext"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let author = d.get("author").and_then(Value::as_str).unwrap_or("");
     let category = d.get("removed_by_category").and_then(Value::as_str);
     match (text, category) {
@@ -64,7 +68,13 @@ impl RedditClient {
         let mut out = InfoRefresh::default();
         for batch in unique.chunks(INFO_BATCH) {
             let query = [("id", batch.join(","))];
-            let call = Call { endpoint: Endpoint::Info, method: Method::GET, path: "/api/info", query: &query, form: None };
+            let call = Call {
+                endpoint: Endpoint::Info,
+                method: Method::GET,
+                path: "/api/info",
+                query: &query,
+                form: None,
+            };
             let value = self.send(call).await?;
             out.calls += 1;
             let page = parse_listing(&value).ok_or_else(|| Error::Shape {
@@ -72,7 +82,8 @@ impl RedditClient {
                 what: "expected a Listing".into(),
             })?;
             let returned: HashSet<String> = page.things.iter().filter_map(thing::fullname).collect();
-            out.missing.extend(batch.iter().filter(|n| !returned.contains(*n)).cloned());
+            out.missing
+                .extend(batch.iter().filter(|n| !returned.contains(*n)).cloned());
             out.things.extend(page.things);
         }
         Ok(out)
@@ -88,7 +99,8 @@ mod tests {
     fn detects_removals() {
         let deleted = json!({"kind":"t1","data":{"author":"[deleted]","body":"[deleted]"}});
         let removed = json!({"kind":"t1","data":{"author":"x","body":"[removed]"}});
-        let by_mod = json!({"kind":"t3","data":{"author":"x","selftext":"","removed_by_category":"moderator"}});
+        let by_mod =
+            json!({"kind":"t3","data":{"author":"x","selftext":"","removed_by_category":"moderator"}});
         let fine = json!({"kind":"t3","data":{"author":"x","selftext":"hello","removed_by_category":null}});
         assert_eq!(removal(&deleted), Some(Removal::Deleted));
         assert_eq!(removal(&removed), Some(Removal::Removed));

@@ -119,7 +119,11 @@ pub enum ListingSource {
 impl ListingSource {
     /// `/r/{subreddit}/new`: the incremental collection listing.
     pub fn new_posts(subreddit: &str) -> Self {
-        ListingSource::Subreddit { subreddit: subreddit.to_owned(), sort: Sort::New, time: None }
+        ListingSource::Subreddit {
+            subreddit: subreddit.to_owned(),
+            sort: Sort::New,
+            time: None,
+        }
     }
 
     /// The listing's sort.
@@ -140,12 +144,30 @@ impl ListingSource {
     /// A stable key for per-listing state, e.g. `r/rust/new`, `r/rust/search/new?q=help`.
     pub fn state_key(&self) -> String {
         match self {
-            ListingSource::Subreddit { subreddit, sort, time } => match time {
-                Some(t) => format!("r/{}/{}?t={}", subreddit.to_lowercase(), sort.as_str(), t.as_str()),
+            ListingSource::Subreddit {
+                subreddit,
+                sort,
+                time,
+            } => match time {
+                Some(t) => format!(
+                    "r/{}/{}?t={}",
+                    subreddit.to_lowercase(),
+                    sort.as_str(),
+                    t.as_str()
+                ),
                 None => format!("r/{}/{}", subreddit.to_lowercase(), sort.as_str()),
             },
-            ListingSource::Search { subreddit, query, sort, .. } => {
-                format!("r/{}/search/{}?q={query}", subreddit.to_lowercase(), sort.as_str())
+            ListingSource::Search {
+                subreddit,
+                query,
+                sort,
+                ..
+            } => {
+                format!(
+                    "r/{}/search/{}?q={query}",
+                    subreddit.to_lowercase(),
+                    sort.as_str()
+                )
             }
             ListingSource::UserSubmitted { user, sort } => format!("u/{user}/submitted/{}", sort.as_str()),
             ListingSource::UserComments { user, sort } => format!("u/{user}/comments/{}", sort.as_str()),
@@ -162,14 +184,23 @@ impl ListingSource {
 
     fn path_and_query(&self) -> (String, Vec<(&'static str, String)>) {
         match self {
-            ListingSource::Subreddit { subreddit, sort, time } => {
+            ListingSource::Subreddit {
+                subreddit,
+                sort,
+                time,
+            } => {
                 let mut q = Vec::new();
                 if let (Some(t), Sort::Top | Sort::Controversial) = (time, sort) {
                     q.push(("t", t.as_str().to_owned()));
                 }
                 (format!("/r/{subreddit}/{}", sort.as_str()), q)
             }
-            ListingSource::Search { subreddit, query, sort, time } => {
+            ListingSource::Search {
+                subreddit,
+                query,
+                sort,
+                time,
+            } => {
                 let mut q = vec![
                     ("q", query.clone()),
                     ("restrict_sr", "1".to_owned()),
@@ -180,12 +211,14 @@ impl ListingSource {
                 }
                 (format!("/r/{subreddit}/search"), q)
             }
-            ListingSource::UserSubmitted { user, sort } => {
-                (format!("/user/{user}/submitted"), vec![("sort", sort.as_str().to_owned())])
-            }
-            ListingSource::UserComments { user, sort } => {
-                (format!("/user/{user}/comments"), vec![("sort", sort.as_str().to_owned())])
-            }
+            ListingSource::UserSubmitted { user, sort } => (
+                format!("/user/{user}/submitted"),
+                vec![("sort", sort.as_str().to_owned())],
+            ),
+            ListingSource::UserComments { user, sort } => (
+                format!("/user/{user}/comments"),
+                vec![("sort", sort.as_str().to_owned())],
+            ),
         }
     }
 }
@@ -212,7 +245,13 @@ impl RedditClient {
         if let Some(after) = after {
             query.push(("after", after.to_owned()));
         }
-        let call = Call { endpoint: source.endpoint(), method: Method::GET, path: &path, query: &query, form: None };
+        let call = Call {
+            endpoint: source.endpoint(),
+            method: Method::GET,
+            path: &path,
+            query: &query,
+            form: None,
+        };
         let value = self.send(call).await?;
         parse_listing(&value).ok_or_else(|| Error::Shape {
             request: format!("GET {path}"),
@@ -227,6 +266,9 @@ pub fn parse_listing(value: &Value) -> Option<ListingPage> {
         return None;
     }
     let things = thing::listing_children(value)?.clone();
-    let after = thing::data(value).get("after").and_then(Value::as_str).map(str::to_owned);
+    let after = thing::data(value)
+        .get("after")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Some(ListingPage { things, after })
 }

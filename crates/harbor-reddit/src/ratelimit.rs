@@ -30,7 +30,12 @@ impl RateLimitHeaders {
     /// Parses the headers; `None` when any of the three is missing or malformed.
     pub fn parse(headers: &HeaderMap) -> Option<Self> {
         let get = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
-        let num = |name: &str| get(name)?.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
+        let num = |name: &str| {
+            get(name)?
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+        };
         let reset_raw = get("x-ratelimit-reset")?;
         Some(Self {
             used: num("x-ratelimit-used")?,
@@ -43,7 +48,13 @@ impl RateLimitHeaders {
 
 /// Parses `Retry-After` given in seconds (HTTP dates are not used by Reddit).
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get("retry-after")?.to_str().ok()?.trim().parse::<f64>().ok()?;
+    let v = headers
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()?;
     (v.is_finite() && v >= 0.0).then(|| Duration::from_secs_f64(v))
 }
 
@@ -124,9 +135,15 @@ impl Pacer {
         let now = Instant::now();
         s.in_flight = s.in_flight.saturating_sub(1);
         if let Some(h) = headers {
-            let margin = if h.precise_reset { Duration::ZERO } else { Duration::from_secs(1) };
+            let margin = if h.precise_reset {
+                Duration::ZERO
+            } else {
+                Duration::from_secs(1)
+            };
             let reset_at = now + h.reset + margin;
-            let new_window = s.reset_at.is_none_or(|old| reset_at > old + Duration::from_secs(1))
+            let new_window = s
+                .reset_at
+                .is_none_or(|old| reset_at > old + Duration::from_secs(1))
                 || h.used < s.last_used && s.budget.is_none();
             if new_window || h.used >= s.last_used {
                 // Requests still in flight may not be counted in these headers yet: assume spent.
@@ -148,7 +165,10 @@ impl Pacer {
 /// Decides whether a request may go now; reserves budget when it may.
 fn decide(s: &mut State, now: Instant) -> Step {
     if let Some(until) = s.blocked_until.filter(|u| *u > now) {
-        return Step::Sleep { until, exhausted: true };
+        return Step::Sleep {
+            until,
+            exhausted: true,
+        };
     }
     if s.reset_at.is_some_and(|r| r <= now) {
         s.budget = None;
@@ -157,11 +177,17 @@ fn decide(s: &mut State, now: Instant) -> Step {
     }
     let step = match (s.budget, s.reset_at) {
         (None, _) if s.in_flight > 0 => Step::WaitForResponse,
-        (Some(budget), Some(reset_at)) if budget < 1.0 => Step::Sleep { until: reset_at, exhausted: true },
+        (Some(budget), Some(reset_at)) if budget < 1.0 => Step::Sleep {
+            until: reset_at,
+            exhausted: true,
+        },
         (Some(budget), Some(reset_at)) => {
             let interval = (reset_at - now).div_f64(budget.max(1.0));
             match s.last_send.map(|t| t + interval).filter(|t| *t > now) {
-                Some(until) => Step::Sleep { until, exhausted: false },
+                Some(until) => Step::Sleep {
+                    until,
+                    exhausted: false,
+                },
                 None => Step::Go,
             }
         }
@@ -192,24 +218,40 @@ mod tests {
 
     #[test]
     fn parses_float_and_integer_remaining() {
-        let h = headers(&[("x-ratelimit-used", "2"), ("x-ratelimit-remaining", "598.0"), ("x-ratelimit-reset", "104")]);
+        let h = headers(&[
+            ("x-ratelimit-used", "2"),
+            ("x-ratelimit-remaining", "598.0"),
+            ("x-ratelimit-reset", "104"),
+        ]);
         let p = RateLimitHeaders::parse(&h).expect("parsed");
         assert_eq!(p.remaining, 598.0);
         assert_eq!(p.reset, Duration::from_secs(104));
         assert!(!p.precise_reset);
-        let h = headers(&[("x-ratelimit-used", "1"), ("x-ratelimit-remaining", "299"), ("x-ratelimit-reset", "0.250")]);
+        let h = headers(&[
+            ("x-ratelimit-used", "1"),
+            ("x-ratelimit-remaining", "299"),
+            ("x-ratelimit-reset", "0.250"),
+        ]);
         let p = RateLimitHeaders::parse(&h).expect("parsed");
         assert_eq!(p.remaining, 299.0);
         assert!(p.precise_reset);
         assert!(RateLimitHeaders::parse(&headers(&[("x-ratelimit-used", "1")])).is_none());
-        assert_eq!(parse_retry_after(&headers(&[("retry-after", "4")])), Some(Duration::from_secs(4)));
+        assert_eq!(
+            parse_retry_after(&headers(&[("retry-after", "4")])),
+            Some(Duration::from_secs(4))
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn spreads_budget_and_never_exceeds_it() {
         let pacer = Pacer::default();
         pacer.acquire(|_, _| {}).await;
-        let h = RateLimitHeaders { used: 8.0, remaining: 2.0, reset: Duration::from_secs(10), precise_reset: true };
+        let h = RateLimitHeaders {
+            used: 8.0,
+            remaining: 2.0,
+            reset: Duration::from_secs(10),
+            precise_reset: true,
+        };
         pacer.record(Some(h), None);
         let start = Instant::now();
         for _ in 0..2 {
@@ -220,8 +262,17 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_secs(5), "{:?}", start.elapsed());
         pacer.acquire(|_, _| {}).await;
         // A third only once the window has reset.
-        assert!(start.elapsed() >= Duration::from_secs(10), "{:?}", start.elapsed());
-        let h = RateLimitHeaders { used: 10.0, remaining: 0.0, reset: Duration::from_secs(3), precise_reset: true };
+        assert!(
+            start.elapsed() >= Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+        let h = RateLimitHeaders {
+            used: 10.0,
+            remaining: 0.0,
+            reset: Duration::from_secs(3),
+            precise_reset: true,
+        };
         pacer.record(Some(h), None);
         let mut reported = Vec::new();
         let before = Instant::now();

@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 pub(crate) fn reason_of(body: &[u8]) -> Option<String> {
     if let Ok(json) = serde_json::from_slice::<Value>(body) {
         let field = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_owned);
-        return field("reason").or_else(|| field("explanation")).or_else(|| field("message"));
+        return field("reason")
+            .or_else(|| field("explanation"))
+            .or_else(|| field("message"));
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
@@ -21,7 +23,9 @@ pub(crate) fn reason_of(body: &[u8]) -> Option<String> {
         return None;
     }
     if text.starts_with('<') {
-        let title = text.split_once("<title>").and_then(|(_, rest)| rest.split_once("</title>"));
+        let title = text
+            .split_once("<title>")
+            .and_then(|(_, rest)| rest.split_once("</title>"));
         return Some(title.map_or_else(|| "html body".to_owned(), |(t, _)| t.trim().to_owned()));
     }
     Some(text.chars().take(120).collect())
@@ -78,14 +82,23 @@ mod tests {
     #[test]
     fn classification() {
         let h = HeaderMap::new();
-        assert_eq!(classify("r", StatusCode::OK, &h, b"", None).expect("ok"), Value::Null);
+        assert_eq!(
+            classify("r", StatusCode::OK, &h, b"", None).expect("ok"),
+            Value::Null
+        );
         let truncated = br#"{"kind": "Listing", "data": {"children": []"#;
         let err = classify("r", StatusCode::OK, &h, truncated, None).expect_err("truncated");
         assert!(err.is_transient());
         let err = classify("r", StatusCode::from_u16(205).expect("205"), &h, b"", None).expect_err("205");
         assert!(!err.is_transient());
-        let err = classify("GET /x", StatusCode::NOT_FOUND, &h, br#"{"reason":"banned"}"#, None)
-            .expect_err("404");
+        let err = classify(
+            "GET /x",
+            StatusCode::NOT_FOUND,
+            &h,
+            br#"{"reason":"banned"}"#,
+            None,
+        )
+        .expect_err("404");
         assert_eq!(err.to_string(), "GET /x failed with HTTP 404: banned");
         assert!(err.is_unavailable());
     }

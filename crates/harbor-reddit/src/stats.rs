@@ -76,7 +76,11 @@ pub struct CallStats {
 impl CallStats {
     /// Total HTTP requests to the API (the token endpoint excluded).
     pub fn api_requests(&self) -> u64 {
-        self.requests.iter().filter(|(k, _)| **k != Endpoint::Token.as_str()).map(|(_, v)| v).sum()
+        self.requests
+            .iter()
+            .filter(|(k, _)| **k != Endpoint::Token.as_str())
+            .map(|(_, v)| v)
+            .sum()
     }
 
     /// Successful calls to one endpoint.

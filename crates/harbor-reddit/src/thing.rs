@@ -33,7 +33,11 @@ pub fn created_utc(thing: &Value) -> Option<f64> {
 
 /// Adds the `t3_` prefix to a bare post id (leaves fullnames as they are).
 pub fn post_fullname(id: &str) -> String {
-    if id.starts_with("t3_") { id.to_owned() } else { format!("t3_{id}") }
+    if id.starts_with("t3_") {
+        id.to_owned()
+    } else {
+        format!("t3_{id}")
+    }
 }
 
 /// Strips any `tN_` prefix.

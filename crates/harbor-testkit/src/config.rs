@@ -13,9 +13,15 @@ pub struct RateLimit {
 
 impl RateLimit {
     /// Reddit's documented limit: 100 requests a minute.
-    pub const REDDIT: RateLimit = RateLimit { requests: 100, window: Duration::from_secs(60) };
+    pub const REDDIT: RateLimit = RateLimit {
+        requests: 100,
+        window: Duration::from_secs(60),
+    };
     /// Generous enough that functional tests never wait on it (still sends the headers).
-    pub const GENEROUS: RateLimit = RateLimit { requests: 100_000, window: Duration::from_secs(600) };
+    pub const GENEROUS: RateLimit = RateLimit {
+        requests: 100_000,
+        window: Duration::from_secs(600),
+    };
 }
 
 /// The deterministic synthetic corpus.
@@ -72,7 +78,12 @@ pub struct RenderConfig {
 
 impl Default for RenderConfig {
     fn default() -> Self {
-        Self { top_level_shown: 20, replies_shown: 4, max_depth: 6, morechildren_levels: 2 }
+        Self {
+            top_level_shown: 20,
+            replies_shown: 4,
+            max_depth: 6,
+            morechildren_levels: 2,
+        }
     }
 }
 

@@ -24,7 +24,11 @@ impl Rng {
     }
 
     pub(crate) fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 
     fn unit(&mut self) -> f64 {
@@ -138,7 +142,11 @@ impl Corpus {
     /// Adds one post (with its comments) to `subreddit`, newer than everything so far.
     pub(crate) fn add_post(&mut self, subreddit: &str) -> String {
         let key = subreddit.to_lowercase();
-        let display = self.display_names.entry(key.clone()).or_insert_with(|| subreddit.to_owned()).clone();
+        let display = self
+            .display_names
+            .entry(key.clone())
+            .or_insert_with(|| subreddit.to_owned())
+            .clone();
         let mut rng = self.rng.take().unwrap_or_else(|| Rng::new(self.config.seed));
         self.clock += self.config.spacing_secs;
         let n = self.next_post;
@@ -153,8 +161,12 @@ impl Corpus {
             "Sharing in case it is useful to someone.".to_owned()
         };
         let ordinal = self.posts.len() + 1;
-        let big = self.config.big_thread_every > 0 && ordinal % self.config.big_thread_every == 0;
-        let count = if big { self.config.big_thread_comments } else { rng.below(self.config.max_comments + 1) };
+        let big = self.config.big_thread_every > 0 && ordinal.is_multiple_of(self.config.big_thread_every);
+        let count = if big {
+            self.config.big_thread_comments
+        } else {
+            rng.below(self.config.max_comments + 1)
+        };
         let author = format!("user_{}", rng.below(40));
         let created = self.clock;
         let data = json!({
@@ -167,7 +179,12 @@ impl Corpus {
             "url": format!("https://www.reddit.com/r/{display}/comments/{id}/post_{id}/"),
             "link_flair_text": Value::Null, "removed_by_category": Value::Null,
         });
-        let mut post = Post { subreddit: display.clone(), data, comments: Vec::new(), roots: Vec::new() };
+        let mut post = Post {
+            subreddit: display.clone(),
+            data,
+            comments: Vec::new(),
+            roots: Vec::new(),
+        };
         for i in 0..count {
             let parent = if big && i > 0 && i < 14 {
                 Some(i - 1) // a deep chain that needs "continue this thread"
@@ -206,7 +223,12 @@ impl Corpus {
             "created_utc": created + 30.0 + index as f64, "score": rng.below(50) as i64,
             "subreddit": post.subreddit, "edited": false, "depth": depth, "replies": "",
         });
-        post.comments.push(Comment { id, children: Vec::new(), depth, data });
+        post.comments.push(Comment {
+            id,
+            children: Vec::new(),
+            depth,
+            data,
+        });
         match parent {
             Some(p) => post.comments[p].children.push(index),
             None => post.roots.push(index),
@@ -222,10 +244,14 @@ impl Corpus {
     pub(crate) fn thing_by_fullname(&self, fullname: &str) -> Option<Value> {
         let (prefix, id) = fullname.split_once('_')?;
         match prefix {
-            "t3" => self.post_index.get(id).map(|&i| json!({"kind": "t3", "data": self.posts[i].data})),
-            "t1" => self.comment_index.get(id).map(|&(p, c)| {
-                json!({"kind": "t1", "data": self.posts[p].comments[c].data})
-            }),
+            "t3" => self
+                .post_index
+                .get(id)
+                .map(|&i| json!({"kind": "t3", "data": self.posts[i].data})),
+            "t1" => self
+                .comment_index
+                .get(id)
+                .map(|&(p, c)| json!({"kind": "t1", "data": self.posts[p].comments[c].data})),
             _ => None,
         }
     }
@@ -248,7 +274,10 @@ mod tests {
 
     #[test]
     fn deterministic_and_ordered() {
-        let cfg = CorpusConfig { posts_per_subreddit: 20, ..CorpusConfig::default() };
+        let cfg = CorpusConfig {
+            posts_per_subreddit: 20,
+            ..CorpusConfig::default()
+        };
         let a = Corpus::generate(&cfg);
         let b = Corpus::generate(&cfg);
         assert_eq!(a.posts.len(), 60);

@@ -62,7 +62,7 @@ impl Faults {
             return Some(f);
         }
         let (every, faults, cursor) = self.plan.as_mut()?;
-        if self.seen % *every != 0 {
+        if !self.seen.is_multiple_of(*every) {
             return None;
         }
         let fault = faults[*cursor % faults.len()].clone();

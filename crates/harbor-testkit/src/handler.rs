@@ -42,8 +42,9 @@ pub(crate) async fn handle(
     body: Bytes,
 ) -> Response {
     let path = normalize_path(uri.path());
-    let query: HashMap<String, String> =
-        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let query: HashMap<String, String> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
     let form: HashMap<String, String> = if method == Method::GET {
         HashMap::new()
     } else {
@@ -72,13 +73,22 @@ pub(crate) fn fault_reply(state: &mut State, fault: Fault) -> Option<Reply> {
         }),
         Fault::TooManyRequests { retry_after_secs } => {
             state.rate_limited_sent += 1;
-            Some(Reply::error(429, None, "Too Many Requests").header("retry-after", format!("{retry_after_secs}")))
+            Some(
+                Reply::error(429, None, "Too Many Requests")
+                    .header("retry-after", format!("{retry_after_secs}")),
+            )
         }
         Fault::Recorded(r) => {
             if r.status == 429 {
                 state.rate_limited_sent += 1;
             }
-            Some(Reply { status: r.status, headers: r.headers.clone(), body: r.body_bytes(), drop_connection: false, delay: None })
+            Some(Reply {
+                status: r.status,
+                headers: r.headers.clone(),
+                body: r.body_bytes(),
+                drop_connection: false,
+                delay: None,
+            })
         }
         Fault::ExpireTokens => {
             let now = Instant::now();
@@ -107,15 +117,25 @@ fn api(
         },
         None => None,
     };
-    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("bearer "));
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bearer "));
     let bearer = bearer.or_else(|| {
-        headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
     });
-    let valid = bearer.and_then(|t| state.tokens.get(t)).is_some_and(|exp| *exp > Instant::now());
+    let valid = bearer
+        .and_then(|t| state.tokens.get(t))
+        .is_some_and(|exp| *exp > Instant::now());
     if !valid {
         state.unauthorized_sent += 1;
-        return Reply::error(401, None, "Unauthorized")
-            .header("www-authenticate", "Bearer realm=\"reddit\", error=\"invalid_token\"");
+        return Reply::error(401, None, "Unauthorized").header(
+            "www-authenticate",
+            "Bearer realm=\"reddit\", error=\"invalid_token\"",
+        );
     }
     let limit_headers = match state.limiter.admit() {
         Admission::Allowed(h) => h,
@@ -129,9 +149,13 @@ fn api(
         }
     };
     let mut reply = match state.replay.find(method.as_str(), path, query, form) {
-        Some(ReplayAnswer::One(r)) => {
-            Reply { status: r.status, headers: r.headers.clone(), body: r.body_bytes(), drop_connection: false, delay: None }
-        }
+        Some(ReplayAnswer::One(r)) => Reply {
+            status: r.status,
+            headers: r.headers.clone(),
+            body: r.body_bytes(),
+            drop_connection: false,
+            delay: None,
+        },
         Some(ReplayAnswer::Things(v)) => Reply::json(200, &v),
         None => crate::synthetic::answer(&state.corpus, &shared.config, path, query, form),
     };

@@ -36,7 +36,13 @@ fn format_reset(left: Duration, window: Duration) -> String {
 
 impl Limiter {
     pub(crate) fn new(limit: RateLimit) -> Self {
-        Self { limit, epoch: Instant::now(), window: 0, used: 0, per_window: BTreeMap::new() }
+        Self {
+            limit,
+            epoch: Instant::now(),
+            window: 0,
+            used: 0,
+            per_window: BTreeMap::new(),
+        }
     }
 
     pub(crate) fn set(&mut self, limit: RateLimit) {
@@ -66,7 +72,10 @@ impl Limiter {
         *self.per_window.entry(window).or_default() += 1;
         Admission::Allowed(vec![
             ("x-ratelimit-used", self.used.to_string()),
-            ("x-ratelimit-remaining", format!("{:.1}", f64::from(self.limit.requests - self.used))),
+            (
+                "x-ratelimit-remaining",
+                format!("{:.1}", f64::from(self.limit.requests - self.used)),
+            ),
             ("x-ratelimit-reset", reset),
         ])
     }
@@ -74,8 +83,10 @@ impl Limiter {
     /// Admitted requests divided by the budget of every complete window from the first request on
     /// (the last window, still running or cut short by the end of the run, is left out).
     pub(crate) fn utilization(&self) -> f64 {
-        let (Some((&first, _)), Some((&last, _))) = (self.per_window.first_key_value(), self.per_window.last_key_value())
-        else {
+        let (Some((&first, _)), Some((&last, _))) = (
+            self.per_window.first_key_value(),
+            self.per_window.last_key_value(),
+        ) else {
             return 0.0;
         };
         let last = if last > first { last - 1 } else { last };

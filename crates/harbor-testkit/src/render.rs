@@ -17,15 +17,26 @@ pub fn listing(children: Vec<Value>, after: Option<String>, before: Option<Strin
 }
 
 /// One page of `items` (fullname, thing), honouring `after`/`before`/`limit` and the 1000 cap.
-pub fn paginate(items: Vec<(String, Value)>, after: Option<&str>, before: Option<&str>, limit: usize) -> Value {
+pub fn paginate(
+    items: Vec<(String, Value)>,
+    after: Option<&str>,
+    before: Option<&str>,
+    limit: usize,
+) -> Value {
     let items: Vec<_> = items.into_iter().take(LISTING_CAP).collect();
     let limit = limit.clamp(1, 100);
     let (start, end) = if let Some(b) = before {
         let end = items.iter().position(|(n, _)| n == b).unwrap_or(0);
         (end.saturating_sub(limit), end)
     } else {
-        let start = after.and_then(|a| items.iter().position(|(n, _)| n == a)).map_or(0, |i| i + 1);
-        let start = if after.is_some() && start == 0 { items.len() } else { start };
+        let start = after
+            .and_then(|a| items.iter().position(|(n, _)| n == a))
+            .map_or(0, |i| i + 1);
+        let start = if after.is_some() && start == 0 {
+            items.len()
+        } else {
+            start
+        };
         (start, (start + limit).min(items.len()))
     };
     let page = &items[start..end];
@@ -42,7 +53,11 @@ fn comment_thing(c: &Comment, depth: usize, replies: Value) -> Value {
 }
 
 fn descendants(post: &Post, i: usize) -> usize {
-    post.comments[i].children.iter().map(|&c| 1 + descendants(post, c)).sum()
+    post.comments[i]
+        .children
+        .iter()
+        .map(|&c| 1 + descendants(post, c))
+        .sum()
 }
 
 fn more_stub(post: &Post, rest: &[usize], parent_id: &str, depth: usize) -> Value {
@@ -62,10 +77,23 @@ fn continue_stub(parent_id: &str, depth: usize) -> Value {
 }
 
 /// Renders `nodes` (siblings) at `depth` under `parent_id`, cutting as Reddit does.
-fn render_level(post: &Post, nodes: &[usize], depth: usize, parent_id: &str, cfg: &RenderConfig) -> Vec<Value> {
-    let shown = if depth == 0 { cfg.top_level_shown } else { cfg.replies_shown };
+fn render_level(
+    post: &Post,
+    nodes: &[usize],
+    depth: usize,
+    parent_id: &str,
+    cfg: &RenderConfig,
+) -> Vec<Value> {
+    let shown = if depth == 0 {
+        cfg.top_level_shown
+    } else {
+        cfg.replies_shown
+    };
     let (visible, rest) = nodes.split_at(nodes.len().min(shown));
-    let mut out: Vec<Value> = visible.iter().map(|&i| render_comment(post, i, depth, cfg)).collect();
+    let mut out: Vec<Value> = visible
+        .iter()
+        .map(|&i| render_comment(post, i, depth, cfg))
+        .collect();
     if !rest.is_empty() {
         out.push(more_stub(post, rest, parent_id, depth));
     }
@@ -80,7 +108,11 @@ fn render_comment(post: &Post, i: usize, depth: usize, cfg: &RenderConfig) -> Va
     } else if depth + 1 >= cfg.max_depth {
         listing(vec![continue_stub(&fullname, depth + 1)], None, None)
     } else {
-        listing(render_level(post, &c.children, depth + 1, &fullname, cfg), None, None)
+        listing(
+            render_level(post, &c.children, depth + 1, &fullname, cfg),
+            None,
+            None,
+        )
     };
     comment_thing(c, depth, replies)
 }

@@ -57,19 +57,31 @@ impl Recorded {
     /// Loads one fixture file.
     pub fn load(path: &Path) -> Result<Self, ReplayError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Io { path: shown.clone(), source })?;
-        let json: Value = serde_json::from_str(&text)
-            .map_err(|e| ReplayError::Malformed { path: shown.clone(), what: e.to_string() })?;
-        let malformed = |what: &str| ReplayError::Malformed { path: shown.clone(), what: what.to_owned() };
+        let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let json: Value = serde_json::from_str(&text).map_err(|e| ReplayError::Malformed {
+            path: shown.clone(),
+            what: e.to_string(),
+        })?;
+        let malformed = |what: &str| ReplayError::Malformed {
+            path: shown.clone(),
+            what: what.to_owned(),
+        };
         let request = json.get("request").ok_or_else(|| malformed("no request"))?;
-        let url = request.get("url").and_then(Value::as_str).ok_or_else(|| malformed("no url"))?;
+        let url = request
+            .get("url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| malformed("no url"))?;
         let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
         let path_and_query = without_scheme.find('/').map_or("/", |i| &without_scheme[i..]);
         let (raw_path, raw_query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         let form = match request.get("body") {
-            Some(Value::Object(map)) => {
-                map.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
-            }
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                .collect(),
             _ => HashMap::new(),
         };
         let headers = json
@@ -83,11 +95,20 @@ impl Recorded {
             })
             .unwrap_or_default();
         Ok(Self {
-            method: request.get("method").and_then(Value::as_str).unwrap_or("GET").to_owned(),
+            method: request
+                .get("method")
+                .and_then(Value::as_str)
+                .unwrap_or("GET")
+                .to_owned(),
             path: normalize_path(raw_path),
-            query: form_urlencoded::parse(raw_query.as_bytes()).into_owned().collect(),
+            query: form_urlencoded::parse(raw_query.as_bytes())
+                .into_owned()
+                .collect(),
             form,
-            status: json.get("status").and_then(Value::as_u64).ok_or_else(|| malformed("no status"))? as u16,
+            status: json
+                .get("status")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| malformed("no status"))? as u16,
             headers,
             body: json.get("body").cloned().unwrap_or(Value::Null),
         })
@@ -95,7 +116,10 @@ impl Recorded {
 
     /// Loads every `*.json` of a directory, in file-name order.
     pub fn load_dir(dir: &Path) -> Result<Vec<Self>, ReplayError> {
-        let io = |source| ReplayError::Io { path: dir.display().to_string(), source };
+        let io = |source| ReplayError::Io {
+            path: dir.display().to_string(),
+            source,
+        };
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .map_err(io)?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -118,7 +142,12 @@ impl Recorded {
         self.form
             .get("children")
             .or_else(|| self.query.get("children"))
-            .map(|c| c.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .map(|c| {
+                c.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -126,7 +155,11 @@ impl Recorded {
 /// Strips the trailing slash (keeps `/`).
 pub(crate) fn normalize_path(path: &str) -> String {
     let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() }
+    if trimmed.is_empty() {
+        "/".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 /// The recordings the fake serves before falling back to its synthetic corpus.
@@ -163,21 +196,32 @@ impl ReplayTable {
             .find(|r| {
                 r.method.eq_ignore_ascii_case(method)
                     && r.path.eq_ignore_ascii_case(path)
-                    && ["after", "before"].iter().all(|k| r.query.get(*k) == query.get(*k))
+                    && ["after", "before"]
+                        .iter()
+                        .all(|k| r.query.get(*k) == query.get(*k))
             })
             .cloned()
             .map(ReplayAnswer::One)
     }
 
-    fn more_children(&self, query: &HashMap<String, String>, form: &HashMap<String, String>) -> Option<ReplayAnswer> {
+    fn more_children(
+        &self,
+        query: &HashMap<String, String>,
+        form: &HashMap<String, String>,
+    ) -> Option<ReplayAnswer> {
         let field = |k: &str| form.get(k).or_else(|| query.get(k)).cloned().unwrap_or_default();
-        let wanted: BTreeSet<String> = field("children").split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let wanted: BTreeSet<String> = field("children")
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         let link = field("link_id");
         let mut covered = BTreeSet::new();
         let mut things = Vec::new();
         for r in self.entries.iter().filter(|r| r.path == "/api/morechildren") {
             let ids = r.children();
-            if r.form.get("link_id").is_some_and(|l| *l != link) || ids.is_empty() || !ids.is_subset(&wanted) {
+            if r.form.get("link_id").is_some_and(|l| *l != link) || ids.is_empty() || !ids.is_subset(&wanted)
+            {
                 continue;
             }
             if let Some(list) = r.body.pointer("/json/data/things").and_then(Value::as_array) {

@@ -50,8 +50,13 @@ impl Reply {
         let full_len = self.body.len();
         let body = if self.drop_connection {
             let half = Bytes::from(self.body[..full_len / 2].to_vec());
-            let chunks: Vec<Result<Bytes, std::io::Error>> =
-                vec![Ok(half), Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault: dropped"))];
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(half),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "fault: dropped",
+                )),
+            ];
             Body::from_stream(futures_util::stream::iter(chunks))
         } else {
             Body::from(self.body)

@@ -35,7 +35,9 @@ impl FakeReddit {
         let shared = Arc::new(Shared::new(config));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let app = Router::new().fallback(crate::handler::handle).with_state(shared.clone());
+        let app = Router::new()
+            .fallback(crate::handler::handle)
+            .with_state(shared.clone());
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 eprintln!("fake reddit stopped: {e}");
@@ -76,7 +78,13 @@ impl FakeReddit {
 
     /// API requests received (token endpoint excluded).
     pub fn api_requests(&self) -> u64 {
-        self.shared.lock().counts.iter().filter(|(k, _)| *k != "token").map(|(_, v)| v).sum()
+        self.shared
+            .lock()
+            .counts
+            .iter()
+            .filter(|(k, _)| *k != "token")
+            .map(|(_, v)| v)
+            .sum()
     }
 
     /// Zeroes the request counters.

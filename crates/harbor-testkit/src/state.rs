@@ -54,7 +54,10 @@ impl Shared {
             rate_limited_sent: 0,
             unauthorized_sent: 0,
         };
-        Self { config, state: Mutex::new(state) }
+        Self {
+            config,
+            state: Mutex::new(state),
+        }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {

@@ -28,7 +28,10 @@ fn unavailable(corpus: &Corpus, config: &FakeConfig, sub: &str) -> Option<Reply>
 }
 
 fn post_thing(post: &Post) -> (String, Value) {
-    (format!("t3_{}", post.id()), json!({"kind": "t3", "data": post.data}))
+    (
+        format!("t3_{}", post.id()),
+        json!({"kind": "t3", "data": post.data}),
+    )
 }
 
 /// Orders post indices by a listing sort.
@@ -45,7 +48,12 @@ fn sorted(corpus: &Corpus, mut idx: Vec<usize>, sort: &str) -> Vec<usize> {
 
 fn page(things: Vec<(String, Value)>, query: &HashMap<String, String>) -> Reply {
     let limit = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25);
-    let body = render::paginate(things, query.get("after").map(String::as_str), query.get("before").map(String::as_str), limit);
+    let body = render::paginate(
+        things,
+        query.get("after").map(String::as_str),
+        query.get("before").map(String::as_str),
+        limit,
+    );
     Reply::json(200, &body)
 }
 
@@ -63,7 +71,10 @@ pub(crate) fn answer(
             Some(r) => r,
             None => {
                 let posts = corpus.subreddit_posts(sub).map_or(0, Vec::len);
-                let name = corpus.display_names.get(&sub.to_lowercase()).map_or(*sub, String::as_str);
+                let name = corpus
+                    .display_names
+                    .get(&sub.to_lowercase())
+                    .map_or(*sub, String::as_str);
                 Reply::json(200, &render::subreddit_about(name, posts, 1_500_000_000.0))
             }
         },
@@ -72,14 +83,30 @@ pub(crate) fn answer(
             None => {
                 let q = query.get("q").map(|q| q.to_lowercase()).unwrap_or_default();
                 let words: Vec<&str> = q.split_whitespace().collect();
-                let idx: Vec<usize> = corpus.subreddit_posts(sub).cloned().unwrap_or_default().into_iter().filter(|&i| {
-                    let d = &corpus.posts[i].data;
-                    let text = format!("{} {}", d["title"].as_str().unwrap_or(""), d["selftext"].as_str().unwrap_or(""))
+                let idx: Vec<usize> = corpus
+                    .subreddit_posts(sub)
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|&i| {
+                        let d = &corpus.posts[i].data;
+                        let text = format!(
+                            "{} {}",
+                            d["title"].as_str().unwrap_or(""),
+                            d["selftext"].as_str().unwrap_or("")
+                        )
                         .to_lowercase();
-                    words.iter().all(|w| text.contains(w))
-                }).collect();
+                        words.iter().all(|w| text.contains(w))
+                    })
+                    .collect();
                 let sort = query.get("sort").map_or("relevance", String::as_str);
-                page(sorted(corpus, idx, sort).into_iter().map(|i| post_thing(&corpus.posts[i])).collect(), query)
+                page(
+                    sorted(corpus, idx, sort)
+                        .into_iter()
+                        .map(|i| post_thing(&corpus.posts[i]))
+                        .collect(),
+                    query,
+                )
             }
         },
         ["r", sub] | ["r", sub, _] if segs.len() == 2 || SORTS.contains(&segs[2]) => {
@@ -88,20 +115,38 @@ pub(crate) fn answer(
                 None => {
                     let sort = segs.get(2).copied().unwrap_or("hot");
                     let idx = corpus.subreddit_posts(sub).cloned().unwrap_or_default();
-                    page(sorted(corpus, idx, sort).into_iter().map(|i| post_thing(&corpus.posts[i])).collect(), query)
+                    page(
+                        sorted(corpus, idx, sort)
+                            .into_iter()
+                            .map(|i| post_thing(&corpus.posts[i]))
+                            .collect(),
+                        query,
+                    )
                 }
             }
         }
         ["user", name, "about"] => {
-            let karma = corpus.posts.iter().filter(|p| p.data["author"] == json!(name)).count();
+            let karma = corpus
+                .posts
+                .iter()
+                .filter(|p| p.data["author"] == json!(name))
+                .count();
             if karma == 0 && !name.eq_ignore_ascii_case(&config.username) {
                 return not_found();
             }
             Reply::json(200, &render::user_about(name, karma))
         }
         ["user", name, "submitted"] => {
-            let idx = (0..corpus.posts.len()).filter(|&i| corpus.posts[i].data["author"] == json!(name)).collect();
-            page(sorted(corpus, idx, "new").into_iter().map(|i| post_thing(&corpus.posts[i])).collect(), query)
+            let idx = (0..corpus.posts.len())
+                .filter(|&i| corpus.posts[i].data["author"] == json!(name))
+                .collect();
+            page(
+                sorted(corpus, idx, "new")
+                    .into_iter()
+                    .map(|i| post_thing(&corpus.posts[i]))
+                    .collect(),
+                query,
+            )
         }
         ["user", name, "comments"] => {
             let mut things: Vec<(f64, String, Value)> = corpus
@@ -111,7 +156,11 @@ pub(crate) fn answer(
                 .filter(|c| c.data["author"] == json!(name))
                 .map(|c| {
                     let created = c.data["created_utc"].as_f64().unwrap_or(0.0);
-                    (created, format!("t1_{}", c.id), json!({"kind": "t1", "data": c.data}))
+                    (
+                        created,
+                        format!("t1_{}", c.id),
+                        json!({"kind": "t1", "data": c.data}),
+                    )
                 })
                 .collect();
             things.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -125,7 +174,11 @@ pub(crate) fn answer(
         }
         ["comments", id, _, cid] | ["r", _, "comments", id, _, cid] => {
             let found = corpus.post_index.get(*id).and_then(|&p| {
-                corpus.comment_index.get(*cid).filter(|(cp, _)| *cp == p).map(|&(_, c)| (p, c))
+                corpus
+                    .comment_index
+                    .get(*cid)
+                    .filter(|(cp, _)| *cp == p)
+                    .map(|&(_, c)| (p, c))
             });
             match found {
                 Some((p, c)) => Reply::json(200, &render::thread(&corpus.posts[p], Some(c), &config.render)),
@@ -165,7 +218,13 @@ fn more_children(
     let post = &corpus.posts[p];
     let requested: Vec<usize> = ids
         .iter()
-        .filter_map(|id| corpus.comment_index.get(*id).filter(|(cp, _)| *cp == p).map(|&(_, c)| c))
+        .filter_map(|id| {
+            corpus
+                .comment_index
+                .get(*id)
+                .filter(|(cp, _)| *cp == p)
+                .map(|&(_, c)| c)
+        })
         .collect();
     Reply::json(200, &render::more_children(post, &requested, &config.render))
 }

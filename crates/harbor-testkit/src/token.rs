@@ -16,7 +16,9 @@ const INSTALLED_CLIENT: &str = "https://oauth.reddit.com/grants/installed_client
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get("authorization")?.to_str().ok()?;
     let encoded = value.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     Some((id.to_owned(), secret.to_owned()))
@@ -45,7 +47,10 @@ pub(crate) fn token_endpoint(shared: &Shared, headers: &HeaderMap, form: &HashMa
         "refresh_token" => return Reply::json(400, &json!({"error": 400})),
         INSTALLED_CLIENT if (20..=30).contains(&field("device_id").len()) => false,
         INSTALLED_CLIENT => {
-            return Reply::json(200, &json!({"error": "invalid_request", "error_description": "bad device_id"}));
+            return Reply::json(
+                200,
+                &json!({"error": "invalid_request", "error_description": "bad device_id"}),
+            );
         }
         "authorization_code" => return Reply::json(200, &json!({"error": "invalid_grant"})),
         _ => return Reply::json(200, &json!({"error": "unsupported_grant_type"})),

@@ -26,8 +26,14 @@ async fn about_pages_are_cached_and_unavailable_subreddits_reported() {
 
 #[tokio::test]
 async fn recorded_about_pages_replay() {
-    let fake = FakeReddit::start(harbor_testkit::FakeConfig { corpus: None, ..Default::default() }).await.expect("fake");
-    fake.replay_dir(&fixtures().join("api/asyncpraw/about")).expect("fixtures");
+    let fake = FakeReddit::start(harbor_testkit::FakeConfig {
+        corpus: None,
+        ..Default::default()
+    })
+    .await
+    .expect("fake");
+    fake.replay_dir(&fixtures().join("api/asyncpraw/about"))
+        .expect("fixtures");
     let client = client_for(&fake);
     let sub = client.subreddit_about("redditdev").await.expect("redditdev");
     assert_eq!(sub["data"]["display_name"], "redditdev");
@@ -37,8 +43,9 @@ async fn recorded_about_pages_replay() {
 
 #[test]
 fn problem_filter_on_recorded_posts() {
-    let text = std::fs::read_to_string(fixtures().join("api/asyncpraw/listings/r_askreddit_new_2020-07.json"))
-        .expect("fixture");
+    let text =
+        std::fs::read_to_string(fixtures().join("api/asyncpraw/listings/r_askreddit_new_2020-07.json"))
+            .expect("fixture");
     let json: serde_json::Value = serde_json::from_str(&text).expect("json");
     let filter = ProblemFilter::default();
     let posts = json["body"]["data"]["children"].as_array().expect("children");
@@ -47,9 +54,13 @@ fn problem_filter_on_recorded_posts() {
     // Every match really contains the keyword (case-insensitively) in title or body.
     for (post, kws) in posts.iter().zip(&tagged) {
         let d = &post["data"];
-        let text = format!("{} {}", d["title"].as_str().unwrap_or(""), d["selftext"].as_str().unwrap_or(""))
-            .to_lowercase()
-            .replace('\u{2019}', "'");
+        let text = format!(
+            "{} {}",
+            d["title"].as_str().unwrap_or(""),
+            d["selftext"].as_str().unwrap_or("")
+        )
+        .to_lowercase()
+        .replace('\u{2019}', "'");
         for kw in kws {
             assert!(text.contains(kw.as_str()), "{kw} not in {text}");
         }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use harbor_reddit::{AuthFlow, Error, RedditClient, RedditConfig};
-use harbor_testkit::{Fault, FakeReddit, Recorded};
+use harbor_testkit::{FakeReddit, Fault, Recorded};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -32,14 +32,20 @@ enum Expect {
 const API_CASES: &[(&str, Expect)] = &[
     ("errors/401_invalid_token_www_authenticate.json", Expect::Refresh),
     ("errors/401_unauthorized_message.json", Expect::Refresh),
-    ("errors/403_forbidden_user_gilded_given.json", Expect::Terminal(403)),
+    (
+        "errors/403_forbidden_user_gilded_given.json",
+        Expect::Terminal(403),
+    ),
     ("errors/403_insufficient_scope.json", Expect::Terminal(403)),
     ("errors/404_wiki_page_not_created.json", Expect::Terminal(404)),
     ("errors/409_wiki_edit_conflict.json", Expect::Terminal(409)),
     ("errors/413_too_large_html.json", Expect::Terminal(413)),
     ("errors/414_uri_too_long_plaintext.json", Expect::Terminal(414)),
     ("errors/415_unsupported_media_type.json", Expect::Terminal(415)),
-    ("errors/451_unavailable_for_legal_reasons.json", Expect::Terminal(451)),
+    (
+        "errors/451_unavailable_for_legal_reasons.json",
+        Expect::Terminal(451),
+    ),
     ("errors/500_internal_server_error.json", Expect::Retry),
     ("errors/502_bad_gateway.json", Expect::Retry),
     ("errors/503_service_unavailable.json", Expect::Retry),
@@ -61,7 +67,10 @@ async fn recorded_api_statuses() {
     let fake = FakeReddit::start(corpus(&["rust"], 5)).await.expect("fake");
     let client = client_for(&fake);
     let path = "/r/rust/about";
-    client.get_json(path, &[]).await.expect("warm-up fetches the token");
+    client
+        .get_json(path, &[])
+        .await
+        .expect("warm-up fetches the token");
     for (file, expect) in API_CASES {
         fake.reset_counts();
         let before = client.stats();
@@ -112,7 +121,10 @@ async fn recorded_429_honours_retry_after() {
 }
 
 fn config_with(fake: &FakeReddit, auth: AuthFlow) -> RedditConfig {
-    RedditConfig { auth, ..config_for(fake) }
+    RedditConfig {
+        auth,
+        ..config_for(fake)
+    }
 }
 
 #[tokio::test]
@@ -121,22 +133,46 @@ async fn every_grant_type_works() {
     let fc = fake.config().clone();
     let flows = [
         AuthFlow::ApplicationOnly,
-        AuthFlow::Password { username: fc.username.clone(), password: SecretString::from(fc.password.clone()) },
-        AuthFlow::RefreshToken { refresh_token: SecretString::from(fc.refresh_token.clone()) },
+        AuthFlow::Password {
+            username: fc.username.clone(),
+            password: SecretString::from(fc.password.clone()),
+        },
+        AuthFlow::RefreshToken {
+            refresh_token: SecretString::from(fc.refresh_token.clone()),
+        },
     ];
     for flow in flows {
         let client = RedditClient::new(config_with(&fake, flow.clone())).expect("client");
-        client.get_json("/r/rust/about", &[]).await.unwrap_or_else(|e| panic!("{flow:?}: {e}"));
+        client
+            .get_json("/r/rust/about", &[])
+            .await
+            .unwrap_or_else(|e| panic!("{flow:?}: {e}"));
     }
     // Wrong password: Reddit answers HTTP 200 {"error":"invalid_grant"}.
-    let wrong = AuthFlow::Password { username: fc.username.clone(), password: SecretString::from("nope".to_owned()) };
-    let err = RedditClient::new(config_with(&fake, wrong)).expect("client").get_json("/r/rust/about", &[]).await;
-    assert!(matches!(err, Err(Error::OAuth { ref error, .. }) if error == "invalid_grant"), "{err:?}");
+    let wrong = AuthFlow::Password {
+        username: fc.username.clone(),
+        password: SecretString::from("nope".to_owned()),
+    };
+    let err = RedditClient::new(config_with(&fake, wrong))
+        .expect("client")
+        .get_json("/r/rust/about", &[])
+        .await;
+    assert!(
+        matches!(err, Err(Error::OAuth { ref error, .. }) if error == "invalid_grant"),
+        "{err:?}"
+    );
     // A bad client secret is a terminal 401 from the token endpoint.
     let mut bad = config_for(&fake);
     bad.client_secret = SecretString::from("wrong".to_owned());
-    let err = RedditClient::new(bad).expect("client").get_json("/r/rust/about", &[]).await.expect_err("401");
-    assert!(matches!(err, Error::OAuth { ref error, .. } if error == "http 401"), "{err}");
+    let err = RedditClient::new(bad)
+        .expect("client")
+        .get_json("/r/rust/about", &[])
+        .await
+        .expect_err("401");
+    assert!(
+        matches!(err, Error::OAuth { ref error, .. } if error == "http 401"),
+        "{err}"
+    );
     // No User-Agent: refused before any request.
     let mut no_ua = config_for(&fake);
     no_ua.user_agent = String::new();
@@ -148,15 +184,24 @@ async fn recorded_token_answers() {
     let fake = FakeReddit::start(corpus(&["rust"], 5)).await.expect("fake");
     let terminal = [
         ("auth/token__invalid_grant__status200.json", "invalid_grant"),
-        ("auth/token__unauthorized_client__status200.json", "unauthorized_client"),
+        (
+            "auth/token__unauthorized_client__status200.json",
+            "unauthorized_client",
+        ),
         ("auth/token__bad_device_id__status200.json", "invalid_request"),
         ("auth/token__refresh_invalid__400.json", "http 400"),
     ];
     for (file, code) in terminal {
         fake.reset_counts();
         fake.inject_token(recording(file));
-        let err = client_for(&fake).get_json("/r/rust/about", &[]).await.expect_err(file);
-        assert!(matches!(err, Error::OAuth { ref error, .. } if error == code), "{file}: {err}");
+        let err = client_for(&fake)
+            .get_json("/r/rust/about", &[])
+            .await
+            .expect_err(file);
+        assert!(
+            matches!(err, Error::OAuth { ref error, .. } if error == code),
+            "{file}: {err}"
+        );
         assert_eq!(fake.count("token"), 1, "{file}: no retry");
         assert_eq!(fake.api_requests(), 0, "{file}");
     }
@@ -171,7 +216,10 @@ async fn recorded_token_answers() {
         fake.reset_counts();
         fake.inject_token(recording(file));
         let client = client_for(&fake);
-        client.get_json("/r/rust/about", &[]).await.unwrap_or_else(|e| panic!("{file}: {e}"));
+        client
+            .get_json("/r/rust/about", &[])
+            .await
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!((fake.count("token"), fake.unauthorized_sent()), (2, 1), "{file}");
     }
     // 429 from the token endpoint (JSON, no Retry-After): retried.

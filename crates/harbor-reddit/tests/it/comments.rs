@@ -2,8 +2,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use harbor_reddit::thing;
 use harbor_reddit::CommentOptions;
+use harbor_reddit::thing;
 use harbor_testkit::{FakeConfig, FakeReddit};
 use serde_json::Value;
 
@@ -16,7 +16,10 @@ fn collect_t1(value: &Value, out: &mut HashMap<String, String>) {
         Value::Object(map) => {
             if map.get("kind").and_then(Value::as_str) == Some("t1") {
                 let d = &map["data"];
-                out.insert(d["id"].as_str().expect("id").to_owned(), d["parent_id"].as_str().expect("parent").to_owned());
+                out.insert(
+                    d["id"].as_str().expect("id").to_owned(),
+                    d["parent_id"].as_str().expect("parent").to_owned(),
+                );
             }
             map.values().for_each(|v| collect_t1(v, out));
         }
@@ -31,11 +34,18 @@ fn check_tree(comments: &[Value], expected: &HashMap<String, String>) {
     let expected_ids: HashSet<&str> = expected.keys().map(String::as_str).collect();
     let missing: Vec<_> = expected_ids.difference(&unique).collect();
     let extra: Vec<_> = unique.difference(&expected_ids).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
     for c in comments {
         let d = thing::data(c);
         let id = d["id"].as_str().expect("id");
-        assert_eq!(d["parent_id"].as_str(), Some(expected[id].as_str()), "parent of {id}");
+        assert_eq!(
+            d["parent_id"].as_str(),
+            Some(expected[id].as_str()),
+            "parent of {id}"
+        );
         assert_eq!(d["replies"], Value::String(String::new()), "flattened {id}");
     }
 }
@@ -43,7 +53,12 @@ fn check_tree(comments: &[Value], expected: &HashMap<String, String>) {
 #[tokio::test]
 async fn n49rw_full_expansion_yields_every_comment_once() {
     let dir = fixtures().join("api/asyncpraw/thread_n49rw_full_expansion");
-    let fake = FakeReddit::start(FakeConfig { corpus: None, ..FakeConfig::default() }).await.expect("fake");
+    let fake = FakeReddit::start(FakeConfig {
+        corpus: None,
+        ..FakeConfig::default()
+    })
+    .await
+    .expect("fake");
     let loaded = fake.replay_dir(&dir).expect("fixtures");
     assert_eq!(loaded, 17);
     let mut expected = HashMap::new();
@@ -55,16 +70,26 @@ async fn n49rw_full_expansion_yields_every_comment_once() {
     assert!(expected.len() > 1400, "{}", expected.len());
 
     let client = client_for(&fake);
-    let tree = client.comment_tree("n49rw", &CommentOptions::default()).await.expect("tree");
+    let tree = client
+        .comment_tree("n49rw", &CommentOptions::default())
+        .await
+        .expect("tree");
     check_tree(&tree.comments, &expected);
     assert!(tree.unexpanded.is_empty());
-    assert_eq!(thing::id(tree.submission.as_ref().expect("submission")), Some("n49rw"));
+    assert_eq!(
+        thing::id(tree.submission.as_ref().expect("submission")),
+        Some("n49rw")
+    );
     // The 13 stubs PRAW expanded one call each fit in one batched morechildren call.
     assert_eq!(fake.count("morechildren"), 1);
     assert_eq!(fake.count("continue_thread"), 3);
     assert_eq!(fake.count("comments"), 1);
     // Depth is recomputed from the parents (continue-thread answers restart at 0).
-    let by_id: HashMap<&str, &Value> = tree.comments.iter().map(|c| (thing::id(c).expect("id"), thing::data(c))).collect();
+    let by_id: HashMap<&str, &Value> = tree
+        .comments
+        .iter()
+        .map(|c| (thing::id(c).expect("id"), thing::data(c)))
+        .collect();
     for d in by_id.values() {
         let parent = d["parent_id"].as_str().expect("parent");
         let depth = d["depth"].as_u64().expect("depth");
@@ -82,7 +107,10 @@ async fn synthetic_big_thread_is_complete_and_limit_stops_expansion() {
     let expected_ids = fake.comment_ids(&post);
     assert!(expected_ids.len() >= 150);
     let client = client_for(&fake);
-    let tree = client.comment_tree(&post, &CommentOptions::default()).await.expect("tree");
+    let tree = client
+        .comment_tree(&post, &CommentOptions::default())
+        .await
+        .expect("tree");
     let mut expected = HashMap::new();
     let info = client
         .info(&expected_ids.iter().map(|i| format!("t1_{i}")).collect::<Vec<_>>())
@@ -90,14 +118,23 @@ async fn synthetic_big_thread_is_complete_and_limit_stops_expansion() {
         .expect("info");
     for t in &info.things {
         let d = thing::data(t);
-        expected.insert(d["id"].as_str().expect("id").to_owned(), d["parent_id"].as_str().expect("p").to_owned());
+        expected.insert(
+            d["id"].as_str().expect("id").to_owned(),
+            d["parent_id"].as_str().expect("p").to_owned(),
+        );
     }
     check_tree(&tree.comments, &expected);
     assert!(fake.count("continue_thread") >= 1, "{:?}", fake.counts());
     assert!(fake.count("morechildren") >= 1);
 
     let partial = client
-        .comment_tree(&post, &CommentOptions { max_more_calls: Some(0), ..CommentOptions::default() })
+        .comment_tree(
+            &post,
+            &CommentOptions {
+                max_more_calls: Some(0),
+                ..CommentOptions::default()
+            },
+        )
         .await
         .expect("partial");
     assert!(partial.comments.len() < tree.comments.len());

@@ -12,11 +12,17 @@ use crate::support::{config_for, corpus};
 async fn collect(client: &RedditClient) -> Vec<Value> {
     let mut out = Vec::new();
     for sub in ["alpha", "beta"] {
-        let walk = client.walk_listing(&ListingSource::new_posts(sub), None, &WalkOptions::default()).await.expect("walk");
+        let walk = client
+            .walk_listing(&ListingSource::new_posts(sub), None, &WalkOptions::default())
+            .await
+            .expect("walk");
         let mut names = Vec::new();
         for post in &walk.things {
             let id = thing::id(post).expect("id").to_owned();
-            let tree = client.comment_tree(&id, &CommentOptions::default()).await.expect("tree");
+            let tree = client
+                .comment_tree(&id, &CommentOptions::default())
+                .await
+                .expect("tree");
             out.extend(tree.comments);
             names.push(format!("t3_{id}"));
         }
@@ -38,15 +44,29 @@ async fn faults_do_not_change_the_result() {
     fake.fault_every(
         4,
         vec![
-            Fault::TooManyRequests { retry_after_secs: 0.02 },
-            Fault::Status { status: 500, body: String::new() },
+            Fault::TooManyRequests {
+                retry_after_secs: 0.02,
+            },
+            Fault::Status {
+                status: 500,
+                body: String::new(),
+            },
             Fault::TruncatedBody,
-            Fault::Status { status: 502, body: String::new() },
+            Fault::Status {
+                status: 502,
+                body: String::new(),
+            },
             Fault::DropConnection,
             Fault::ExpireTokens,
-            Fault::Status { status: 503, body: "<html>busy</html>".into() },
+            Fault::Status {
+                status: 503,
+                body: "<html>busy</html>".into(),
+            },
             Fault::Slow(Duration::from_millis(700)),
-            Fault::Status { status: 522, body: String::new() },
+            Fault::Status {
+                status: 522,
+                body: String::new(),
+            },
         ],
     );
     let mut cfg = config_for(&fake);

@@ -12,7 +12,10 @@ use crate::support::{config_for, corpus};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_uses_the_budget_without_429() {
     let fake = FakeReddit::start(corpus(&["alpha"], 10)).await.expect("fake");
-    fake.set_rate_limit(RateLimit { requests: 100, window: Duration::from_millis(500) });
+    fake.set_rate_limit(RateLimit {
+        requests: 100,
+        window: Duration::from_millis(500),
+    });
     let waits = Arc::new(AtomicU64::new(0));
     let counter = waits.clone();
     let mut config = config_for(&fake);
@@ -41,9 +44,16 @@ async fn soak_uses_the_budget_without_429() {
     }
     let stats = client.stats();
     assert!(fake.api_requests() >= 2000, "{}", fake.api_requests());
-    assert_eq!(fake.rate_limited_sent(), 0, "the client must never exceed the limit");
+    assert_eq!(
+        fake.rate_limited_sent(),
+        0,
+        "the client must never exceed the limit"
+    );
     assert_eq!(stats.rate_limited, 0);
     let used = fake.budget_utilization();
     assert!(used >= 0.9, "budget utilization {used:.3}");
-    assert!(waits.load(Ordering::Relaxed) > 0, "waiting on the limit is reported");
+    assert!(
+        waits.load(Ordering::Relaxed) > 0,
+        "waiting on the limit is reported"
+    );
 }

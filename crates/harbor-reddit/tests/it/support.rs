@@ -19,7 +19,11 @@ pub fn config_for(fake: &FakeReddit) -> RedditConfig {
         api_url: fake.api_url(),
         token_url: fake.token_url(),
         timeout_ms: 3_000,
-        retry: RetryConfig { max_retries: 6, min_delay_ms: 2, max_delay_ms: 40 },
+        retry: RetryConfig {
+            max_retries: 6,
+            min_delay_ms: 2,
+            max_delay_ms: 40,
+        },
         ..RedditConfig::default()
     }
 }
@@ -41,5 +45,8 @@ pub fn corpus(subs: &[&str], posts: usize) -> FakeConfig {
 }
 
 pub fn ids(things: &[serde_json::Value]) -> Vec<String> {
-    things.iter().map(|t| harbor_reddit::thing::id(t).expect("id").to_owned()).collect()
+    things
+        .iter()
+        .map(|t| harbor_reddit::thing::id(t).expect("id").to_owned())
+        .collect()
 }
