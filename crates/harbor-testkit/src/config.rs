@@ -131,3 +131,30 @@ impl Default for FakeConfig {
         }
     }
 }
+
+impl FakeConfig {
+    /// The corpus `harbor demo` and the benchmark use: 5 subreddits of 300 posts, Reddit's
+    /// 100-requests-per-window limit scaled to a 2-second window so a demo finishes in seconds.
+    pub fn demo() -> Self {
+        Self {
+            corpus: Some(CorpusConfig {
+                subreddits: [
+                    "smallbusiness",
+                    "selfhosted",
+                    "productivity",
+                    "freelance",
+                    "homelab",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                posts_per_subreddit: 300,
+                ..CorpusConfig::default()
+            }),
+            rate_limit: RateLimit {
+                requests: 100,
+                window: Duration::from_secs(2),
+            },
+            ..Self::default()
+        }
+    }
+}
