@@ -19,6 +19,7 @@ pub mod package;
 pub mod registry;
 pub mod schema;
 pub mod state;
+pub mod testhook;
 pub mod types;
 
 pub use error::{Error, Result};

@@ -19,19 +19,21 @@ pub fn normalize_segment(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len() + 4);
     let mut prev: Option<char> = None;
     let chars: Vec<char> = raw.chars().collect();
+    // Only letters that really change case count as uppercase (some, like '𝕊', have no lowercase).
+    let upper = |c: char| c.is_uppercase() && c.to_lowercase().next() != Some(c);
     for (i, &c) in chars.iter().enumerate() {
         if c.is_alphanumeric() {
-            if c.is_uppercase() {
+            if upper(c) {
                 let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
                 let boundary = match prev {
                     Some(p) if p.is_lowercase() || p.is_ascii_digit() => true,
-                    Some(p) if p.is_uppercase() => next_lower,
+                    Some(p) if upper(p) => next_lower,
                     _ => false,
                 };
                 if boundary && !out.ends_with('_') {
                     out.push('_');
                 }
-                out.extend(c.to_lowercase());
+                out.extend(c.to_lowercase().filter(|l| l.is_alphanumeric()));
             } else {
                 out.push(c);
             }

@@ -1,0 +1,45 @@
+//! Arrow and Parquet for RedditHarbor.
+//!
+//! [`arrow`] turns resolved rows into Arrow record batches; [`job`] writes them as the Parquet job files
+//! of a load package, which every destination reads (DuckDB natively, Postgres through COPY, the
+//! Parquet destination by moving them into place).
+
+pub mod arrow;
+pub mod job;
+
+pub use job::{JobWriteOptions, write_job};
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Arrow could not build a batch.
+    #[error("building arrow batch for table `{table}` failed")]
+    Arrow {
+        /// The table.
+        table: String,
+        /// The arrow error.
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    /// Writing a Parquet file failed.
+    #[error("writing parquet file {path} failed")]
+    Parquet {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The parquet error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// File system error.
+    #[error("i/o error at {path}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,186 @@
+//! Extract and normalize input files into a load package, in parallel with a deterministic result.
+//!
+//! A reader thread cuts the input into chunks of records; worker threads parse and flatten chunks;
+//! this thread resolves them against the schema strictly in input order and writes each chunk's
+//! tables as Parquet job files. Channels are bounded, so memory stays flat whatever the input size.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use crossbeam_channel::bounded;
+use harbor_core::Schema;
+use harbor_core::normalize::{FlatChunk, NormalizeOptions, Reject, ResolveStats, resolve};
+use harbor_core::package::PackageWriter;
+use harbor_parquet::JobWriteOptions;
+
+use crate::error::Result;
+use crate::input::{RawRecord, read_file};
+use crate::rejects::RejectSink;
+
+/// Options of the extract stage.
+#[derive(Debug, Clone)]
+pub struct ExtractOptions {
+    /// Normalizer options.
+    pub normalize: NormalizeOptions,
+    /// Records per chunk (and so per job file).
+    pub chunk_records: usize,
+    /// Parse/flatten worker threads.
+    pub workers: usize,
+    /// Job file encoding.
+    pub job: JobWriteOptions,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Self { normalize: NormalizeOptions::default(), chunk_records: 2000, workers, job: JobWriteOptions::default() }
+    }
+}
+
+/// What extraction did.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractSummary {
+    /// Input records (lines or documents) read.
+    pub records: u64,
+    /// Rows per table written to the package.
+    pub rows: BTreeMap<String, u64>,
+    /// Schema growth and contract effects.
+    pub resolve: ResolveStats,
+    /// Records rejected (malformed JSON, missing key, unknown shape).
+    pub rejects: u64,
+    /// `more` stubs skipped.
+    pub more_stubs: u64,
+    /// Bytes of job files written.
+    pub package_bytes: u64,
+}
+
+type Parsed = (u64, FlatChunk, Bad);
+
+/// Reads `inputs`, normalizes them and writes job files into `writer`. `schema` grows as needed.
+pub fn extract(
+    inputs: &[PathBuf],
+    writer: &mut PackageWriter,
+    schema: &mut Schema,
+    opts: &ExtractOptions,
+    load_id: &str,
+    rejects: &mut RejectSink,
+    bytes_read: Arc<AtomicU64>,
+) -> Result<ExtractSummary> {
+    let workers = opts.workers.max(1);
+    let (raw_tx, raw_rx) = bounded::<(u64, Vec<RawRecord>)>(workers * 2);
+    let (flat_tx, flat_rx) = bounded::<Parsed>(workers * 2);
+    let mut summary = ExtractSummary::default();
+    let chunk_records = opts.chunk_records.max(1);
+
+    std::thread::scope(|s| -> Result<()> {
+        let reader = s.spawn(move || -> Result<u64> {
+            let mut seq = 0u64;
+            let mut batch = Vec::with_capacity(chunk_records);
+            let mut records = 0u64;
+            let mut open = true;
+            for (i, path) in inputs.iter().enumerate() {
+                read_file(path, i as u32, bytes_read.clone(), |rec| {
+                    records += 1;
+                    batch.push(rec);
+                    if batch.len() >= chunk_records {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(chunk_records));
+                        open = raw_tx.send((seq, full)).is_ok();
+                        seq += 1;
+                    }
+                    open
+                })?;
+                if !open {
+                    break;
+                }
+            }
+            if !batch.is_empty() && open {
+                let _ = raw_tx.send((seq, batch));
+            }
+            Ok(records)
+        });
+        for _ in 0..workers {
+            let raw_rx = raw_rx.clone();
+            let flat_tx = flat_tx.clone();
+            let nopts = &opts.normalize;
+            s.spawn(move || {
+                for (seq, batch) in raw_rx {
+                    let (chunk, bad) = parse_and_flatten(batch, nopts);
+                    if flat_tx.send((seq, chunk, bad)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(raw_rx);
+        drop(flat_tx);
+
+        // Resolve in input order.
+        let mut pending: HashMap<u64, Parsed> = HashMap::new();
+        let mut next = 0u64;
+        let mut result: Result<()> = Ok(());
+        for parsed in flat_rx.iter() {
+            pending.insert(parsed.0, parsed);
+            while let Some((_, chunk, bad)) = pending.remove(&next) {
+                next += 1;
+                if result.is_err() {
+                    continue;
+                }
+                for (r, text) in &bad {
+                    rejects.push(r.source.file, r.source.line, &r.reason, text.as_deref());
+                }
+                result = write_chunk(chunk, writer, schema, opts, load_id, rejects, &mut summary);
+                if result.is_err() {
+                    break;
+                }
+            }
+            if result.is_err() {
+                break;
+            }
+        }
+        drop(flat_rx);
+        let records = reader.join().unwrap_or_else(|_| Ok(0));
+        result?;
+        summary.records = records?;
+        Ok(())
+    })?;
+    summary.rejects = rejects.count();
+    Ok(summary)
+}
+
+type Bad = Vec<(Reject, Option<Vec<u8>>)>;
+
+fn parse_and_flatten(batch: Vec<RawRecord>, opts: &NormalizeOptions) -> (FlatChunk, Bad) {
+    let mut chunk = FlatChunk::default();
+    let mut bad = Vec::new();
+    for rec in batch {
+        match serde_json::from_slice::<serde_json::Value>(&rec.bytes) {
+            Ok(v) => chunk.add_record(v, rec.source, &opts.routing, &opts.flatten),
+            Err(e) => bad.push((Reject { source: rec.source, reason: format!("invalid JSON: {e}") }, Some(rec.bytes))),
+        }
+    }
+    (chunk, bad)
+}
+
+fn write_chunk(
+    chunk: FlatChunk,
+    writer: &mut PackageWriter,
+    schema: &mut Schema,
+    opts: &ExtractOptions,
+    load_id: &str,
+    rejects: &mut RejectSink,
+    summary: &mut ExtractSummary,
+) -> Result<()> {
+    for r in &chunk.rejects {
+        rejects.push(r.source.file, r.source.line, &r.reason, None);
+    }
+    summary.more_stubs += chunk.more_stubs;
+    let tables = resolve(chunk, schema, &opts.normalize.resolve, load_id, &mut summary.resolve)?;
+    for t in &tables {
+        let path = writer.next_job_path(&t.name, "parquet");
+        summary.package_bytes += harbor_parquet::write_job(&path, t, opts.job)?;
+        *summary.rows.entry(t.name.clone()).or_default() += t.rows as u64;
+    }
+    Ok(())
+}

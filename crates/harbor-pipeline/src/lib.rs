@@ -1,0 +1,15 @@
+//! RedditHarbor orchestration: extract -> normalize -> load package -> load, exactly once.
+//!
+//! [`Pipeline`] owns a working directory (locked per pipeline), a package store and a destination.
+//! Every run first replays packages an interrupted run left behind, then writes a new package and
+//! loads it in one destination transaction together with the pipeline state.
+
+pub mod error;
+pub mod extract;
+pub mod input;
+pub mod rejects;
+pub mod run;
+
+pub use error::{Error, Result};
+pub use extract::{ExtractOptions, ExtractSummary};
+pub use run::{LoadFilesOptions, Pipeline, PipelineOptions, RunSummary};

@@ -1,0 +1,168 @@
+//! `harbor load FILE...`
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use anyhow::bail;
+use clap::Args;
+use harbor_core::WriteDisposition;
+use harbor_core::normalize::{NormalizeOptions, ResolveOptions, Routing};
+use harbor_parquet::JobWriteOptions;
+use harbor_pipeline::{ExtractOptions, LoadFilesOptions, Pipeline, PipelineOptions, RunSummary};
+
+use crate::output::{Progress, UserError, pipeline_error};
+use crate::settings::Settings;
+
+/// Load NDJSON (plain or .zst) or JSON Listing files.
+///
+/// Reddit things (`{"kind":"t3","data":{...}}`), Listing pages, `/comments` responses and
+/// morechildren answers go to their tables (submissions, comments, redditors, subreddits) whatever
+/// --table says; bare objects (dump lines) go to --table, or are detected as submissions or comments.
+/// A file already loaded (same size and modification time) is skipped unless --force.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Input files: .ndjson/.jsonl (one object per line), .zst (zstd NDJSON, dumps), .json (a document).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Table for bare objects (submissions, comments, or any name).
+    #[arg(long, short = 't')]
+    table: Option<String>,
+    /// How rows are written: merge (upsert on the primary key), append or replace.
+    #[arg(long, value_parser = ["merge", "append", "replace"])]
+    disposition: Option<String>,
+    /// Load files again even if they were loaded before.
+    #[arg(long)]
+    force: bool,
+    /// Fail at once if another run of this pipeline is active, instead of waiting.
+    #[arg(long)]
+    no_wait: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
+    for f in &args.files {
+        if !f.exists() {
+            return Err(UserError {
+                message: format!("input file {} does not exist", f.display()),
+                hint: Some("check the path; nothing was loaded".into()),
+            }
+            .into());
+        }
+    }
+    let mut tables = std::collections::BTreeMap::new();
+    for (name, t) in &settings.tables {
+        let Some(d) = WriteDisposition::parse(&t.disposition) else { bail!("invalid disposition for {name}") };
+        tables.insert(name.clone(), (d, t.primary_key.clone()));
+    }
+    let mut normalize = NormalizeOptions {
+        routing: Routing { default_table: args.table.clone() },
+        resolve: ResolveOptions { contracts: settings.contracts(), tables, ..Default::default() },
+        ..Default::default()
+    };
+    normalize.flatten.max_nesting = settings.load.max_nesting;
+    for (name, t) in &settings.tables {
+        match &t.primary_key {
+            Some(pk) => normalize.flatten.primary_keys.insert(name.clone(), pk.clone()),
+            None => normalize.flatten.primary_keys.remove(name),
+        };
+    }
+    let mut extract = ExtractOptions { normalize, ..Default::default() };
+    extract.chunk_records = settings.load.chunk_records;
+    if settings.load.workers > 0 {
+        extract.workers = settings.load.workers;
+    }
+    extract.job = JobWriteOptions { compress: settings.load.compress_jobs };
+    let opts = LoadFilesOptions {
+        extract,
+        disposition: args.disposition.as_deref().and_then(WriteDisposition::parse),
+        force: args.force,
+    };
+    let dest = crate::dest::open(settings)?;
+    let described = dest.describe();
+    let mut pipeline = Pipeline::open(
+        PipelineOptions {
+            name: settings.pipeline.clone(),
+            workdir: settings.workdir.clone(),
+            keep_packages: settings.load.keep_packages,
+            wait_for_lock: !args.no_wait,
+        },
+        dest,
+    )
+    .map_err(pipeline_error)?;
+    let total: u64 = args.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let counter = Arc::new(AtomicU64::new(0));
+    let progress = Progress::bytes("loading", total, counter.clone());
+    let started = std::time::Instant::now();
+    let result = pipeline.load_files(&args.files, &opts, counter);
+    progress.finish();
+    let summary = result.map_err(pipeline_error)?;
+    let secs = started.elapsed().as_secs_f64();
+    if args.json {
+        println!("{}", summary_json(&summary, &described, secs));
+    } else {
+        print_summary(&summary, &described, secs);
+    }
+    Ok(())
+}
+
+fn summary_json(s: &RunSummary, dest: &str, secs: f64) -> serde_json::Value {
+    serde_json::json!({
+        "destination": dest,
+        "load_id": s.load.as_ref().map(|l| l.load_id.clone()),
+        "records": s.extract.records,
+        "rows": s.load.as_ref().map(|l| l.rows.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()),
+        "new_columns": s.extract.resolve.new_columns,
+        "new_tables": s.extract.resolve.new_tables,
+        "schema_changes": s.load.as_ref().map(|l| l.schema_changes.clone()),
+        "rejects": s.extract.rejects,
+        "rejects_file": s.rejects_path,
+        "discarded_rows": s.extract.resolve.discarded_rows,
+        "discarded_values": s.extract.resolve.discarded_values,
+        "more_stubs_skipped": s.extract.more_stubs,
+        "skipped_files": s.skipped,
+        "recovered_loads": s.recovered.iter().map(|r| r.load_id.clone()).collect::<Vec<_>>(),
+        "seconds": secs,
+        "seconds_extract": s.seconds.0,
+        "seconds_load": s.seconds.1,
+    })
+}
+
+fn print_summary(s: &RunSummary, dest: &str, secs: f64) {
+    for r in &s.recovered {
+        eprintln!("recovered: replayed package {} left by an interrupted run", r.load_id);
+    }
+    for f in &s.skipped {
+        eprintln!("skipped {} (already loaded; --force loads it again)", f.display());
+    }
+    let Some(load) = &s.load else {
+        eprintln!("nothing to load");
+        return;
+    };
+    eprintln!("loaded into {dest} (load {})", load.load_id);
+    let width = load.rows.iter().map(|(t, _)| t.len()).max().unwrap_or(5).max(5);
+    for (t, n) in &load.rows {
+        eprintln!("  {t:<width$}  {n:>10} rows");
+    }
+    let new_cols = s.extract.resolve.new_columns.len();
+    eprintln!(
+        "  {} records, {} new tables, {new_cols} new columns, {} rejects, {:.2} s (normalize {:.2} s, load {:.2} s)",
+        s.extract.records,
+        s.extract.resolve.new_tables.len(),
+        s.extract.rejects,
+        secs,
+        s.seconds.0,
+        s.seconds.1
+    );
+    if s.extract.resolve.discarded_rows + s.extract.resolve.discarded_values > 0 {
+        eprintln!(
+            "  schema contract discarded {} rows and {} values",
+            s.extract.resolve.discarded_rows, s.extract.resolve.discarded_values
+        );
+    }
+    if let Some(p) = &s.rejects_path {
+        eprintln!("  rejected records are in {}", p.display());
+    }
+}

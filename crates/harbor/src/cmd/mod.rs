@@ -1,0 +1,5 @@
+//! One module per command.
+
+pub mod load;
+pub mod schema;
+pub mod status;

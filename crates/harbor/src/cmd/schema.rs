@@ -1,0 +1,62 @@
+//! `harbor schema`
+
+use clap::Args;
+use harbor_pipeline::{Pipeline, PipelineOptions};
+
+use crate::output::pipeline_error;
+use crate::settings::Settings;
+
+/// Print the tables and columns of the pipeline schema.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Only this table (and its child tables).
+    #[arg(long, short = 't')]
+    table: Option<String>,
+    /// Print the schema as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(settings: &Settings, args: SchemaArgs) -> anyhow::Result<()> {
+    let dest = crate::dest::open(settings)?;
+    let mut p = Pipeline::open(
+        PipelineOptions {
+            name: settings.pipeline.clone(),
+            workdir: settings.workdir.clone(),
+            keep_packages: false,
+            wait_for_lock: true,
+        },
+        dest,
+    )
+    .map_err(pipeline_error)?;
+    let schema = p.schema().map_err(pipeline_error)?;
+    let tables: Vec<_> = schema
+        .tables
+        .values()
+        .filter(|t| args.table.as_ref().is_none_or(|n| t.root == *n || t.name == *n))
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&tables)?);
+        return Ok(());
+    }
+    if tables.is_empty() {
+        eprintln!("no tables yet (schema version {}); load something with `harbor load`", schema.version);
+        return Ok(());
+    }
+    println!("schema version {}", schema.version);
+    for t in tables {
+        let key = t.primary_key.as_deref().map(|k| format!(", key {k}")).unwrap_or_default();
+        let parent = t.parent.as_deref().map(|p| format!(", child of {p}")).unwrap_or_default();
+        println!("\n{} ({}{key}{parent})", t.name, t.disposition.name());
+        for c in &t.columns {
+            let note = match (&c.variant_of, c.placeholder, c.system) {
+                (Some(v), _, _) => format!("  variant of {v}"),
+                (_, true, _) => "  (only nulls so far)".to_owned(),
+                (_, _, true) => "  (system)".to_owned(),
+                _ => String::new(),
+            };
+            println!("  {:<40} {:<10}{note}", c.name, c.data_type.name());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `harbor status`
+
+use clap::Args;
+use harbor_pipeline::{Pipeline, PipelineOptions};
+
+use crate::output::{dest_error, pipeline_error};
+use crate::settings::Settings;
+
+/// Print recent loads, row counts per table and the pipeline state (cursors).
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// How many recent loads to show.
+    #[arg(long, default_value_t = 10)]
+    last: usize,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
+    let dest = crate::dest::open(settings)?;
+    let mut p = Pipeline::open(
+        PipelineOptions {
+            name: settings.pipeline.clone(),
+            workdir: settings.workdir.clone(),
+            keep_packages: false,
+            wait_for_lock: true,
+        },
+        dest,
+    )
+    .map_err(pipeline_error)?;
+    let state = p.state().map_err(pipeline_error)?;
+    let name = p.name().to_owned();
+    let d = p.destination();
+    let loads = d.loads(Some(&name), args.last).map_err(dest_error)?;
+    let counts = d.table_counts().map_err(dest_error)?;
+    if args.json {
+        let loads: Vec<_> = loads
+            .iter()
+            .map(|l| serde_json::json!({"load_id": l.load_id, "inserted_at": l.inserted_at, "rows": l.rows,
+                "schema_version": l.schema_version, "source": l.source}))
+            .collect();
+        let v = serde_json::json!({"pipeline": name, "destination": d.describe(), "loads": loads,
+            "tables": counts.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(), "state": state.values});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("pipeline {name} -> {}", d.describe());
+    println!("\ntables:");
+    for (t, n) in &counts {
+        println!("  {t:<40} {n:>10} rows");
+    }
+    println!("\nrecent loads:");
+    for l in &loads {
+        println!("  {}  {}  {:>8} rows  schema v{}  {}", l.load_id, l.inserted_at, l.rows, l.schema_version, l.source);
+    }
+    println!("\nstate ({} keys):", state.values.len());
+    for (k, v) in &state.values {
+        println!("  {k} = {v}");
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! Destination URLs to destinations.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use harbor_core::destination::Destination;
+use harbor_duckdb::{DuckDbDestination, DuckDbOptions};
+
+use crate::settings::Settings;
+
+/// A parsed destination URL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DestinationUrl {
+    /// `duckdb:///path/file.duckdb`, `duckdb://relative.duckdb`, or a plain `*.duckdb` path.
+    DuckDb(PathBuf),
+}
+
+impl DestinationUrl {
+    /// Parses a destination URL.
+    pub fn parse(url: &str) -> anyhow::Result<DestinationUrl> {
+        if let Some(rest) = url.strip_prefix("duckdb://") {
+            // `duckdb:///abs/path` keeps the leading slash; `duckdb:///harbor.duckdb` (the default)
+            // means the current directory when the path has no other slash.
+            let path = match rest.strip_prefix('/') {
+                Some(p) if !p.contains('/') => PathBuf::from(p),
+                Some(_) => PathBuf::from(rest),
+                None => PathBuf::from(rest),
+            };
+            return Ok(DestinationUrl::DuckDb(path));
+        }
+        if url.ends_with(".duckdb") || url.ends_with(".db") {
+            return Ok(DestinationUrl::DuckDb(PathBuf::from(url)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("parquet://") {
+            bail!(
+                "destination `{}` is not available in this build yet: only DuckDB is built so far",
+                redact(url)
+            );
+        }
+        bail!("unknown destination `{}`: expected duckdb:///path/file.duckdb", redact(url))
+    }
+}
+
+/// The URL with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens the destination the settings name.
+pub fn open(settings: &Settings) -> anyhow::Result<Box<dyn Destination>> {
+    match DestinationUrl::parse(&settings.destination)? {
+        DestinationUrl::DuckDb(path) => {
+            let opts = DuckDbOptions {
+                threads: (settings.duckdb.threads > 0).then_some(settings.duckdb.threads),
+                memory_limit: Some(settings.duckdb.memory_limit.clone()),
+            };
+            Ok(Box::new(DuckDbDestination::open(&path, &opts).map_err(crate::output::dest_error)?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_duckdb_urls() {
+        assert_eq!(DestinationUrl::parse("duckdb:///harbor.duckdb").ok(), Some(DestinationUrl::DuckDb("harbor.duckdb".into())));
+        assert_eq!(DestinationUrl::parse("duckdb:///tmp/x/h.duckdb").ok(), Some(DestinationUrl::DuckDb("/tmp/x/h.duckdb".into())));
+        assert_eq!(DestinationUrl::parse("data/h.duckdb").ok(), Some(DestinationUrl::DuckDb("data/h.duckdb".into())));
+        assert!(DestinationUrl::parse("mysql://x").is_err());
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("duckdb:///x.duckdb"), "duckdb:///x.duckdb");
+    }
+}

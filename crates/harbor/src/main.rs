@@ -1,0 +1,86 @@
+//! The `harbor` command: collect Reddit data into queryable datasets.
+
+mod cmd;
+mod dest;
+mod output;
+mod settings;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// RedditHarbor: collect Reddit data into queryable datasets, incrementally, exactly once.
+///
+/// Configuration comes from ./harbor.toml, then --config FILE, then HARBOR_* environment variables
+/// (HARBOR_DESTINATION, HARBOR_PIPELINE, HARBOR_WORKDIR, HARBOR_LOAD__WORKERS, ...), then flags.
+#[derive(Debug, Parser)]
+#[command(name = "harbor", version, propagate_version = true)]
+pub struct Cli {
+    /// Extra config file, applied over ./harbor.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Destination URL, e.g. duckdb:///data/harbor.duckdb (default: ./harbor.duckdb).
+    #[arg(long, short = 'd', global = true, value_name = "URL")]
+    destination: Option<String>,
+    /// Pipeline name: state, schema and loads are kept per pipeline (default: reddit).
+    #[arg(long, global = true)]
+    pipeline: Option<String>,
+    /// Working directory for load packages and rejects (default: ./.harbor).
+    #[arg(long, global = true, value_name = "DIR")]
+    workdir: Option<PathBuf>,
+    /// More log output (-v info, -vv debug).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load NDJSON (plain or .zst) or JSON Listing files into the destination.
+    Load(cmd::load::LoadArgs),
+    /// Print the tables and columns of the pipeline schema.
+    Schema(cmd::schema::SchemaArgs),
+    /// Print recent loads, row counts and pipeline state.
+    Status(cmd::status::StatusArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let code = match run(cli) {
+        Ok(()) => 0,
+        Err(e) => output::report_error(&e),
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = settings::Settings::load(cli.config.as_deref())?;
+    if let Some(d) = cli.destination {
+        settings.destination = d;
+    }
+    if let Some(p) = cli.pipeline {
+        settings.pipeline = p;
+    }
+    if let Some(w) = cli.workdir {
+        settings.workdir = w;
+    }
+    match cli.command {
+        Command::Load(args) => cmd::load::run(&settings, args),
+        Command::Schema(args) => cmd::schema::run(&settings, args),
+        Command::Status(args) => cmd::status::run(&settings, args),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HARBOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let ansi = std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+}
