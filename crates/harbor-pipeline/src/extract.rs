@@ -16,7 +16,7 @@ use harbor_core::package::PackageWriter;
 use harbor_parquet::JobWriteOptions;
 
 use crate::error::Result;
-use crate::input::{RawRecord, read_file};
+use crate::input::{Payload, RawRecord, read_file};
 use crate::rejects::RejectSink;
 
 /// Options of the extract stage.
@@ -68,6 +68,37 @@ pub fn extract(
     rejects: &mut RejectSink,
     bytes_read: Arc<AtomicU64>,
 ) -> Result<ExtractSummary> {
+    let read = move |emit: &mut dyn FnMut(RawRecord) -> bool| -> Result<u64> {
+        let mut records = 0u64;
+        for (i, path) in inputs.iter().enumerate() {
+            let mut open = true;
+            read_file(path, i as u32, bytes_read.clone(), |rec| {
+                records += 1;
+                open = emit(rec);
+                open
+            })?;
+            if !open {
+                break;
+            }
+        }
+        Ok(records)
+    };
+    extract_records(read, writer, schema, opts, load_id, rejects)
+}
+
+/// Normalizes the records that `read` emits (in order; `emit` returns false when extraction stopped)
+/// and writes job files into `writer`. The common core of every source: files, dumps, API pages.
+pub fn extract_records<R>(
+    read: R,
+    writer: &mut PackageWriter,
+    schema: &mut Schema,
+    opts: &ExtractOptions,
+    load_id: &str,
+    rejects: &mut RejectSink,
+) -> Result<ExtractSummary>
+where
+    R: FnOnce(&mut dyn FnMut(RawRecord) -> bool) -> Result<u64> + Send,
+{
     let workers = opts.workers.max(1);
     let (raw_tx, raw_rx) = bounded::<(u64, Vec<RawRecord>)>(workers * 2);
     let (flat_tx, flat_rx) = bounded::<Parsed>(workers * 2);
@@ -78,23 +109,16 @@ pub fn extract(
         let reader = s.spawn(move || -> Result<u64> {
             let mut seq = 0u64;
             let mut batch = Vec::with_capacity(chunk_records);
-            let mut records = 0u64;
             let mut open = true;
-            for (i, path) in inputs.iter().enumerate() {
-                read_file(path, i as u32, bytes_read.clone(), |rec| {
-                    records += 1;
-                    batch.push(rec);
-                    if batch.len() >= chunk_records {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(chunk_records));
-                        open = raw_tx.send((seq, full)).is_ok();
-                        seq += 1;
-                    }
-                    open
-                })?;
-                if !open {
-                    break;
+            let records = read(&mut |rec| {
+                batch.push(rec);
+                if batch.len() >= chunk_records {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(chunk_records));
+                    open = raw_tx.send((seq, full)).is_ok();
+                    seq += 1;
                 }
-            }
+                open
+            })?;
             if !batch.is_empty() && open {
                 let _ = raw_tx.send((seq, batch));
             }
@@ -155,9 +179,16 @@ fn parse_and_flatten(batch: Vec<RawRecord>, opts: &NormalizeOptions) -> (FlatChu
     let mut chunk = FlatChunk::default();
     let mut bad = Vec::new();
     for rec in batch {
-        match serde_json::from_slice::<serde_json::Value>(&rec.bytes) {
+        let bytes = match rec.payload {
+            Payload::Value(v) => {
+                chunk.add_record(v, rec.source, &opts.routing, &opts.flatten);
+                continue;
+            }
+            Payload::Bytes(b) => b,
+        };
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
             Ok(v) => chunk.add_record(v, rec.source, &opts.routing, &opts.flatten),
-            Err(e) => bad.push((Reject { source: rec.source, reason: format!("invalid JSON: {e}") }, Some(rec.bytes))),
+            Err(e) => bad.push((Reject { source: rec.source, reason: format!("invalid JSON: {e}") }, Some(bytes))),
         }
     }
     (chunk, bad)

@@ -12,13 +12,34 @@ use harbor_core::normalize::SourceRef;
 
 use crate::error::{Error, Result};
 
-/// One raw record: a line, or a whole document.
+/// One raw record: a line, a whole document, or an already parsed value (API pages).
 #[derive(Debug)]
 pub struct RawRecord {
-    /// The JSON text.
-    pub bytes: Vec<u8>,
+    /// The JSON text or value.
+    pub payload: Payload,
     /// Where it came from.
     pub source: SourceRef,
+}
+
+/// The content of a record.
+#[derive(Debug)]
+pub enum Payload {
+    /// JSON text, parsed by the normalize workers.
+    Bytes(Vec<u8>),
+    /// An already parsed value.
+    Value(serde_json::Value),
+}
+
+impl RawRecord {
+    /// A record from JSON text.
+    pub fn bytes(bytes: Vec<u8>, source: SourceRef) -> Self {
+        Self { payload: Payload::Bytes(bytes), source }
+    }
+
+    /// A record from a parsed value.
+    pub fn value(value: serde_json::Value, source: SourceRef) -> Self {
+        Self { payload: Payload::Value(value), source }
+    }
 }
 
 /// How a file is read.
@@ -94,7 +115,7 @@ pub fn read_file(
         let mut bytes = Vec::new();
         let mut reader = reader;
         reader.read_to_end(&mut bytes).map_err(|source| Error::Input { path: path.to_owned(), source })?;
-        emit(RawRecord { bytes, source: SourceRef { file: file_index, line: 1 } });
+        emit(RawRecord::bytes(bytes, SourceRef { file: file_index, line: 1 }));
         return Ok(1);
     }
     read_lines(path, file_index, reader, format, emit)
@@ -127,7 +148,7 @@ fn read_lines(
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if !emit(RawRecord { bytes: buf, source: SourceRef { file: file_index, line: line_no } }) {
+        if !emit(RawRecord::bytes(buf, SourceRef { file: file_index, line: line_no })) {
             return Ok(line_no);
         }
     }
