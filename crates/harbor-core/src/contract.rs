@@ -47,7 +47,11 @@ pub struct SchemaContract {
 impl SchemaContract {
     /// The same mode for tables, columns and data types.
     pub fn all(mode: ContractMode) -> Self {
-        Self { tables: mode, columns: mode, data_type: mode }
+        Self {
+            tables: mode,
+            columns: mode,
+            data_type: mode,
+        }
     }
 }
 

@@ -22,7 +22,12 @@ pub struct DestinationError {
 impl DestinationError {
     /// A terminal error.
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: None, transient: false, source: None }
+        Self {
+            message: message.into(),
+            hint: None,
+            transient: false,
+            source: None,
+        }
     }
 
     /// Adds a hint.
@@ -98,4 +103,22 @@ pub trait Destination: Send {
 
     /// Row counts of the data tables.
     fn table_counts(&mut self) -> Result<Vec<(String, u64)>, DestinationError>;
+
+    /// Writes the rows of one data table, as a reader of this destination sees them (merge applied),
+    /// to a Parquet file at `out`: columns in table order with the Arrow types of their logical types
+    /// (JSON as text, timestamps as UTC microseconds). `filter` is an SQL predicate in the
+    /// destination's dialect. Returns the rows written. Used by export and backup.
+    fn export_table(
+        &mut self,
+        table: &str,
+        filter: Option<&str>,
+        out: &std::path::Path,
+    ) -> Result<u64, DestinationError> {
+        let _ = (table, filter, out);
+        Err(DestinationError::new(format!(
+            "{} does not support reading tables back",
+            self.describe()
+        ))
+        .hint("export and backup work with the duckdb, postgres and parquet destinations"))
+    }
 }

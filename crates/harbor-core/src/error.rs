@@ -66,6 +66,9 @@ impl Error {
 
     /// Whether this error comes from a schema contract (a user decision, not a bug).
     pub fn is_contract_violation(&self) -> bool {
-        matches!(self, Error::FrozenTable { .. } | Error::FrozenColumn { .. } | Error::FrozenDataType { .. })
+        matches!(
+            self,
+            Error::FrozenTable { .. } | Error::FrozenColumn { .. } | Error::FrozenDataType { .. }
+        )
     }
 }

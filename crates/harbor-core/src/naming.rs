@@ -58,7 +58,11 @@ pub fn normalize_segment(raw: &str) -> String {
 /// bytes, keeping it unique with a hash suffix. Idempotent: a name that is already short enough is
 /// returned unchanged.
 pub fn join_path<S: AsRef<str>>(segments: &[S], max_len: usize) -> String {
-    let joined = segments.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(PATH_SEPARATOR);
+    let joined = segments
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(PATH_SEPARATOR);
     shorten(&joined, max_len)
 }
 

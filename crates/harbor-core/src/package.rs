@@ -127,7 +127,11 @@ impl PackageStore {
             fs::remove_dir_all(&dir).map_err(Error::io(&dir))?;
         }
         fs::create_dir_all(dir.join(JobState::New.dir())).map_err(Error::io(&dir))?;
-        Ok(PackageWriter { dir, final_dir: self.root.join(load_id), seq: 0 })
+        Ok(PackageWriter {
+            dir,
+            final_dir: self.root.join(load_id),
+            seq: 0,
+        })
     }
 
     /// Packages that were fully extracted but not yet finalized, oldest first.
@@ -158,7 +162,9 @@ impl PackageWriter {
     /// A fresh path for a job file of `table` with extension `ext`. Paths sort in creation order.
     pub fn next_job_path(&mut self, table: &str, ext: &str) -> PathBuf {
         self.seq += 1;
-        self.dir.join(JobState::New.dir()).join(format!("{:08}.{table}.{ext}", self.seq))
+        self.dir
+            .join(JobState::New.dir())
+            .join(format!("{:08}.{table}.{ext}", self.seq))
     }
 
     /// Reserves `n` consecutive job sequence numbers, for writers that run in parallel.
@@ -170,7 +176,9 @@ impl PackageWriter {
 
     /// The path of job number `seq` (from [`PackageWriter::reserve`]).
     pub fn job_path(&self, seq: u64, table: &str, ext: &str) -> PathBuf {
-        self.dir.join(JobState::New.dir()).join(format!("{seq:08}.{table}.{ext}"))
+        self.dir
+            .join(JobState::New.dir())
+            .join(format!("{seq:08}.{table}.{ext}"))
     }
 
     /// Writes the manifest and gives the package its final name, atomically.
@@ -186,7 +194,10 @@ impl PackageWriter {
         if let Some(parent) = self.final_dir.parent() {
             sync_dir(parent)?;
         }
-        Ok(Package { dir: self.final_dir, manifest })
+        Ok(Package {
+            dir: self.final_dir,
+            manifest,
+        })
     }
 }
 
@@ -205,8 +216,10 @@ impl Package {
         let dir = dir.into();
         let path = dir.join(MANIFEST);
         let text = fs::read_to_string(&path).map_err(Error::io(&path))?;
-        let mut manifest: PackageManifest =
-            serde_json::from_str(&text).map_err(|e| Error::Package { path: path.clone(), message: e.to_string() })?;
+        let mut manifest: PackageManifest = serde_json::from_str(&text).map_err(|e| Error::Package {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         manifest.schema.reindex();
         Ok(Self { dir, manifest })
     }
@@ -224,8 +237,13 @@ impl Package {
             let entry = entry.map_err(Error::io(&dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let mut parts = name.splitn(3, '.');
-            let (Some(_seq), Some(table)) = (parts.next(), parts.next()) else { continue };
-            out.push(Job { table: table.to_owned(), path: entry.path() });
+            let (Some(_seq), Some(table)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            out.push(Job {
+                table: table.to_owned(),
+                path: entry.path(),
+            });
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
@@ -237,10 +255,15 @@ impl Package {
         fs::create_dir_all(&target).map_err(Error::io(&target))?;
         let mut moved = Vec::new();
         for job in self.jobs(from)? {
-            let Some(name) = job.path.file_name() else { continue };
+            let Some(name) = job.path.file_name() else {
+                continue;
+            };
             let dest = target.join(name);
             fs::rename(&job.path, &dest).map_err(Error::io(&dest))?;
-            moved.push(Job { table: job.table, path: dest });
+            moved.push(Job {
+                table: job.table,
+                path: dest,
+            });
         }
         sync_dir(&target)?;
         Ok(moved)
@@ -261,7 +284,9 @@ impl Package {
             let dir = self.dir.join(JobState::Completed.dir());
             fs::remove_dir_all(&dir).map_err(Error::io(&dir))?;
         }
-        let Some(store) = self.dir.parent() else { return Ok(()) };
+        let Some(store) = self.dir.parent() else {
+            return Ok(());
+        };
         let done = store.join("completed");
         fs::create_dir_all(&done).map_err(Error::io(&done))?;
         let dest = done.join(&self.manifest.load_id);
@@ -298,5 +323,8 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 
 /// A new load id: UTC time to the microsecond, sortable.
 pub fn new_load_id() -> String {
-    chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string().replace('.', "")
+    chrono::Utc::now()
+        .format("%Y%m%dT%H%M%S%.6fZ")
+        .to_string()
+        .replace('.', "")
 }

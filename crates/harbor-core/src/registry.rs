@@ -117,6 +117,19 @@ const SUBMISSION: &[(&str, DataType)] = &[
     ("gallery_data", J),
 ];
 
+/// Fields the collector adds to submissions and comments (`removed_at` when a refresh finds the
+/// content deleted or removed; the problem filter's tags). Typed when present, never pre-created.
+const COLLECTED: &[(&str, DataType)] = &[("removed_at", TS), ("is_problem", B), ("problem_keywords", J)];
+
+/// The collector's time series of post metrics (`submission_history`, append).
+const SUBMISSION_HISTORY: &[(&str, DataType)] = &[
+    ("id", T),
+    ("observed_at", TS),
+    ("score", I),
+    ("num_comments", I),
+    ("upvote_ratio", D),
+];
+
 /// Fields of comments (t1).
 const COMMENT: &[(&str, DataType)] = &[
     ("body", T),
@@ -190,6 +203,7 @@ pub fn fields(table: &str) -> Vec<(&'static str, DataType)> {
         "comments" => CONTENT.iter().chain(COMMENT).copied().collect(),
         "redditors" => REDDITOR.to_vec(),
         "subreddits" => SUBREDDIT.to_vec(),
+        "submission_history" => SUBMISSION_HISTORY.to_vec(),
         _ => Vec::new(),
     }
 }
@@ -197,13 +211,18 @@ pub fn fields(table: &str) -> Vec<(&'static str, DataType)> {
 /// The registry type of one top-level field of a root table.
 pub fn field_type(table: &str, field: &str) -> Option<DataType> {
     let lists: &[&[(&str, DataType)]] = match table {
-        "submissions" => &[CONTENT, SUBMISSION],
-        "comments" => &[CONTENT, COMMENT],
+        "submissions" => &[CONTENT, SUBMISSION, COLLECTED],
+        "comments" => &[CONTENT, COMMENT, COLLECTED],
         "redditors" => &[REDDITOR],
         "subreddits" => &[SUBREDDIT],
+        "submission_history" => &[SUBMISSION_HISTORY],
         _ => &[],
     };
-    lists.iter().flat_map(|l| l.iter()).find(|(n, _)| *n == field).map(|(_, t)| *t)
+    lists
+        .iter()
+        .flat_map(|l| l.iter())
+        .find(|(n, _)| *n == field)
+        .map(|(_, t)| *t)
 }
 
 /// The table a Reddit thing kind (`t3`, `t1`, ...) is stored in.
@@ -221,5 +240,8 @@ pub fn table_for_kind(kind: &str) -> Option<&'static str> {
 
 /// Tables whose primary key is `id` and whose default disposition is merge.
 pub fn is_reddit_table(table: &str) -> bool {
-    matches!(table, "submissions" | "comments" | "redditors" | "subreddits" | "messages")
+    matches!(
+        table,
+        "submissions" | "comments" | "redditors" | "subreddits" | "messages"
+    )
 }

@@ -106,7 +106,9 @@ impl Cell {
             (Cell::Int(i), DataType::Timestamp) => {
                 i.checked_mul(1_000_000).map(Cell::Timestamp).ok_or(Cell::Int(i))
             }
-            (Cell::Float(f), DataType::Timestamp) => epoch_float_to_micros(f).map(Cell::Timestamp).ok_or(Cell::Float(f)),
+            (Cell::Float(f), DataType::Timestamp) => epoch_float_to_micros(f)
+                .map(Cell::Timestamp)
+                .ok_or(Cell::Float(f)),
             (c, _) => Err(c),
         }
     }
@@ -139,7 +141,10 @@ mod tests {
             Cell::Float(1_700_000_000.5).coerce(DataType::Timestamp),
             Ok(Cell::Timestamp(1_700_000_000_500_000))
         );
-        assert_eq!(Cell::Text("x".into()).coerce(DataType::Bigint), Err(Cell::Text("x".into())));
+        assert_eq!(
+            Cell::Text("x".into()).coerce(DataType::Bigint),
+            Err(Cell::Text("x".into()))
+        );
         assert_eq!(Cell::Bool(true).coerce(DataType::Text), Err(Cell::Bool(true)));
     }
 

@@ -25,7 +25,11 @@ pub fn literal(s: &str) -> String {
 }
 
 fn column_def(c: &Column) -> String {
-    let not_null = if c.name == harbor_core::schema::C_ID { " NOT NULL" } else { "" };
+    let not_null = if c.name == harbor_core::schema::C_ID {
+        " NOT NULL"
+    } else {
+        ""
+    };
     format!("{} {}{not_null}", quote(&c.name), duck_type(c.data_type))
 }
 
@@ -33,7 +37,11 @@ fn column_def(c: &Column) -> String {
 /// (merge deletes the keys it inserts), which keeps bulk loads free of index maintenance.
 pub fn create_table_sql(t: &TableSchema) -> String {
     let cols: Vec<String> = t.columns.iter().map(column_def).collect();
-    format!("CREATE TABLE IF NOT EXISTS {} (\n  {}\n)", quote(&t.name), cols.join(",\n  "))
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n  {}\n)",
+        quote(&t.name),
+        cols.join(",\n  ")
+    )
 }
 
 /// The statements for one schema change.
@@ -41,7 +49,11 @@ pub fn change_sql(change: &SchemaChange) -> String {
     match change {
         SchemaChange::CreateTable(t) => create_table_sql(t),
         SchemaChange::AddColumn { table, column } => {
-            format!("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {}", quote(table), column_def(column))
+            format!(
+                "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {}",
+                quote(table),
+                column_def(column)
+            )
         }
         SchemaChange::RetypeColumn { table, column } => format!(
             "ALTER TABLE {} ALTER COLUMN {} SET DATA TYPE {}",

@@ -22,7 +22,10 @@ pub struct DuckDbOptions {
 
 impl Default for DuckDbOptions {
     fn default() -> Self {
-        Self { threads: None, memory_limit: Some("1GB".to_owned()) }
+        Self {
+            threads: None,
+            memory_limit: Some("1GB".to_owned()),
+        }
     }
 }
 
@@ -52,12 +55,16 @@ impl DuckDbDestination {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
-                DestinationError::new(format!("cannot create directory {} for the database", dir.display()))
-                    .hint("check the path and its permissions")
-                    .source(e)
+                DestinationError::new(format!(
+                    "cannot create directory {} for the database",
+                    dir.display()
+                ))
+                .hint("check the path and its permissions")
+                .source(e)
             })?;
         }
-        let conn = Connection::open(&path).map_err(err(format!("cannot open DuckDB database {}", path.display())))?;
+        let conn = Connection::open(&path)
+            .map_err(err(format!("cannot open DuckDB database {}", path.display())))?;
         let mut setup = String::from("SET preserve_insertion_order = false;");
         if let Some(t) = opts.threads {
             setup.push_str(&format!("SET threads = {t};"));
@@ -65,8 +72,10 @@ impl DuckDbDestination {
         if let Some(m) = &opts.memory_limit {
             setup.push_str(&format!("SET memory_limit = {};", literal(m)));
         }
-        conn.execute_batch(&setup).map_err(err("cannot configure DuckDB"))?;
-        conn.execute_batch(SYSTEM_TABLES).map_err(err(format!("cannot create system tables in {}", path.display())))?;
+        conn.execute_batch(&setup)
+            .map_err(err("cannot configure DuckDB"))?;
+        conn.execute_batch(SYSTEM_TABLES)
+            .map_err(err(format!("cannot create system tables in {}", path.display())))?;
         Ok(Self { conn, path })
     }
 
@@ -76,13 +85,21 @@ impl DuckDbDestination {
     }
 
     fn descendants(schema: &Schema, root: &str) -> Vec<String> {
-        schema.tables.values().filter(|t| t.root == root && t.name != root).map(|t| t.name.clone()).collect()
+        schema
+            .tables
+            .values()
+            .filter(|t| t.root == root && t.name != root)
+            .map(|t| t.name.clone())
+            .collect()
     }
 }
 
 fn parquet_source(jobs: &[&Job]) -> String {
     let files: Vec<String> = jobs.iter().map(|j| literal(&j.path.to_string_lossy())).collect();
-    format!("read_parquet([{}], union_by_name = true, filename = true, file_row_number = true)", files.join(", "))
+    format!(
+        "read_parquet([{}], union_by_name = true, filename = true, file_row_number = true)",
+        files.join(", ")
+    )
 }
 
 impl Destination for DuckDbDestination {
@@ -93,15 +110,20 @@ impl Destination for DuckDbDestination {
     fn stored_schema(&mut self, pipeline: &str) -> Result<Schema, DestinationError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT schema::VARCHAR FROM _harbor_schema WHERE pipeline = ? ORDER BY version DESC LIMIT 1")
+            .prepare(
+                "SELECT schema::VARCHAR FROM _harbor_schema WHERE pipeline = ? ORDER BY version DESC LIMIT 1",
+            )
             .map_err(err("cannot read _harbor_schema"))?;
-        let mut rows = stmt.query(params![pipeline]).map_err(err("cannot read _harbor_schema"))?;
+        let mut rows = stmt
+            .query(params![pipeline])
+            .map_err(err("cannot read _harbor_schema"))?;
         match rows.next().map_err(err("cannot read _harbor_schema"))? {
             None => Ok(Schema::default()),
             Some(row) => {
                 let json: String = row.get(0).map_err(err("cannot read _harbor_schema"))?;
-                Schema::from_json(&json)
-                    .map_err(|e| DestinationError::new(format!("stored schema of pipeline `{pipeline}` is invalid: {e}")))
+                Schema::from_json(&json).map_err(|e| {
+                    DestinationError::new(format!("stored schema of pipeline `{pipeline}` is invalid: {e}"))
+                })
             }
         }
     }
@@ -112,12 +134,16 @@ impl Destination for DuckDbDestination {
             .prepare("SELECT key, value::VARCHAR FROM _harbor_state WHERE pipeline = ?")
             .map_err(err("cannot read _harbor_state"))?;
         let rows = stmt
-            .query_map(params![pipeline], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))
+            .query_map(params![pipeline], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })
             .map_err(err("cannot read _harbor_state"))?;
         let mut state = PipelineState::default();
         for row in rows {
             let (k, v) = row.map_err(err("cannot read _harbor_state"))?;
-            let value = v.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or(serde_json::Value::Null);
+            let value = v
+                .and_then(|v| serde_json::from_str(&v).ok())
+                .unwrap_or(serde_json::Value::Null);
             state.set(k, value);
         }
         Ok(state)
@@ -126,7 +152,11 @@ impl Destination for DuckDbDestination {
     fn is_loaded(&mut self, load_id: &str) -> Result<bool, DestinationError> {
         let n: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM _harbor_loads WHERE load_id = ?", params![load_id], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM _harbor_loads WHERE load_id = ?",
+                params![load_id],
+                |r| r.get(0),
+            )
             .map_err(err("cannot read _harbor_loads"))?;
         Ok(n > 0)
     }
@@ -134,7 +164,11 @@ impl Destination for DuckDbDestination {
     fn load(&mut self, package: &Package) -> Result<LoadReport, DestinationError> {
         let m = &package.manifest;
         if self.is_loaded(&m.load_id)? {
-            return Ok(LoadReport { load_id: m.load_id.clone(), already_loaded: true, ..Default::default() });
+            return Ok(LoadReport {
+                load_id: m.load_id.clone(),
+                already_loaded: true,
+                ..Default::default()
+            });
         }
         let jobs = package
             .jobs(harbor_core::package::JobState::Started)
@@ -145,7 +179,8 @@ impl Destination for DuckDbDestination {
         full.merge(&m.schema);
         let tx = self.conn.transaction().map_err(err("cannot begin transaction"))?;
         for c in &changes {
-            tx.execute_batch(&change_sql(c)).map_err(err(format!("schema change failed ({})", describe_change(c))))?;
+            tx.execute_batch(&change_sql(c))
+                .map_err(err(format!("schema change failed ({})", describe_change(c))))?;
         }
         let mut report = LoadReport {
             load_id: m.load_id.clone(),
@@ -169,8 +204,11 @@ impl Destination for DuckDbDestination {
         )
         .map_err(err("cannot record the load in _harbor_loads"))?;
         for (key, value) in &m.state.values {
-            tx.execute("DELETE FROM _harbor_state WHERE pipeline = ? AND key = ?", params![m.pipeline, key])
-                .map_err(err("cannot write _harbor_state"))?;
+            tx.execute(
+                "DELETE FROM _harbor_state WHERE pipeline = ? AND key = ?",
+                params![m.pipeline, key],
+            )
+            .map_err(err("cannot write _harbor_state"))?;
             tx.execute(
                 "INSERT INTO _harbor_state VALUES (?, ?, ?::JSON, ?, now()::TIMESTAMP)",
                 params![m.pipeline, key, value.to_string(), m.load_id],
@@ -185,7 +223,8 @@ impl Destination for DuckDbDestination {
             .map_err(err("cannot write _harbor_schema"))?;
         }
         harbor_core::testhook::pause_point("commit");
-        tx.commit().map_err(err(format!("commit of load {} failed", m.load_id)))?;
+        tx.commit()
+            .map_err(err(format!("commit of load {} failed", m.load_id)))?;
         Ok(report)
     }
 
@@ -195,7 +234,10 @@ impl Destination for DuckDbDestination {
              coalesce(source, '') FROM _harbor_loads WHERE ? IS NULL OR pipeline = ? \
              ORDER BY inserted_at DESC, load_id DESC LIMIT {limit}"
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(err("cannot read _harbor_loads"))?;
+        let mut stmt = self
+            .conn
+            .prepare(&sql)
+            .map_err(err("cannot read _harbor_loads"))?;
         let rows = stmt
             .query_map(params![pipeline, pipeline], |r| {
                 Ok(LoadRecord {
@@ -208,7 +250,8 @@ impl Destination for DuckDbDestination {
                 })
             })
             .map_err(err("cannot read _harbor_loads"))?;
-        rows.collect::<Result<_, _>>().map_err(err("cannot read _harbor_loads"))
+        rows.collect::<Result<_, _>>()
+            .map_err(err("cannot read _harbor_loads"))
     }
 
     fn table_counts(&mut self) -> Result<Vec<(String, u64)>, DestinationError> {
@@ -220,8 +263,11 @@ impl Destination for DuckDbDestination {
                      AND table_name NOT LIKE '\\_harbor\\_%' ESCAPE '\\' ORDER BY table_name",
                 )
                 .map_err(err("cannot list tables"))?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(err("cannot list tables"))?;
-            rows.collect::<Result<_, _>>().map_err(err("cannot list tables"))?
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(err("cannot list tables"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(err("cannot list tables"))?
         };
         let mut out = Vec::new();
         for n in names {
@@ -271,15 +317,24 @@ fn load_table(
                 )
                 .map_err(err(ctx("merge (child rows)")))?;
             }
-            tx.execute(&format!("DELETE FROM {t} WHERE {k} IN (SELECT {k} FROM {src})", k = quote(key)), [])
-                .map_err(err(ctx("merge (delete)")))?;
+            tx.execute(
+                &format!(
+                    "DELETE FROM {t} WHERE {k} IN (SELECT {k} FROM {src})",
+                    k = quote(key)
+                ),
+                [],
+            )
+            .map_err(err(ctx("merge (delete)")))?;
             format!("INSERT INTO {t} BY NAME ({})", latest(key))
         }
         (WriteDisposition::Merge, false) => format!("INSERT INTO {t} BY NAME ({})", latest(C_ID)),
         (WriteDisposition::Replace, _) => {
             if is_root && !cleared_roots.contains(&plan.name) {
-                for name in std::iter::once(plan.name.clone()).chain(DuckDbDestination::descendants(schema, &plan.name)) {
-                    tx.execute(&format!("DELETE FROM {}", quote(&name)), []).map_err(err(ctx("replace")))?;
+                for name in std::iter::once(plan.name.clone())
+                    .chain(DuckDbDestination::descendants(schema, &plan.name))
+                {
+                    tx.execute(&format!("DELETE FROM {}", quote(&name)), [])
+                        .map_err(err(ctx("replace")))?;
                 }
                 cleared_roots.push(plan.name.clone());
             }

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow_array::builder::{
+    BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType as ArrowType, Field, Schema as ArrowSchema, TimeUnit};
 use harbor_core::normalize::ResolvedTable;
@@ -24,12 +26,21 @@ pub fn arrow_type(t: DataType) -> ArrowType {
 
 /// Builds one record batch from a resolved table. Cells already match their column types.
 pub fn to_record_batch(table: &ResolvedTable) -> Result<RecordBatch> {
-    let fields: Vec<Field> =
-        table.columns.iter().map(|c| Field::new(&c.name, arrow_type(c.data_type), true)).collect();
-    let arrays: Vec<ArrayRef> =
-        table.columns.iter().zip(&table.values).map(|(c, v)| build_array(c.data_type, v)).collect();
-    RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays)
-        .map_err(|source| Error::Arrow { table: table.name.clone(), source })
+    let fields: Vec<Field> = table
+        .columns
+        .iter()
+        .map(|c| Field::new(&c.name, arrow_type(c.data_type), true))
+        .collect();
+    let arrays: Vec<ArrayRef> = table
+        .columns
+        .iter()
+        .zip(&table.values)
+        .map(|(c, v)| build_array(c.data_type, v))
+        .collect();
+    RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays).map_err(|source| Error::Arrow {
+        table: table.name.clone(),
+        source,
+    })
 }
 
 fn build_array(t: DataType, cells: &[Cell]) -> ArrayRef {
@@ -62,12 +73,25 @@ fn build_array(t: DataType, cells: &[Cell]) -> ArrayRef {
         DataType::Timestamp => {
             let mut b = TimestampMicrosecondBuilder::with_capacity(cells.len());
             for c in cells {
-                b.append_option(if let Cell::Timestamp(v) = c { Some(*v) } else { None });
+                b.append_option(if let Cell::Timestamp(v) = c {
+                    Some(*v)
+                } else {
+                    None
+                });
             }
             Arc::new(b.finish())
         }
         DataType::Text | DataType::Json => {
-            let bytes = cells.iter().map(|c| if let Cell::Text(s) | Cell::Json(s) = c { s.len() } else { 0 }).sum();
+            let bytes = cells
+                .iter()
+                .map(|c| {
+                    if let Cell::Text(s) | Cell::Json(s) = c {
+                        s.len()
+                    } else {
+                        0
+                    }
+                })
+                .sum();
             let mut b = StringBuilder::with_capacity(cells.len(), bytes);
             for c in cells {
                 match c {

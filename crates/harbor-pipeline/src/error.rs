@@ -52,6 +52,15 @@ pub enum Error {
         /// The lock file.
         path: PathBuf,
     },
+    /// The Reddit API failed in a way that stops the whole collection (credentials, config).
+    #[error("reddit collection: {context}")]
+    Reddit {
+        /// What was being collected.
+        context: String,
+        /// The client error.
+        #[source]
+        source: harbor_reddit::Error,
+    },
     /// Working directory problem.
     #[error("cannot use working directory {path}")]
     Workdir {
@@ -80,6 +89,19 @@ impl Error {
             ),
             Error::Destination { source, .. } => source.hint.clone(),
             Error::Locked { .. } => Some("wait for the other run to finish, or run without --no-wait to wait".into()),
+            Error::Reddit { source, .. } => match source {
+                harbor_reddit::Error::OAuth { .. } => Some(
+                    "check REDDIT_CLIENT_ID / REDDIT_CLIENT_SECRET (and REDDIT_USERNAME / REDDIT_PASSWORD for a \
+                     script app)"
+                        .into(),
+                ),
+                harbor_reddit::Error::Config(_) | harbor_reddit::Error::UserAgent { .. } => Some(
+                    "set the credentials in the environment (REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, \
+                     REDDIT_USER_AGENT), or try `harbor demo`, which needs none"
+                        .into(),
+                ),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -88,6 +110,12 @@ impl Error {
     pub fn is_user_error(&self) -> bool {
         match self {
             Error::Input { .. } | Error::CorruptInput { .. } | Error::Locked { .. } => true,
+            Error::Reddit { source, .. } => matches!(
+                source,
+                harbor_reddit::Error::OAuth { .. }
+                    | harbor_reddit::Error::Config(_)
+                    | harbor_reddit::Error::UserAgent { .. }
+            ),
             Error::Core(e) => e.is_contract_violation(),
             Error::Destination { source, .. } => source.hint.is_some(),
             _ => false,

@@ -35,7 +35,12 @@ pub struct ExtractOptions {
 impl Default for ExtractOptions {
     fn default() -> Self {
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Self { normalize: NormalizeOptions::default(), chunk_records: 2000, workers, job: JobWriteOptions::default() }
+        Self {
+            normalize: NormalizeOptions::default(),
+            chunk_records: 2000,
+            workers,
+            job: JobWriteOptions::default(),
+        }
     }
 }
 
@@ -188,7 +193,13 @@ fn parse_and_flatten(batch: Vec<RawRecord>, opts: &NormalizeOptions) -> (FlatChu
         };
         match serde_json::from_slice::<serde_json::Value>(&bytes) {
             Ok(v) => chunk.add_record(v, rec.source, &opts.routing, &opts.flatten),
-            Err(e) => bad.push((Reject { source: rec.source, reason: format!("invalid JSON: {e}") }, Some(bytes))),
+            Err(e) => bad.push((
+                Reject {
+                    source: rec.source,
+                    reason: format!("invalid JSON: {e}"),
+                },
+                Some(bytes),
+            )),
         }
     }
     (chunk, bad)
@@ -207,11 +218,20 @@ fn write_chunk(
         rejects.push(r.source.file, r.source.line, &r.reason, None);
     }
     summary.more_stubs += chunk.more_stubs;
-    let tables = resolve(chunk, schema, &opts.normalize.resolve, load_id, &mut summary.resolve)?;
+    let tables = resolve(
+        chunk,
+        schema,
+        &opts.normalize.resolve,
+        load_id,
+        &mut summary.resolve,
+    )?;
     for t in &tables {
         let path = writer.next_job_path(&t.name, "parquet");
         summary.package_bytes += harbor_parquet::write_job(&path, t, opts.job)?;
         *summary.rows.entry(t.name.clone()).or_default() += t.rows as u64;
+    }
+    if summary.package_bytes > 0 {
+        harbor_core::testhook::pause_point("normalize");
     }
     Ok(())
 }

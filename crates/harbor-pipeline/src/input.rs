@@ -33,12 +33,18 @@ pub enum Payload {
 impl RawRecord {
     /// A record from JSON text.
     pub fn bytes(bytes: Vec<u8>, source: SourceRef) -> Self {
-        Self { payload: Payload::Bytes(bytes), source }
+        Self {
+            payload: Payload::Bytes(bytes),
+            source,
+        }
     }
 
     /// A record from a parsed value.
     pub fn value(value: serde_json::Value, source: SourceRef) -> Self {
-        Self { payload: Payload::Value(value), source }
+        Self {
+            payload: Payload::Value(value),
+            source,
+        }
     }
 }
 
@@ -56,20 +62,35 @@ pub enum InputFormat {
 impl InputFormat {
     /// Chooses the format from the file name and, for `.json`, from the content.
     pub fn detect(path: &Path) -> Result<InputFormat> {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
         if name.ends_with(".zst") || name.ends_with(".zstd") {
             return Ok(InputFormat::NdjsonZstd);
         }
         if name.ends_with(".json") {
             // A `.json` file is a document unless its first line is already a complete value.
-            let f = File::open(path).map_err(|source| Error::Input { path: path.to_owned(), source })?;
+            let f = File::open(path).map_err(|source| Error::Input {
+                path: path.to_owned(),
+                source,
+            })?;
             let mut first = Vec::new();
             BufReader::new(f)
                 .read_until(b'\n', &mut first)
-                .map_err(|source| Error::Input { path: path.to_owned(), source })?;
+                .map_err(|source| Error::Input {
+                    path: path.to_owned(),
+                    source,
+                })?;
             let complete = serde_json::from_slice::<serde::de::IgnoredAny>(&first).is_ok();
-            let more = std::fs::metadata(path).map(|m| m.len() > first.len() as u64).unwrap_or(false);
-            return Ok(if complete && more { InputFormat::Ndjson } else { InputFormat::Document });
+            let more = std::fs::metadata(path)
+                .map(|m| m.len() > first.len() as u64)
+                .unwrap_or(false);
+            return Ok(if complete && more {
+                InputFormat::Ndjson
+            } else {
+                InputFormat::Document
+            });
         }
         Ok(InputFormat::Ndjson)
     }
@@ -100,13 +121,24 @@ pub fn read_file(
     mut emit: impl FnMut(RawRecord) -> bool,
 ) -> Result<u64> {
     let format = InputFormat::detect(path)?;
-    let file = File::open(path).map_err(|source| Error::Input { path: path.to_owned(), source })?;
-    let counted = Counting { inner: file, count: bytes_read };
+    let file = File::open(path).map_err(|source| Error::Input {
+        path: path.to_owned(),
+        source,
+    })?;
+    let counted = Counting {
+        inner: file,
+        count: bytes_read,
+    };
     let reader: Box<dyn BufRead> = match format {
         InputFormat::NdjsonZstd => {
-            let mut dec = zstd::stream::read::Decoder::new(counted)
-                .map_err(|source| Error::Input { path: path.to_owned(), source })?;
-            dec.window_log_max(31).map_err(|source| Error::Input { path: path.to_owned(), source })?;
+            let mut dec = zstd::stream::read::Decoder::new(counted).map_err(|source| Error::Input {
+                path: path.to_owned(),
+                source,
+            })?;
+            dec.window_log_max(31).map_err(|source| Error::Input {
+                path: path.to_owned(),
+                source,
+            })?;
             Box::new(BufReader::with_capacity(1 << 20, dec))
         }
         _ => Box::new(BufReader::with_capacity(1 << 20, counted)),
@@ -114,8 +146,17 @@ pub fn read_file(
     if format == InputFormat::Document {
         let mut bytes = Vec::new();
         let mut reader = reader;
-        reader.read_to_end(&mut bytes).map_err(|source| Error::Input { path: path.to_owned(), source })?;
-        emit(RawRecord::bytes(bytes, SourceRef { file: file_index, line: 1 }));
+        reader.read_to_end(&mut bytes).map_err(|source| Error::Input {
+            path: path.to_owned(),
+            source,
+        })?;
+        emit(RawRecord::bytes(
+            bytes,
+            SourceRef {
+                file: file_index,
+                line: 1,
+            },
+        ));
         return Ok(1);
     }
     read_lines(path, file_index, reader, format, emit)
@@ -134,9 +175,18 @@ fn read_lines(
         let n = match reader.read_until(b'\n', &mut buf) {
             Ok(n) => n,
             Err(e) if format == InputFormat::NdjsonZstd => {
-                return Err(Error::CorruptInput { path: path.to_owned(), lines: line_no, message: e.to_string() });
+                return Err(Error::CorruptInput {
+                    path: path.to_owned(),
+                    lines: line_no,
+                    message: e.to_string(),
+                });
             }
-            Err(source) => return Err(Error::Input { path: path.to_owned(), source }),
+            Err(source) => {
+                return Err(Error::Input {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
         };
         if n == 0 {
             return Ok(line_no);
@@ -148,7 +198,13 @@ fn read_lines(
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if !emit(RawRecord::bytes(buf, SourceRef { file: file_index, line: line_no })) {
+        if !emit(RawRecord::bytes(
+            buf,
+            SourceRef {
+                file: file_index,
+                line: line_no,
+            },
+        )) {
             return Ok(line_no);
         }
     }

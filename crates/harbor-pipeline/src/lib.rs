@@ -4,12 +4,15 @@
 //! Every run first replays packages an interrupted run left behind, then writes a new package and
 //! loads it in one destination transaction together with the pipeline state.
 
+pub mod collect;
 pub mod error;
 pub mod extract;
+pub mod ingest;
 pub mod input;
 pub mod rejects;
 pub mod run;
 
 pub use error::{Error, Result};
 pub use extract::{ExtractOptions, ExtractSummary};
+pub use ingest::{IngestOptions, IngestProgress, IngestSummary};
 pub use run::{LoadFilesOptions, Pipeline, PipelineOptions, RunSummary};

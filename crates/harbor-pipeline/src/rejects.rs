@@ -18,7 +18,12 @@ pub struct RejectSink {
 impl RejectSink {
     /// A sink that will write to `path`; `files` are the input files by index.
     pub fn new(path: PathBuf, files: Vec<PathBuf>) -> Self {
-        Self { path, files, out: None, count: 0 }
+        Self {
+            path,
+            files,
+            out: None,
+            count: 0,
+        }
     }
 
     /// Records one reject. Failing to write the rejects file is reported once on stderr via tracing and
@@ -37,7 +42,11 @@ impl RejectSink {
                 }
             }
         }
-        let file_name = self.files.get(file as usize).map(|p| p.display().to_string()).unwrap_or_default();
+        let file_name = self
+            .files
+            .get(file as usize)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         let snippet = text.map(|t| {
             let s = String::from_utf8_lossy(&t[..t.len().min(2000)]);
             s.into_owned()

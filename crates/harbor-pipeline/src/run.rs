@@ -71,19 +71,41 @@ pub struct RunSummary {
 impl Pipeline {
     /// Opens the pipeline: takes its lock and discards half-written packages.
     pub fn open(opts: PipelineOptions, dest: Box<dyn Destination>) -> Result<Self> {
+        let mut opts = opts;
+        // Absolute, so paths in summaries (the rejects file) stay valid from any directory.
+        opts.workdir = std::path::absolute(&opts.workdir).map_err(|source| Error::Workdir {
+            path: opts.workdir.clone(),
+            source,
+        })?;
         let dir = opts.workdir.join(&opts.name);
-        let wd = |source| Error::Workdir { path: dir.clone(), source };
+        let wd = |source| Error::Workdir {
+            path: dir.clone(),
+            source,
+        };
         std::fs::create_dir_all(&dir).map_err(wd)?;
         let lock_path = dir.join("lock");
-        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(wd)?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(wd)?;
         if opts.wait_for_lock {
             lock.lock().map_err(wd)?;
         } else if lock.try_lock().is_err() {
-            return Err(Error::Locked { pipeline: opts.name.clone(), path: lock_path });
+            return Err(Error::Locked {
+                pipeline: opts.name.clone(),
+                path: lock_path,
+            });
         }
         let store = PackageStore::open(dir.join("packages"))?;
         store.discard_incomplete()?;
-        Ok(Self { opts, store, dest, _lock: lock })
+        Ok(Self {
+            opts,
+            store,
+            dest,
+            _lock: lock,
+        })
     }
 
     /// The destination.
@@ -97,7 +119,10 @@ impl Pipeline {
     }
 
     fn dest_err(&self, source: harbor_core::destination::DestinationError) -> Error {
-        Error::Destination { destination: self.dest.describe(), source }
+        Error::Destination {
+            destination: self.dest.describe(),
+            source,
+        }
     }
 
     /// The stored schema.
@@ -133,9 +158,18 @@ impl Pipeline {
 
     /// Writes a package from already normalized input: the common tail of every source. `extract` is
     /// called with the writer and the schema; it returns the summary and the state changes to commit.
-    pub fn build_package<F>(&mut self, source: &str, disposition: Option<WriteDisposition>, f: F) -> Result<(Package, ExtractSummary)>
+    pub fn build_package<F>(
+        &mut self,
+        source: &str,
+        disposition: Option<WriteDisposition>,
+        f: F,
+    ) -> Result<(Package, ExtractSummary)>
     where
-        F: FnOnce(&mut harbor_core::package::PackageWriter, &mut Schema, &str) -> Result<(ExtractSummary, PipelineState)>,
+        F: FnOnce(
+            &mut harbor_core::package::PackageWriter,
+            &mut Schema,
+            &str,
+        ) -> Result<(ExtractSummary, PipelineState)>,
     {
         let load_id = new_load_id();
         let mut schema = self.schema()?;
@@ -157,13 +191,24 @@ impl Pipeline {
     }
 
     /// `harbor load`: files in, one package, one transaction.
-    pub fn load_files(&mut self, files: &[PathBuf], opts: &LoadFilesOptions, bytes_read: Arc<AtomicU64>) -> Result<RunSummary> {
-        let mut run = RunSummary { recovered: self.recover()?, ..Default::default() };
+    pub fn load_files(
+        &mut self,
+        files: &[PathBuf],
+        opts: &LoadFilesOptions,
+        bytes_read: Arc<AtomicU64>,
+    ) -> Result<RunSummary> {
+        let mut run = RunSummary {
+            recovered: self.recover()?,
+            ..Default::default()
+        };
         let state = self.state()?;
         let mut todo = Vec::new();
         let mut new_state = PipelineState::default();
         for f in files {
-            let meta = std::fs::metadata(f).map_err(|source| Error::Input { path: f.clone(), source })?;
+            let meta = std::fs::metadata(f).map_err(|source| Error::Input {
+                path: f.clone(),
+                source,
+            })?;
             let key = format!("file:{}", canonical(f).display());
             let fingerprint = json!({"size": meta.len(), "mtime": mtime(&meta)});
             if !opts.force && state.get(&key) == Some(&fingerprint) {
@@ -180,13 +225,23 @@ impl Pipeline {
         let rejects_dir = self.opts.workdir.join(&self.opts.name).join("rejects");
         let source = describe_inputs(&todo);
         let mut rejects_path = None;
-        let (package, summary) = self.build_package(&source, opts.disposition, |writer, schema, load_id| {
-            let mut rejects = RejectSink::new(rejects_dir.join(format!("{load_id}.ndjson")), todo.clone());
-            let summary = extract(&todo, writer, schema, &opts.extract, load_id, &mut rejects, bytes_read)?;
-            rejects_path = rejects.finish().map(Path::to_path_buf);
-            pause_point("extract");
-            Ok((summary, new_state))
-        })?;
+        let (package, summary) =
+            self.build_package(&source, opts.disposition, |writer, schema, load_id| {
+                let mut rejects =
+                    RejectSink::new(rejects_dir.join(format!("{load_id}.ndjson")), todo.clone());
+                let summary = extract(
+                    &todo,
+                    writer,
+                    schema,
+                    &opts.extract,
+                    load_id,
+                    &mut rejects,
+                    bytes_read,
+                )?;
+                rejects_path = rejects.finish().map(Path::to_path_buf);
+                pause_point("extract");
+                Ok((summary, new_state))
+            })?;
         let t1 = Instant::now();
         run.load = Some(self.load_package(package)?);
         run.extract = summary;
@@ -197,10 +252,16 @@ impl Pipeline {
 }
 
 /// Table plans for the tables that got rows, parents before children.
-fn plans(schema: &Schema, rows: &BTreeMap<String, u64>, disposition: Option<WriteDisposition>) -> Result<Vec<TablePlan>> {
+fn plans(
+    schema: &Schema,
+    rows: &BTreeMap<String, u64>,
+    disposition: Option<WriteDisposition>,
+) -> Result<Vec<TablePlan>> {
     let mut out = Vec::new();
     for (name, n) in rows {
-        let Some(t) = schema.tables.get(name) else { continue };
+        let Some(t) = schema.tables.get(name) else {
+            continue;
+        };
         let root = schema.tables.get(&t.root).unwrap_or(t);
         let d = disposition.unwrap_or(root.disposition);
         if d == WriteDisposition::Merge && root.primary_key.is_none() {
@@ -237,7 +298,11 @@ fn mtime(meta: &std::fs::Metadata) -> u64 {
 fn describe_inputs(files: &[PathBuf]) -> String {
     let names: Vec<String> = files.iter().take(5).map(|f| f.display().to_string()).collect();
     let more = files.len().saturating_sub(5);
-    if more > 0 { format!("files: {} (+{more} more)", names.join(", ")) } else { format!("files: {}", names.join(", ")) }
+    if more > 0 {
+        format!("files: {} (+{more} more)", names.join(", "))
+    } else {
+        format!("files: {}", names.join(", "))
+    }
 }
 
 fn chrono_now() -> String {

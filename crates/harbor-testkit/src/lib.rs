@@ -12,8 +12,10 @@
 mod config;
 mod corpus;
 mod faults;
+pub mod fixtures;
 mod handler;
 mod limiter;
+pub mod postgres;
 mod render;
 mod replay;
 mod reply;

@@ -31,13 +31,17 @@ impl DestinationUrl {
         if url.ends_with(".duckdb") || url.ends_with(".db") {
             return Ok(DestinationUrl::DuckDb(PathBuf::from(url)));
         }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("parquet://") {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("parquet://")
+        {
             bail!(
                 "destination `{}` is not available in this build yet: only DuckDB is built so far",
                 redact(url)
             );
         }
-        bail!("unknown destination `{}`: expected duckdb:///path/file.duckdb", redact(url))
+        bail!(
+            "unknown destination `{}`: expected duckdb:///path/file.duckdb",
+            redact(url)
+        )
     }
 }
 
@@ -63,7 +67,9 @@ pub fn open(settings: &Settings) -> anyhow::Result<Box<dyn Destination>> {
                 threads: (settings.duckdb.threads > 0).then_some(settings.duckdb.threads),
                 memory_limit: Some(settings.duckdb.memory_limit.clone()),
             };
-            Ok(Box::new(DuckDbDestination::open(&path, &opts).map_err(crate::output::dest_error)?))
+            Ok(Box::new(
+                DuckDbDestination::open(&path, &opts).map_err(crate::output::dest_error)?,
+            ))
         }
     }
 }
@@ -74,15 +80,27 @@ mod tests {
 
     #[test]
     fn parses_duckdb_urls() {
-        assert_eq!(DestinationUrl::parse("duckdb:///harbor.duckdb").ok(), Some(DestinationUrl::DuckDb("harbor.duckdb".into())));
-        assert_eq!(DestinationUrl::parse("duckdb:///tmp/x/h.duckdb").ok(), Some(DestinationUrl::DuckDb("/tmp/x/h.duckdb".into())));
-        assert_eq!(DestinationUrl::parse("data/h.duckdb").ok(), Some(DestinationUrl::DuckDb("data/h.duckdb".into())));
+        assert_eq!(
+            DestinationUrl::parse("duckdb:///harbor.duckdb").ok(),
+            Some(DestinationUrl::DuckDb("harbor.duckdb".into()))
+        );
+        assert_eq!(
+            DestinationUrl::parse("duckdb:///tmp/x/h.duckdb").ok(),
+            Some(DestinationUrl::DuckDb("/tmp/x/h.duckdb".into()))
+        );
+        assert_eq!(
+            DestinationUrl::parse("data/h.duckdb").ok(),
+            Some(DestinationUrl::DuckDb("data/h.duckdb".into()))
+        );
         assert!(DestinationUrl::parse("mysql://x").is_err());
     }
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("duckdb:///x.duckdb"), "duckdb:///x.duckdb");
     }
 }

@@ -29,7 +29,10 @@ impl std::error::Error for UserError {}
 /// Converts a destination error into an `anyhow` error carrying its hint.
 pub fn dest_error(e: DestinationError) -> anyhow::Error {
     match e.hint.clone() {
-        Some(hint) => anyhow::Error::new(UserError { message: e.message.clone(), hint: Some(hint) }),
+        Some(hint) => anyhow::Error::new(UserError {
+            message: e.message.clone(),
+            hint: Some(hint),
+        }),
         None => anyhow::Error::new(e),
     }
 }
@@ -43,7 +46,10 @@ pub fn pipeline_error(e: harbor_pipeline::Error) -> anyhow::Error {
             message.push_str(&format!(": {s}"));
             src = s.source();
         }
-        anyhow::Error::new(UserError { message, hint: e.hint() })
+        anyhow::Error::new(UserError {
+            message,
+            hint: e.hint(),
+        })
     } else {
         anyhow::Error::new(e)
     }
@@ -79,11 +85,10 @@ impl Progress {
         if std::io::stderr().is_terminal() {
             bar.set_draw_target(ProgressDrawTarget::stderr());
         }
-        let style = ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+        let style =
+            ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
         bar.set_style(style);
         bar.set_message(message.to_owned());
         let stop = Arc::new(AtomicU64::new(0));
@@ -94,7 +99,11 @@ impl Progress {
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        Progress { bar, stop, handle: Some(handle) }
+        Progress {
+            bar,
+            stop,
+            handle: Some(handle),
+        }
     }
 
     /// Removes the bar.

@@ -63,7 +63,13 @@ pub struct LoadSettings {
 
 impl Default for LoadSettings {
     fn default() -> Self {
-        Self { chunk_records: 2000, workers: 0, max_nesting: 6, compress_jobs: true, keep_packages: false }
+        Self {
+            chunk_records: 2000,
+            workers: 0,
+            max_nesting: 6,
+            compress_jobs: true,
+            keep_packages: false,
+        }
     }
 }
 
@@ -79,7 +85,10 @@ pub struct DuckDbSettings {
 
 impl Default for DuckDbSettings {
     fn default() -> Self {
-        Self { memory_limit: "1GB".into(), threads: 0 }
+        Self {
+            memory_limit: "1GB".into(),
+            threads: 0,
+        }
     }
 }
 
@@ -127,9 +136,13 @@ impl Settings {
             fig = fig.merge(Toml::file(c));
         }
         fig = fig.merge(
-            Env::prefixed("HARBOR_").split("__").filter(|k| ENV_KEYS.iter().any(|e| k.as_str().starts_with(e))),
+            Env::prefixed("HARBOR_")
+                .split("__")
+                .filter(|k| ENV_KEYS.iter().any(|e| k.as_str().starts_with(e))),
         );
-        let s: Settings = fig.extract().context("invalid configuration (harbor.toml, --config or HARBOR_* variables)")?;
+        let s: Settings = fig
+            .extract()
+            .context("invalid configuration (harbor.toml, --config or HARBOR_* variables)")?;
         s.validate()?;
         Ok(s)
     }
@@ -137,7 +150,10 @@ impl Settings {
     fn validate(&self) -> anyhow::Result<()> {
         for (name, t) in &self.tables {
             let Some(d) = WriteDisposition::parse(&t.disposition) else {
-                bail!("[tables.{name}] disposition = {:?}: expected merge, append or replace", t.disposition);
+                bail!(
+                    "[tables.{name}] disposition = {:?}: expected merge, append or replace",
+                    t.disposition
+                );
             };
             if d == WriteDisposition::Merge && t.primary_key.is_none() {
                 bail!("[tables.{name}] uses merge but has no primary_key");
@@ -148,6 +164,9 @@ impl Settings {
 
     /// The contracts in core form.
     pub fn contracts(&self) -> Contracts {
-        Contracts { default: self.contracts.default, tables: self.contracts.tables.clone() }
+        Contracts {
+            default: self.contracts.default,
+            tables: self.contracts.tables.clone(),
+        }
     }
 }

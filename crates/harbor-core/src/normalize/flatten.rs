@@ -90,7 +90,12 @@ pub struct FlatTable {
 
 impl FlatTable {
     fn new(path: Vec<String>, parent: Option<u32>) -> Self {
-        Self { path, parent, nodes: vec![Node::default()], ..Default::default() }
+        Self {
+            path,
+            parent,
+            nodes: vec![Node::default()],
+            ..Default::default()
+        }
     }
 
     /// Number of rows.
@@ -126,7 +131,11 @@ impl Default for FlattenOptions {
             .into_iter()
             .map(|t| (t.to_owned(), "id".to_owned()))
             .collect();
-        Self { max_nesting: 6, primary_keys, reddit_fields: true }
+        Self {
+            max_nesting: 6,
+            primary_keys,
+            reddit_fields: true,
+        }
     }
 }
 
@@ -144,7 +153,13 @@ pub struct FlatChunk {
 
 impl FlatChunk {
     /// Adds one root object (a thing's `data`, or a bare dump line) to the table `table`.
-    pub fn add_root(&mut self, table: &str, mut data: Map<String, Value>, source: SourceRef, opts: &FlattenOptions) {
+    pub fn add_root(
+        &mut self,
+        table: &str,
+        mut data: Map<String, Value>,
+        source: SourceRef,
+        opts: &FlattenOptions,
+    ) {
         let t = match self.roots.get(table) {
             Some(&t) => t,
             None => {
@@ -168,7 +183,11 @@ impl FlatChunk {
             },
             None => hash_id(&[table, &Value::Object(data.clone()).to_string()]),
         };
-        let edited = if opts.reddit_fields { data.remove("edited") } else { None };
+        let edited = if opts.reddit_fields {
+            data.remove("edited")
+        } else {
+            None
+        };
         let row = self.tables[t as usize].ids.len() as u32;
         {
             let tab = &mut self.tables[t as usize];
@@ -221,9 +240,17 @@ impl FlatChunk {
         }
         let mut segments = tab.nodes[node as usize].segments.clone();
         segments.push(key.to_owned());
-        let registry = if node == 0 && tab.parent.is_none() { registry::field_type(&tab.path[0], key) } else { None };
+        let registry = if node == 0 && tab.parent.is_none() {
+            registry::field_type(&tab.path[0], key)
+        } else {
+            None
+        };
         let c = tab.nodes.len() as u32;
-        tab.nodes.push(Node { segments, registry, ..Default::default() });
+        tab.nodes.push(Node {
+            segments,
+            registry,
+            ..Default::default()
+        });
         tab.nodes[node as usize].children.insert(key.into(), c);
         c
     }
@@ -235,7 +262,11 @@ impl FlatChunk {
         }
         let n = &tab.nodes[node as usize];
         let c = tab.columns.len() as u32;
-        tab.columns.push(FlatColumn { segments: n.segments.clone(), registry: n.registry, cells: Vec::new() });
+        tab.columns.push(FlatColumn {
+            segments: n.segments.clone(),
+            registry: n.registry,
+            cells: Vec::new(),
+        });
         tab.nodes[node as usize].column = Some(c);
         c
     }
@@ -247,7 +278,9 @@ impl FlatChunk {
 
     fn push(&mut self, t: u32, node: u32, row: u32, cell: Cell) {
         let c = self.column_of(t, node);
-        self.tables[t as usize].columns[c as usize].cells.push((row, cell));
+        self.tables[t as usize].columns[c as usize]
+            .cells
+            .push((row, cell));
     }
 
     fn flatten_object(
@@ -291,7 +324,15 @@ impl FlatChunk {
         }
     }
 
-    fn flatten_list(&mut self, t: u32, row: u32, node: u32, items: Vec<Value>, depth: usize, opts: &FlattenOptions) {
+    fn flatten_list(
+        &mut self,
+        t: u32,
+        row: u32,
+        node: u32,
+        items: Vec<Value>,
+        depth: usize,
+        opts: &FlattenOptions,
+    ) {
         let ct = match self.tables[t as usize].nodes[node as usize].child_table {
             Some(ct) => ct,
             None => {

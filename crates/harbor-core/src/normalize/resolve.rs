@@ -11,7 +11,9 @@ use crate::contract::{ContractMode, Contracts};
 use crate::error::{Error, Result};
 use crate::naming::{join_path, normalize_segment};
 use crate::registry;
-use crate::schema::{C_ID, C_LIST_IDX, C_LOAD_ID, C_PARENT_ID, C_ROOT_ID, Column, Schema, TableSchema, WriteDisposition};
+use crate::schema::{
+    C_ID, C_LIST_IDX, C_LOAD_ID, C_PARENT_ID, C_ROOT_ID, Column, Schema, TableSchema, WriteDisposition,
+};
 use crate::types::{Cell, DataType};
 
 /// Options of phase two.
@@ -85,13 +87,19 @@ pub fn resolve(
     for ft in chunk.tables {
         let rows = ft.len();
         let mut drop_row: Vec<bool> = match ft.parent {
-            Some(p) => ft.parent_rows.iter().map(|&r| dropped[p as usize][r as usize]).collect(),
+            Some(p) => ft
+                .parent_rows
+                .iter()
+                .map(|&r| dropped[p as usize][r as usize])
+                .collect(),
             None => vec![false; rows],
         };
         let inherited = drop_row.iter().filter(|d| **d).count() as u64;
         let contract = opts.contracts.for_root(ft.root());
         let parent_name = ft.parent.map(|p| names[p as usize].clone());
-        let parent_ref = ft.parent.map(|p| (names[p as usize].as_str(), path_lens[p as usize]));
+        let parent_ref = ft
+            .parent
+            .map(|p| (names[p as usize].as_str(), path_lens[p as usize]));
         let name = table_name(schema, &ft.path, parent_ref, opts);
         path_lens.push(ft.path.len());
         if !schema.tables.contains_key(&name) {
@@ -112,7 +120,17 @@ pub fn resolve(
         // Route every cell to its column (or variant column), collecting per column.
         let mut routed: BTreeMap<usize, Vec<(u32, Cell)>> = BTreeMap::new();
         for fc in ft.columns {
-            route_column(schema, &name, fc, contract.columns, contract.data_type, opts, stats, &mut drop_row, &mut routed)?;
+            route_column(
+                schema,
+                &name,
+                fc,
+                contract.columns,
+                contract.data_type,
+                opts,
+                stats,
+                &mut drop_row,
+                &mut routed,
+            )?;
         }
         stats.discarded_rows += drop_row.iter().filter(|d| **d).count() as u64 - inherited;
 
@@ -127,16 +145,32 @@ pub fn resolve(
         let table = &schema.tables[&name];
         let keep = |i: usize| !drop_row[i];
         let texts = |v: &[String]| -> Vec<Cell> {
-            v.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, s)| Cell::Text(s.clone())).collect()
+            v.iter()
+                .enumerate()
+                .filter(|(i, _)| keep(*i))
+                .map(|(_, s)| Cell::Text(s.clone()))
+                .collect()
         };
-        let sys = |n: &str| table.column(n).cloned().unwrap_or_else(|| system_column(n, DataType::Text));
+        let sys = |n: &str| {
+            table
+                .column(n)
+                .cloned()
+                .unwrap_or_else(|| system_column(n, DataType::Text))
+        };
         let mut columns = vec![sys(C_ID), sys(C_LOAD_ID)];
         let mut values = vec![texts(&ft.ids), vec![Cell::Text(load_id.to_owned()); kept]];
         if ft.parent.is_some() {
             columns.extend([sys(C_PARENT_ID), sys(C_ROOT_ID), sys(C_LIST_IDX)]);
             values.push(texts(&ft.parent_ids));
             values.push(texts(&ft.root_ids));
-            values.push(ft.list_idx.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, v)| Cell::Int(*v)).collect());
+            values.push(
+                ft.list_idx
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| keep(*i))
+                    .map(|(_, v)| Cell::Int(*v))
+                    .collect(),
+            );
         }
         for (col_idx, cells) in routed {
             let mut dense = vec![Cell::Null; kept];
@@ -150,7 +184,12 @@ pub fn resolve(
             values.push(dense);
         }
         if kept > 0 {
-            out.push(ResolvedTable { name: name.clone(), columns, values, rows: kept });
+            out.push(ResolvedTable {
+                name: name.clone(),
+                columns,
+                values,
+                rows: kept,
+            });
         }
         names.push(name);
         dropped.push(drop_row);
@@ -158,7 +197,12 @@ pub fn resolve(
     Ok(out)
 }
 
-fn table_name(schema: &mut Schema, path: &[String], parent: Option<(&str, usize)>, opts: &ResolveOptions) -> String {
+fn table_name(
+    schema: &mut Schema,
+    path: &[String],
+    parent: Option<(&str, usize)>,
+    opts: &ResolveOptions,
+) -> String {
     let raw = path.join(&RAW_SEP.to_string());
     if let Some(n) = schema.table_names.get(&raw) {
         return n.to_owned();
@@ -172,21 +216,45 @@ fn table_name(schema: &mut Schema, path: &[String], parent: Option<(&str, usize)
             join_path(&segs, usize::MAX)
         }
     };
-    schema.table_names.assign(&raw, &candidate, opts.max_identifier_len)
+    schema
+        .table_names
+        .assign(&raw, &candidate, opts.max_identifier_len)
 }
 
 fn system_column(name: &str, data_type: DataType) -> Column {
-    Column { name: name.to_owned(), data_type, placeholder: false, variant_of: None, system: true }
+    Column {
+        name: name.to_owned(),
+        data_type,
+        placeholder: false,
+        variant_of: None,
+        system: true,
+    }
 }
 
 fn data_column(name: String, data_type: DataType, placeholder: bool, variant_of: Option<String>) -> Column {
-    Column { name, data_type, placeholder, variant_of, system: false }
+    Column {
+        name,
+        data_type,
+        placeholder,
+        variant_of,
+        system: false,
+    }
 }
 
-fn create_table(schema: &mut Schema, name: &str, parent: Option<String>, raw_root: &str, opts: &ResolveOptions) {
+fn create_table(
+    schema: &mut Schema,
+    name: &str,
+    parent: Option<String>,
+    raw_root: &str,
+    opts: &ResolveOptions,
+) {
     let root_name = match &parent {
         None => name.to_owned(),
-        Some(p) => schema.tables.get(p).map(|t| t.root.clone()).unwrap_or_else(|| p.clone()),
+        Some(p) => schema
+            .tables
+            .get(p)
+            .map(|t| t.root.clone())
+            .unwrap_or_else(|| p.clone()),
     };
     let (disposition, primary_key) = match opts.tables.get(raw_root) {
         Some((d, pk)) => (*d, pk.clone()),
@@ -204,13 +272,19 @@ fn create_table(schema: &mut Schema, name: &str, parent: Option<String>, raw_roo
     };
     if parent.is_none() {
         for (field, t) in registry::fields(raw_root) {
-            let n = table.names.assign(field, &normalize_segment(field), opts.max_identifier_len);
+            let n = table
+                .names
+                .assign(field, &normalize_segment(field), opts.max_identifier_len);
             table.columns.push(data_column(n, t, false, None));
         }
     }
     let mut sys = vec![(C_ID, DataType::Text), (C_LOAD_ID, DataType::Text)];
     if parent.is_some() {
-        sys.extend([(C_PARENT_ID, DataType::Text), (C_ROOT_ID, DataType::Text), (C_LIST_IDX, DataType::Bigint)]);
+        sys.extend([
+            (C_PARENT_ID, DataType::Text),
+            (C_ROOT_ID, DataType::Text),
+            (C_LIST_IDX, DataType::Bigint),
+        ]);
     }
     for (n, t) in sys {
         table.names.reserve(n);
@@ -238,24 +312,43 @@ fn route_column(
         path: Default::default(),
         message: format!("table `{table_name}` vanished from the schema"),
     })?;
-    let existing = table.names.get(&raw).and_then(|n| table.columns.iter().position(|c| c.name == n));
-    let first_type = fc.registry.or_else(|| fc.cells.iter().find_map(|(_, c)| c.natural_type()));
+    let existing = table
+        .names
+        .get(&raw)
+        .and_then(|n| table.columns.iter().position(|c| c.name == n));
+    let first_type = fc
+        .registry
+        .or_else(|| fc.cells.iter().find_map(|(_, c)| c.natural_type()));
     let main = match existing {
         Some(i) => Target::Keep(i),
         None => {
-            let candidate = join_path(&fc.segments.iter().map(|s| normalize_segment(s)).collect::<Vec<_>>(), usize::MAX);
+            let candidate = join_path(
+                &fc.segments
+                    .iter()
+                    .map(|s| normalize_segment(s))
+                    .collect::<Vec<_>>(),
+                usize::MAX,
+            );
             let shown = crate::naming::shorten(&candidate, opts.max_identifier_len);
             match columns_mode {
                 ContractMode::Evolve => {
                     let n = table.names.assign(&raw, &candidate, opts.max_identifier_len);
                     let placeholder = first_type.is_none();
-                    table.columns.push(data_column(n.clone(), first_type.unwrap_or(DataType::Text), placeholder, None));
+                    table.columns.push(data_column(
+                        n.clone(),
+                        first_type.unwrap_or(DataType::Text),
+                        placeholder,
+                        None,
+                    ));
                     stats.new_columns.push(format!("{table_name}.{n}"));
                     schema.version += 1;
                     Target::Keep(schema.tables[table_name].columns.len() - 1)
                 }
                 ContractMode::Freeze => {
-                    return Err(Error::FrozenColumn { table: table_name.to_owned(), column: shown });
+                    return Err(Error::FrozenColumn {
+                        table: table_name.to_owned(),
+                        column: shown,
+                    });
                 }
                 ContractMode::DiscardRow => Target::DropRow,
                 ContractMode::DiscardValue => Target::DropValue,
@@ -329,14 +422,22 @@ fn variant_target(
     })?;
     let main = table.columns[main_idx].clone();
     let raw_variant = format!("{raw}{RAW_SEP}v_{}", vt.name());
-    if let Some(i) = table.names.get(&raw_variant).and_then(|n| table.columns.iter().position(|c| c.name == n)) {
+    if let Some(i) = table
+        .names
+        .get(&raw_variant)
+        .and_then(|n| table.columns.iter().position(|c| c.name == n))
+    {
         return Ok(Target::Keep(i));
     }
     Ok(match mode {
         ContractMode::Evolve => {
             let candidate = format!("{}__v_{}", main.name, vt.name());
-            let n = table.names.assign(&raw_variant, &candidate, opts.max_identifier_len);
-            table.columns.push(data_column(n, vt, false, Some(main.name.clone())));
+            let n = table
+                .names
+                .assign(&raw_variant, &candidate, opts.max_identifier_len);
+            table
+                .columns
+                .push(data_column(n, vt, false, Some(main.name.clone())));
             let i = table.columns.len() - 1;
             schema.version += 1;
             Target::Keep(i)

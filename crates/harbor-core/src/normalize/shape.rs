@@ -33,7 +33,13 @@ impl FlatChunk {
         }
     }
 
-    fn add_object(&mut self, mut obj: Map<String, Value>, source: SourceRef, routing: &Routing, opts: &FlattenOptions) {
+    fn add_object(
+        &mut self,
+        mut obj: Map<String, Value>,
+        source: SourceRef,
+        routing: &Routing,
+        opts: &FlattenOptions,
+    ) {
         let kind = match obj.get("kind") {
             Some(Value::String(k)) if obj.get("data").is_some_and(Value::is_object) => Some(k.clone()),
             _ => None,
@@ -47,7 +53,10 @@ impl FlatChunk {
                                 self.add_record(c, source, routing, opts);
                             }
                         }
-                        _ => self.rejects.push(Reject { source, reason: "a Listing without `children`".into() }),
+                        _ => self.rejects.push(Reject {
+                            source,
+                            reason: "a Listing without `children`".into(),
+                        }),
                     }
                 }
             }
@@ -75,9 +84,10 @@ impl FlatChunk {
                         None => {
                             self.rejects.push(Reject {
                                 source,
-                                reason: "cannot tell which table this object belongs to (no `kind`, and neither \
+                                reason:
+                                    "cannot tell which table this object belongs to (no `kind`, and neither \
                                          `title` nor `body`); pass --table"
-                                    .into(),
+                                        .into(),
                             });
                             return;
                         }

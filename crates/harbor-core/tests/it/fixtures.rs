@@ -1,54 +1,12 @@
 //! The normalizer on every recorded Listing, comments and info response.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
 use harbor_core::normalize::{NormalizeOptions, ResolveStats, ResolvedTable, SourceRef, resolve};
 use harbor_core::{Cell, Schema};
 use serde_json::Value;
 
-pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-}
-
-/// Every recorded API response whose body holds t1/t3 things.
-pub fn api_bodies() -> Vec<(PathBuf, Value)> {
-    let mut out = Vec::new();
-    let mut stack = vec![fixtures_dir().join("api")];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("fixture dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "json") {
-                let v: Value = serde_json::from_slice(&std::fs::read(&p).expect("read")).expect("fixture json");
-                if v["status"] == 200 && (v["body"].is_object() || v["body"].is_array()) {
-                    out.push((p, v["body"].clone()));
-                }
-            }
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-/// Ids of t1/t3 things anywhere in a body (including nested replies and morechildren answers).
-pub fn thing_ids(v: &Value, kind: &str, out: &mut BTreeSet<String>) {
-    match v {
-        Value::Object(m) => {
-            if m.get("kind").and_then(Value::as_str) == Some(kind) {
-                if let Some(id) = m.get("data").and_then(|d| d.get("id")).and_then(Value::as_str) {
-                    out.insert(id.to_owned());
-                }
-            }
-            for x in m.values() {
-                thing_ids(x, kind, out);
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| thing_ids(x, kind, out)),
-        _ => {}
-    }
-}
+pub use harbor_testkit::fixtures::{api_bodies, fixtures_dir, thing_ids};
 
 pub fn normalize(body: Value) -> (Vec<ResolvedTable>, Schema) {
     let opts = NormalizeOptions::default();
@@ -60,7 +18,9 @@ pub fn normalize(body: Value) -> (Vec<ResolvedTable>, Schema) {
 }
 
 fn ids_of(tables: &[ResolvedTable], table: &str) -> Vec<String> {
-    let Some(t) = tables.iter().find(|t| t.name == table) else { return Vec::new() };
+    let Some(t) = tables.iter().find(|t| t.name == table) else {
+        return Vec::new();
+    };
     let idx = t.columns.iter().position(|c| c.name == "id").expect("id column");
     t.values[idx]
         .iter()
@@ -83,8 +43,8 @@ fn every_fixture_things_become_rows() {
         let (tables, _) = normalize(body);
         let sub_ids = ids_of(&tables, "submissions");
         let com_ids = ids_of(&tables, "comments");
-        assert_eq!(sub_ids.iter().cloned().collect::<BTreeSet<_>>(), t3, "{}", path.display());
-        assert_eq!(com_ids.iter().cloned().collect::<BTreeSet<_>>(), t1, "{}", path.display());
+        assert_eq!(sub_ids.iter().cloned().collect::<BTreeSet<_>>(), t3, "{path}");
+        assert_eq!(com_ids.iter().cloned().collect::<BTreeSet<_>>(), t1, "{path}");
         checked += usize::from(!t3.is_empty() || !t1.is_empty());
     }
     assert!(checked > 30, "only {checked} fixtures had things");
@@ -99,8 +59,14 @@ fn edited_becomes_edited_at_and_never_true() {
     let (tables, schema) = normalize(body);
     let t = tables.iter().find(|t| t.name == "comments").expect("comments");
     let col = |n: &str| t.columns.iter().position(|c| c.name == n).expect(n);
-    assert_eq!(t.values[col("edited_at")], vec![Cell::Null, Cell::Timestamp(1_700_000_000_500_000)]);
-    assert_eq!(t.values[col("is_edited")], vec![Cell::Bool(false), Cell::Bool(true)]);
+    assert_eq!(
+        t.values[col("edited_at")],
+        vec![Cell::Null, Cell::Timestamp(1_700_000_000_500_000)]
+    );
+    assert_eq!(
+        t.values[col("is_edited")],
+        vec![Cell::Bool(false), Cell::Bool(true)]
+    );
     assert!(schema.tables["comments"].column("edited").is_none());
 }
 
@@ -113,6 +79,13 @@ fn nested_replies_become_comment_rows_with_parent_ids() {
     let (tables, _) = normalize(body);
     assert_eq!(ids_of(&tables, "comments"), vec!["a", "b"]);
     let t = &tables[0];
-    let p = t.columns.iter().position(|c| c.name == "parent_id").expect("parent_id");
-    assert_eq!(t.values[p], vec![Cell::Text("t3_z".into()), Cell::Text("t1_a".into())]);
+    let p = t
+        .columns
+        .iter()
+        .position(|c| c.name == "parent_id")
+        .expect("parent_id");
+    assert_eq!(
+        t.values[p],
+        vec![Cell::Text("t3_z".into()), Cell::Text("t1_a".into())]
+    );
 }

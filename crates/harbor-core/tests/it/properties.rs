@@ -24,7 +24,9 @@ fn scalar() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i32>().prop_map(|i| Value::from(i64::from(i))),
-        (-1e6f64..1e6).prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
+        (-1e6f64..1e6).prop_map(|f| serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)),
         "[a-z ]{0,6}".prop_map(Value::String),
     ]
 }
@@ -33,7 +35,8 @@ fn json_value() -> impl Strategy<Value = Value> {
     scalar().prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(key(), inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(key(), inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -83,10 +86,25 @@ fn run(records: Vec<Map<String, Value>>) -> (Vec<ResolvedTable>, Schema) {
     let mut opts = NormalizeOptions::default();
     opts.routing.default_table = Some("things".into());
     opts.flatten.primary_keys.clear();
-    let input = records.into_iter().enumerate().map(|(i, r)| (Value::Object(r), SourceRef { file: 0, line: i as u64 + 1 }));
+    let input = records.into_iter().enumerate().map(|(i, r)| {
+        (
+            Value::Object(r),
+            SourceRef {
+                file: 0,
+                line: i as u64 + 1,
+            },
+        )
+    });
     let chunk = opts.flatten(input);
     let mut schema = Schema::default();
-    let tables = resolve(chunk, &mut schema, &opts.resolve, "L", &mut ResolveStats::default()).expect("resolve");
+    let tables = resolve(
+        chunk,
+        &mut schema,
+        &opts.resolve,
+        "L",
+        &mut ResolveStats::default(),
+    )
+    .expect("resolve");
     (tables, schema)
 }
 
@@ -113,9 +131,11 @@ proptest! {
         for (tpath, cpath, v) in expected {
             let tname = tpath.iter().map(|s| normalize_segment(s)).collect::<Vec<_>>().join("__");
             let cname = cpath.iter().map(|s| normalize_segment(s)).collect::<Vec<_>>().join("__");
-            let pos = pool.iter().position(|(t, c, cell)| {
-                (t == &tname || t.starts_with(&tname)) && (c == &cname || c.starts_with(&cname)) && cell_matches(cell, &v)
-            });
+            // Exact names first; a collision suffix (`_2`) or a variant (`__v_text`) only when none match.
+            let pos = pool
+                .iter()
+                .position(|(t, c, cell)| t == &tname && (c == &cname || c.starts_with(&format!("{cname}__v_"))) && cell_matches(cell, &v))
+                .or_else(|| pool.iter().position(|(t, c, cell)| t.starts_with(&tname) && c.starts_with(&cname) && cell_matches(cell, &v)));
             prop_assert!(pos.is_some(), "leaf {tname}.{cname} = {v} not found");
             pool.swap_remove(pos.unwrap_or_default());
         }

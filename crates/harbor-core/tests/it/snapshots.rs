@@ -12,7 +12,13 @@ fn render(schema: &Schema) -> String {
     let mut out = String::new();
     for t in schema.tables.values() {
         let key = t.primary_key.as_deref().unwrap_or("-");
-        let _ = writeln!(out, "{} ({}, key {key}, parent {})", t.name, t.disposition.name(), t.parent.as_deref().unwrap_or("-"));
+        let _ = writeln!(
+            out,
+            "{} ({}, key {key}, parent {})",
+            t.name,
+            t.disposition.name(),
+            t.parent.as_deref().unwrap_or("-")
+        );
         for c in &t.columns {
             let extra = match (&c.variant_of, c.placeholder) {
                 (Some(v), _) => format!(" variant_of={v}"),
@@ -26,7 +32,8 @@ fn render(schema: &Schema) -> String {
 }
 
 fn body(rel: &str) -> Value {
-    let v: Value = serde_json::from_slice(&std::fs::read(fixtures_dir().join(rel)).expect("fixture")).expect("json");
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(fixtures_dir().join(rel)).expect("fixture")).expect("json");
     v["body"].clone()
 }
 

@@ -54,12 +54,20 @@ pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
     }
     let mut tables = std::collections::BTreeMap::new();
     for (name, t) in &settings.tables {
-        let Some(d) = WriteDisposition::parse(&t.disposition) else { bail!("invalid disposition for {name}") };
+        let Some(d) = WriteDisposition::parse(&t.disposition) else {
+            bail!("invalid disposition for {name}")
+        };
         tables.insert(name.clone(), (d, t.primary_key.clone()));
     }
     let mut normalize = NormalizeOptions {
-        routing: Routing { default_table: args.table.clone() },
-        resolve: ResolveOptions { contracts: settings.contracts(), tables, ..Default::default() },
+        routing: Routing {
+            default_table: args.table.clone(),
+        },
+        resolve: ResolveOptions {
+            contracts: settings.contracts(),
+            tables,
+            ..Default::default()
+        },
         ..Default::default()
     };
     normalize.flatten.max_nesting = settings.load.max_nesting;
@@ -69,12 +77,17 @@ pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
             None => normalize.flatten.primary_keys.remove(name),
         };
     }
-    let mut extract = ExtractOptions { normalize, ..Default::default() };
+    let mut extract = ExtractOptions {
+        normalize,
+        ..Default::default()
+    };
     extract.chunk_records = settings.load.chunk_records;
     if settings.load.workers > 0 {
         extract.workers = settings.load.workers;
     }
-    extract.job = JobWriteOptions { compress: settings.load.compress_jobs };
+    extract.job = JobWriteOptions {
+        compress: settings.load.compress_jobs,
+    };
     let opts = LoadFilesOptions {
         extract,
         disposition: args.disposition.as_deref().and_then(WriteDisposition::parse),
@@ -92,7 +105,12 @@ pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
         dest,
     )
     .map_err(pipeline_error)?;
-    let total: u64 = args.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let total: u64 = args
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
     let counter = Arc::new(AtomicU64::new(0));
     let progress = Progress::bytes("loading", total, counter.clone());
     let started = std::time::Instant::now();
@@ -132,7 +150,10 @@ fn summary_json(s: &RunSummary, dest: &str, secs: f64) -> serde_json::Value {
 
 fn print_summary(s: &RunSummary, dest: &str, secs: f64) {
     for r in &s.recovered {
-        eprintln!("recovered: replayed package {} left by an interrupted run", r.load_id);
+        eprintln!(
+            "recovered: replayed package {} left by an interrupted run",
+            r.load_id
+        );
     }
     for f in &s.skipped {
         eprintln!("skipped {} (already loaded; --force loads it again)", f.display());

@@ -40,13 +40,24 @@ pub fn run(settings: &Settings, args: SchemaArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if tables.is_empty() {
-        eprintln!("no tables yet (schema version {}); load something with `harbor load`", schema.version);
+        eprintln!(
+            "no tables yet (schema version {}); load something with `harbor load`",
+            schema.version
+        );
         return Ok(());
     }
     println!("schema version {}", schema.version);
     for t in tables {
-        let key = t.primary_key.as_deref().map(|k| format!(", key {k}")).unwrap_or_default();
-        let parent = t.parent.as_deref().map(|p| format!(", child of {p}")).unwrap_or_default();
+        let key = t
+            .primary_key
+            .as_deref()
+            .map(|k| format!(", key {k}"))
+            .unwrap_or_default();
+        let parent = t
+            .parent
+            .as_deref()
+            .map(|p| format!(", child of {p}"))
+            .unwrap_or_default();
         println!("\n{} ({}{key}{parent})", t.name, t.disposition.name());
         for c in &t.columns {
             let note = match (&c.variant_of, c.placeholder, c.system) {

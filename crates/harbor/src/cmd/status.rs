@@ -37,8 +37,10 @@ pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
     if args.json {
         let loads: Vec<_> = loads
             .iter()
-            .map(|l| serde_json::json!({"load_id": l.load_id, "inserted_at": l.inserted_at, "rows": l.rows,
-                "schema_version": l.schema_version, "source": l.source}))
+            .map(|l| {
+                serde_json::json!({"load_id": l.load_id, "inserted_at": l.inserted_at, "rows": l.rows,
+                "schema_version": l.schema_version, "source": l.source})
+            })
             .collect();
         let v = serde_json::json!({"pipeline": name, "destination": d.describe(), "loads": loads,
             "tables": counts.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(), "state": state.values});
@@ -52,7 +54,10 @@ pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
     }
     println!("\nrecent loads:");
     for l in &loads {
-        println!("  {}  {}  {:>8} rows  schema v{}  {}", l.load_id, l.inserted_at, l.rows, l.schema_version, l.source);
+        println!(
+            "  {}  {}  {:>8} rows  schema v{}  {}",
+            l.load_id, l.inserted_at, l.rows, l.schema_version, l.source
+        );
     }
     println!("\nstate ({} keys):", state.values.len());
     for (k, v) in &state.values {

@@ -1,0 +1,253 @@
+//! The Postgres destination: connection handling and the read side of the [`Destination`] trait.
+//!
+//! Every statement goes through the simple query protocol, except `COPY`, which the driver sends with
+//! the extended protocol; `COPY` only ever runs inside a transaction. So no prepared statement outlives
+//! its transaction, which is what a transaction pooler (Supabase on port 6543, pgbouncer with
+//! `pool_mode = transaction`) requires: each transaction may run on another server connection.
+
+use std::path::Path;
+
+use harbor_core::destination::{Destination, DestinationError, LoadRecord, LoadReport};
+use harbor_core::package::Package;
+use harbor_core::state::PipelineState;
+use harbor_core::Schema;
+use postgres::{Client, GenericClient, SimpleQueryMessage};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::config::PgConfig;
+use crate::connect::{backoff, connect, tls};
+use crate::ddl::{literal, qualified, quote, system_tables_sql};
+use crate::error::pg_err;
+
+/// A Postgres database (one schema of it) used as a destination.
+pub struct PostgresDestination {
+    pub(crate) cfg: PgConfig,
+    tls: MakeRustlsConnect,
+    client: Option<Client>,
+}
+
+/// Runs a simple query and returns its rows as text.
+pub(crate) fn rows(c: &mut impl GenericClient, sql: &str) -> Result<Vec<Vec<Option<String>>>, postgres::Error> {
+    let mut out = Vec::new();
+    for m in c.simple_query(sql)? {
+        if let SimpleQueryMessage::Row(r) = m {
+            out.push((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect());
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a simple statement and returns the rows it affected.
+pub(crate) fn exec(c: &mut impl GenericClient, sql: &str) -> Result<u64, postgres::Error> {
+    let mut n = 0;
+    for m in c.simple_query(sql)? {
+        if let SimpleQueryMessage::CommandComplete(k) = m {
+            n += k;
+        }
+    }
+    Ok(n)
+}
+
+impl PostgresDestination {
+    /// Connects (retrying transient failures) and creates the schema and system tables.
+    pub fn open(url: &str) -> Result<Self, DestinationError> {
+        Self::with_config(PgConfig::parse(url)?)
+    }
+
+    /// Like [`PostgresDestination::open`] with parsed settings.
+    pub fn with_config(cfg: PgConfig) -> Result<Self, DestinationError> {
+        let tls = tls(cfg.sslmode)?;
+        let mut d = Self { cfg, tls, client: None };
+        let sql = format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('harbor:ddl', 0)); {} COMMIT;",
+            system_tables_sql(&d.cfg.schema)
+        );
+        d.with_retry("cannot create the harbor system tables", |c, _| c.batch_execute(&sql))?;
+        Ok(d)
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &PgConfig {
+        &self.cfg
+    }
+
+    /// The open connection, reconnecting if there is none or it was closed.
+    pub(crate) fn client(&mut self) -> Result<&mut Client, DestinationError> {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            self.client = Some(connect(&self.cfg, &self.tls)?);
+        }
+        // Set just above when absent.
+        self.client.as_mut().ok_or_else(|| DestinationError::new("no postgres connection"))
+    }
+
+    /// Forgets the connection (after an error that may have broken it).
+    pub(crate) fn reset(&mut self) {
+        self.client = None;
+    }
+
+    /// `"schema"."table"`.
+    pub(crate) fn table(&self, name: &str) -> String {
+        qualified(&self.cfg.schema, name)
+    }
+
+    /// Runs `f` on the connection; a lost connection is re-opened and `f` run again (reads only).
+    fn with_retry<T>(
+        &mut self,
+        context: &str,
+        mut f: impl FnMut(&mut Client, &PgConfig) -> Result<T, postgres::Error>,
+    ) -> Result<T, DestinationError> {
+        let mut attempt = 0;
+        loop {
+            let cfg = self.cfg.clone();
+            let result = f(self.client()?, &cfg);
+            match result {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let err = pg_err(context, &cfg.describe(), e);
+                    attempt += 1;
+                    if !err.transient || attempt >= cfg.load_attempts.max(1) {
+                        return Err(err);
+                    }
+                    self.reset();
+                    std::thread::sleep(backoff(attempt - 1));
+                }
+            }
+        }
+    }
+
+    /// Data tables and their columns (name, `format_type`), in column order.
+    pub fn data_tables(&mut self) -> Result<Vec<(String, Vec<(String, String)>)>, DestinationError> {
+        let sql = format!(
+            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid \
+             WHERE n.nspname = {} AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+             AND c.relname NOT LIKE '\\_harbor\\_%' ORDER BY c.relname, a.attnum",
+            literal(&self.cfg.schema)
+        );
+        let r = self.with_retry("cannot list tables", |c, _| rows(c, &sql))?;
+        let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
+        for row in r {
+            let (Some(t), Some(col), Some(ty)) = (row[0].clone(), row[1].clone(), row[2].clone()) else { continue };
+            match out.last_mut() {
+                Some((name, cols)) if *name == t => cols.push((col, ty)),
+                _ => out.push((t, vec![(col, ty)])),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Reads the latest schema of a pipeline with an open connection or transaction.
+pub(crate) fn read_schema(c: &mut impl GenericClient, cfg: &PgConfig, pipeline: &str) -> Result<Option<String>, postgres::Error> {
+    let sql = format!(
+        "SELECT schema::text FROM {} WHERE pipeline = {} ORDER BY version DESC LIMIT 1",
+        qualified(&cfg.schema, "_harbor_schema"),
+        literal(pipeline)
+    );
+    Ok(rows(c, &sql)?.into_iter().next().and_then(|r| r.into_iter().next().flatten()))
+}
+
+/// Whether a load id is committed, with an open connection or transaction.
+pub(crate) fn read_is_loaded(c: &mut impl GenericClient, cfg: &PgConfig, load_id: &str) -> Result<bool, postgres::Error> {
+    let sql = format!("SELECT 1 FROM {} WHERE load_id = {}", qualified(&cfg.schema, "_harbor_loads"), literal(load_id));
+    Ok(!rows(c, &sql)?.is_empty())
+}
+
+pub(crate) fn parse_schema(json: Option<String>, pipeline: &str) -> Result<Schema, DestinationError> {
+    match json {
+        None => Ok(Schema::default()),
+        Some(j) => Schema::from_json(&j)
+            .map_err(|e| DestinationError::new(format!("stored schema of pipeline `{pipeline}` is invalid: {e}"))),
+    }
+}
+
+impl Destination for PostgresDestination {
+    fn describe(&self) -> String {
+        self.cfg.describe()
+    }
+
+    fn stored_schema(&mut self, pipeline: &str) -> Result<Schema, DestinationError> {
+        let json = self.with_retry("cannot read _harbor_schema", |c, cfg| read_schema(c, cfg, pipeline))?;
+        parse_schema(json, pipeline)
+    }
+
+    fn stored_state(&mut self, pipeline: &str) -> Result<PipelineState, DestinationError> {
+        let sql = format!(
+            "SELECT key, value::text FROM {} WHERE pipeline = {} ORDER BY key",
+            self.table("_harbor_state"),
+            literal(pipeline)
+        );
+        let r = self.with_retry("cannot read _harbor_state", |c, _| rows(c, &sql))?;
+        let mut state = PipelineState::default();
+        for row in r {
+            let Some(key) = row[0].clone() else { continue };
+            let value = row[1].as_deref().and_then(|v| serde_json::from_str(v).ok()).unwrap_or(serde_json::Value::Null);
+            state.set(key, value);
+        }
+        Ok(state)
+    }
+
+    fn is_loaded(&mut self, load_id: &str) -> Result<bool, DestinationError> {
+        self.with_retry("cannot read _harbor_loads", |c, cfg| read_is_loaded(c, cfg, load_id))
+    }
+
+    fn load(&mut self, package: &Package) -> Result<LoadReport, DestinationError> {
+        let mut attempt = 0;
+        loop {
+            match crate::load::load_once(self, package) {
+                Ok(r) => return Ok(r),
+                Err(e) if e.transient && attempt + 1 < self.cfg.load_attempts.max(1) => {
+                    // The transaction rolled back with the connection; the package is still on disk.
+                    tracing::warn!(load_id = %package.manifest.load_id, error = %e.message, "Load interrupted, retrying from the package");
+                    self.reset();
+                    std::thread::sleep(backoff(attempt));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn loads(&mut self, pipeline: Option<&str>, limit: usize) -> Result<Vec<LoadRecord>, DestinationError> {
+        let filter = pipeline.map(|p| format!("WHERE pipeline = {}", literal(p))).unwrap_or_default();
+        let sql = format!(
+            "SELECT load_id, pipeline, to_char(inserted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), rows, \
+             schema_version, coalesce(source, '') FROM {} {filter} ORDER BY inserted_at DESC, load_id DESC LIMIT {limit}",
+            self.table("_harbor_loads")
+        );
+        let r = self.with_retry("cannot read _harbor_loads", |c, _| rows(c, &sql))?;
+        Ok(r.into_iter()
+            .map(|row| {
+                let s = |i: usize| row[i].clone().unwrap_or_default();
+                LoadRecord {
+                    load_id: s(0),
+                    pipeline: s(1),
+                    inserted_at: s(2),
+                    rows: s(3).parse().unwrap_or(0),
+                    schema_version: s(4).parse().unwrap_or(0),
+                    source: s(5),
+                }
+            })
+            .collect())
+    }
+
+    fn table_counts(&mut self) -> Result<Vec<(String, u64)>, DestinationError> {
+        let mut out = Vec::new();
+        for (t, _) in self.data_tables()? {
+            let sql = format!("SELECT count(*) FROM {}", self.table(&t));
+            let r = self.with_retry("cannot count rows", |c, _| rows(c, &sql))?;
+            let n = r.first().and_then(|r| r[0].as_deref()).and_then(|s| s.parse().ok()).unwrap_or(0);
+            out.push((t, n));
+        }
+        Ok(out)
+    }
+
+    fn export_table(&mut self, table: &str, filter: Option<&str>, out: &Path) -> Result<u64, DestinationError> {
+        crate::export::export_table(self, table, filter, out)
+    }
+}
+
+/// Quotes an identifier (re-export for the loader).
+pub(crate) fn q(s: &str) -> String {
+    quote(s)
+}
