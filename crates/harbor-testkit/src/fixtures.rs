@@ -45,10 +45,10 @@ pub fn api_bodies() -> Vec<(String, Value)> {
 pub fn thing_ids(v: &Value, kind: &str, out: &mut BTreeSet<String>) {
     match v {
         Value::Object(m) => {
-            if m.get("kind").and_then(Value::as_str) == Some(kind) {
-                if let Some(id) = m.get("data").and_then(|d| d.get("id")).and_then(Value::as_str) {
-                    out.insert(id.to_owned());
-                }
+            if m.get("kind").and_then(Value::as_str) == Some(kind)
+                && let Some(id) = m.get("data").and_then(|d| d.get("id")).and_then(Value::as_str)
+            {
+                out.insert(id.to_owned());
             }
             for x in m.values() {
                 thing_ids(x, kind, out);

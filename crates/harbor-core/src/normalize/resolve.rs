@@ -375,12 +375,12 @@ fn route_column(
             message: format!("table `{table_name}` vanished from the schema"),
         })?;
         let col = &mut table.columns[main_idx];
-        if col.placeholder {
-            if let Some(t) = cell.natural_type() {
-                col.placeholder = false;
-                col.data_type = t;
-                schema.version += 1;
-            }
+        if col.placeholder
+            && let Some(t) = cell.natural_type()
+        {
+            col.placeholder = false;
+            col.data_type = t;
+            schema.version += 1;
         }
         let cell = match cell.coerce(table.columns[main_idx].data_type) {
             Ok(c) => {
