@@ -101,6 +101,17 @@ pub trait Destination: Send {
     /// The most recent loads, newest first.
     fn loads(&mut self, pipeline: Option<&str>, limit: usize) -> Result<Vec<LoadRecord>, DestinationError>;
 
+    /// The content hashes (`_harbor_content_hash`, parsed from hex) stored in the merge-disposition
+    /// root tables of `schema`, so that a load can skip input records it has already stored. A
+    /// destination that cannot answer cheaply returns an empty set (nothing is skipped).
+    fn content_hashes(
+        &mut self,
+        schema: &crate::Schema,
+    ) -> Result<std::collections::HashSet<u128>, DestinationError> {
+        let _ = schema;
+        Ok(Default::default())
+    }
+
     /// Row counts of the data tables.
     fn table_counts(&mut self) -> Result<Vec<(String, u64)>, DestinationError>;
 

@@ -17,6 +17,10 @@ pub const C_PARENT_ID: &str = "_harbor_parent_id";
 pub const C_ROOT_ID: &str = "_harbor_root_id";
 /// Name of the system column holding a child row's position in its list.
 pub const C_LIST_IDX: &str = "_harbor_list_idx";
+/// Name of the system column of root tables holding a hash of the raw input record the row came
+/// from (xxh3-128, hex), when the input was a line of text. A later load skips records whose hash
+/// is already stored: an identical record cannot change a merged row.
+pub const C_CONTENT_HASH: &str = "_harbor_content_hash";
 
 /// How rows are written to a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Hash)]

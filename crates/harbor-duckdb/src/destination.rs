@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use duckdb::{Connection, params};
 use harbor_core::destination::{Destination, DestinationError, LoadRecord, LoadReport};
 use harbor_core::package::{Job, Package, TablePlan};
-use harbor_core::schema::{C_ID, C_ROOT_ID};
+use harbor_core::schema::{C_CONTENT_HASH, C_ID, C_ROOT_ID};
 use harbor_core::state::PipelineState;
 use harbor_core::{Schema, WriteDisposition};
 
@@ -187,14 +187,14 @@ impl Destination for DuckDbDestination {
             schema_changes: changes.iter().map(describe_change).collect(),
             ..Default::default()
         };
-        let mut cleared_roots: Vec<String> = Vec::new();
+        let mut roots = RootFacts::default();
         let mut total = 0u64;
         for plan in &m.tables {
             let table_jobs: Vec<&Job> = jobs.iter().filter(|j| j.table == plan.name).collect();
             if table_jobs.is_empty() {
                 continue;
             }
-            let rows = load_table(&tx, plan, &table_jobs, &full, &mut cleared_roots)?;
+            let rows = load_table(&tx, plan, &table_jobs, &full, &mut roots)?;
             total += rows;
             report.rows.push((plan.name.clone(), rows));
         }
@@ -254,6 +254,36 @@ impl Destination for DuckDbDestination {
             .map_err(err("cannot read _harbor_loads"))
     }
 
+    fn content_hashes(
+        &mut self,
+        schema: &Schema,
+    ) -> Result<std::collections::HashSet<u128>, DestinationError> {
+        let mut out = std::collections::HashSet::new();
+        for t in schema.tables.values() {
+            if t.parent.is_some()
+                || t.disposition != WriteDisposition::Merge
+                || t.column(C_CONTENT_HASH).is_none()
+            {
+                continue;
+            }
+            let sql = format!(
+                "SELECT {c} FROM {t} WHERE {c} IS NOT NULL",
+                c = quote(C_CONTENT_HASH),
+                t = quote(&t.name)
+            );
+            let what = format!("cannot read content hashes of `{}`", t.name);
+            let mut stmt = self.conn.prepare(&sql).map_err(err(&what))?;
+            let mut rows = stmt.query([]).map_err(err(&what))?;
+            while let Some(row) = rows.next().map_err(err(&what))? {
+                let hex: String = row.get(0).map_err(err(&what))?;
+                if let Ok(h) = u128::from_str_radix(&hex, 16) {
+                    out.insert(h);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn table_counts(&mut self) -> Result<Vec<(String, u64)>, DestinationError> {
         let names: Vec<String> = {
             let mut stmt = self
@@ -281,62 +311,104 @@ impl Destination for DuckDbDestination {
     }
 }
 
+/// What the load of a package learned about its root tables, for their child tables.
+#[derive(Default)]
+struct RootFacts {
+    /// Roots already emptied by a `replace`.
+    cleared: Vec<String>,
+    /// Merged roots whose keys are unique within the package (no dedup needed for them or their
+    /// children: child ids derive from the root's).
+    unique: Vec<String>,
+}
+
+/// Whether a query answering one boolean says true.
+fn ask(tx: &duckdb::Transaction<'_>, sql: &str, what: &str) -> Result<bool, DestinationError> {
+    tx.query_row(sql, [], |r| r.get(0)).map_err(err(what.to_owned()))
+}
+
 /// Loads one table's jobs inside the open transaction and returns the rows written.
+///
+/// Merge takes the fast path where it can: a key that occurs once in the package needs no
+/// latest-row window, and a table that is empty needs no delete of the keys it is about to receive.
 fn load_table(
     tx: &duckdb::Transaction<'_>,
     plan: &TablePlan,
     jobs: &[&Job],
     schema: &Schema,
-    cleared_roots: &mut Vec<String>,
+    roots: &mut RootFacts,
 ) -> Result<u64, DestinationError> {
     let src = parquet_source(jobs);
     let t = quote(&plan.name);
     let ctx = |what: &str| format!("{what} of table `{}` failed", plan.name);
     let select = "SELECT * EXCLUDE (filename, file_row_number)";
-    let latest = |key: &str| {
-        format!(
-            "{select} FROM {src} QUALIFY row_number() OVER (PARTITION BY {} ORDER BY filename DESC, file_row_number DESC) = 1",
-            quote(key)
-        )
+    let latest = |key: &str, unique: bool| {
+        if unique {
+            format!("{select} FROM {src}")
+        } else {
+            format!(
+                "{select} FROM {src} QUALIFY row_number() OVER (PARTITION BY {} ORDER BY filename DESC, file_row_number DESC) = 1",
+                quote(key)
+            )
+        }
     };
     let is_root = plan.parent.is_none();
     let insert = match (plan.disposition, is_root) {
         (WriteDisposition::Merge, true) => {
             let key = plan.primary_key.as_deref().unwrap_or(C_ID);
-            // Child rows of every merged root are replaced, including children the new version lacks.
-            // Every table of the merged schema exists: the schema changes ran first.
-            for child in DuckDbDestination::descendants(schema, &plan.name) {
+            let unique = ask(
+                tx,
+                &format!("SELECT count(*) = count(DISTINCT {k}) FROM {src}", k = quote(key)),
+                &ctx("merge (key check)"),
+            )?;
+            if unique {
+                roots.unique.push(plan.name.clone());
+            }
+            let empty = ask(
+                tx,
+                &format!("SELECT NOT EXISTS (SELECT 1 FROM {t})"),
+                &ctx("merge (size check)"),
+            )?;
+            if !empty {
+                // Child rows of every merged root are replaced, including children the new version
+                // lacks. Every table of the merged schema exists: the schema changes ran first.
+                for child in DuckDbDestination::descendants(schema, &plan.name) {
+                    tx.execute(
+                        &format!(
+                            "DELETE FROM {} WHERE {} IN (SELECT {} FROM {src})",
+                            quote(&child),
+                            quote(C_ROOT_ID),
+                            quote(C_ID)
+                        ),
+                        [],
+                    )
+                    .map_err(err(ctx("merge (child rows)")))?;
+                }
                 tx.execute(
                     &format!(
-                        "DELETE FROM {} WHERE {} IN (SELECT {} FROM {src})",
-                        quote(&child),
-                        quote(C_ROOT_ID),
-                        quote(C_ID)
+                        "DELETE FROM {t} WHERE {k} IN (SELECT {k} FROM {src})",
+                        k = quote(key)
                     ),
                     [],
                 )
-                .map_err(err(ctx("merge (child rows)")))?;
+                .map_err(err(ctx("merge (delete)")))?;
             }
-            tx.execute(
-                &format!(
-                    "DELETE FROM {t} WHERE {k} IN (SELECT {k} FROM {src})",
-                    k = quote(key)
-                ),
-                [],
-            )
-            .map_err(err(ctx("merge (delete)")))?;
-            format!("INSERT INTO {t} BY NAME ({})", latest(key))
+            format!("INSERT INTO {t} BY NAME ({})", latest(key, unique))
         }
-        (WriteDisposition::Merge, false) => format!("INSERT INTO {t} BY NAME ({})", latest(C_ID)),
+        (WriteDisposition::Merge, false) => {
+            format!(
+                "INSERT INTO {t} BY NAME ({})",
+                latest(C_ID, roots.unique.contains(&plan.root))
+            )
+        }
         (WriteDisposition::Replace, _) => {
-            if is_root && !cleared_roots.contains(&plan.name) {
+            if is_root && !roots.cleared.contains(&plan.name) {
                 for name in std::iter::once(plan.name.clone())
                     .chain(DuckDbDestination::descendants(schema, &plan.name))
                 {
                     tx.execute(&format!("DELETE FROM {}", quote(&name)), [])
                         .map_err(err(ctx("replace")))?;
                 }
-                cleared_roots.push(plan.name.clone());
+                roots.cleared.push(plan.name.clone());
             }
             format!("INSERT INTO {t} BY NAME ({select} FROM {src})")
         }

@@ -4,7 +4,7 @@
 //! this thread resolves them against the schema strictly in input order and writes each chunk's
 //! tables as Parquet job files. Channels are bounded, so memory stays flat whatever the input size.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -13,6 +13,7 @@ use crossbeam_channel::bounded;
 use harbor_core::Schema;
 use harbor_core::normalize::{FlatChunk, NormalizeOptions, Reject, ResolveStats, resolve};
 use harbor_core::package::PackageWriter;
+use harbor_core::schema::C_CONTENT_HASH;
 use harbor_parquet::JobWriteOptions;
 
 use crate::error::Result;
@@ -30,6 +31,9 @@ pub struct ExtractOptions {
     pub workers: usize,
     /// Job file encoding.
     pub job: JobWriteOptions,
+    /// Content hashes of records already stored (see [`harbor_core::schema::C_CONTENT_HASH`]): a
+    /// text record whose hash is here is skipped before parsing. `None` skips nothing.
+    pub skip_hashes: Option<Arc<HashSet<u128>>>,
 }
 
 impl Default for ExtractOptions {
@@ -40,6 +44,7 @@ impl Default for ExtractOptions {
             chunk_records: 2000,
             workers,
             job: JobWriteOptions::default(),
+            skip_hashes: None,
         }
     }
 }
@@ -59,9 +64,11 @@ pub struct ExtractSummary {
     pub more_stubs: u64,
     /// Bytes of job files written.
     pub package_bytes: u64,
+    /// Records skipped because an identical record is already stored.
+    pub unchanged: u64,
 }
 
-type Parsed = (u64, FlatChunk, Bad);
+type Parsed = (u64, FlatChunk, Bad, u64);
 
 /// Reads `inputs`, normalizes them and writes job files into `writer`. `schema` grows as needed.
 pub fn extract(
@@ -133,10 +140,11 @@ where
             let raw_rx = raw_rx.clone();
             let flat_tx = flat_tx.clone();
             let nopts = &opts.normalize;
+            let skip = opts.skip_hashes.as_deref();
             s.spawn(move || {
                 for (seq, batch) in raw_rx {
-                    let (chunk, bad) = parse_and_flatten(batch, nopts);
-                    if flat_tx.send((seq, chunk, bad)).is_err() {
+                    let (chunk, bad, unchanged) = parse_and_flatten(batch, nopts, skip);
+                    if flat_tx.send((seq, chunk, bad, unchanged)).is_err() {
                         break;
                     }
                 }
@@ -151,8 +159,9 @@ where
         let mut result: Result<()> = Ok(());
         for parsed in flat_rx.iter() {
             pending.insert(parsed.0, parsed);
-            while let Some((_, chunk, bad)) = pending.remove(&next) {
+            while let Some((_, chunk, bad, unchanged)) = pending.remove(&next) {
                 next += 1;
+                summary.unchanged += unchanged;
                 if result.is_err() {
                     continue;
                 }
@@ -180,9 +189,16 @@ where
 
 type Bad = Vec<(Reject, Option<Vec<u8>>)>;
 
-fn parse_and_flatten(batch: Vec<RawRecord>, opts: &NormalizeOptions) -> (FlatChunk, Bad) {
+/// Parses and flattens one batch; returns the chunk, the rejected records and how many records were
+/// skipped as already stored.
+fn parse_and_flatten(
+    batch: Vec<RawRecord>,
+    opts: &NormalizeOptions,
+    skip: Option<&HashSet<u128>>,
+) -> (FlatChunk, Bad, u64) {
     let mut chunk = FlatChunk::default();
     let mut bad = Vec::new();
+    let mut unchanged = 0u64;
     for rec in batch {
         let bytes = match rec.payload {
             Payload::Value(v) => {
@@ -191,8 +207,16 @@ fn parse_and_flatten(batch: Vec<RawRecord>, opts: &NormalizeOptions) -> (FlatChu
             }
             Payload::Bytes(b) => b,
         };
+        let hash = xxhash_rust::xxh3::xxh3_128(&bytes);
+        if skip.is_some_and(|s| s.contains(&hash)) {
+            unchanged += 1;
+            continue;
+        }
         match serde_json::from_slice::<serde_json::Value>(&bytes) {
-            Ok(v) => chunk.add_record(v, rec.source, &opts.routing, &opts.flatten),
+            Ok(mut v) => {
+                tag_content_hash(&mut v, hash);
+                chunk.add_record(v, rec.source, &opts.routing, &opts.flatten)
+            }
             Err(e) => bad.push((
                 Reject {
                     source: rec.source,
@@ -202,7 +226,24 @@ fn parse_and_flatten(batch: Vec<RawRecord>, opts: &NormalizeOptions) -> (FlatChu
             )),
         }
     }
-    (chunk, bad)
+    (chunk, bad, unchanged)
+}
+
+/// Stores the record's content hash in its root row: a bare object or a single thing gets the
+/// field; a Listing (many records in one line) does not.
+fn tag_content_hash(v: &mut serde_json::Value, hash: u128) {
+    let Some(obj) = v.as_object_mut() else { return };
+    let target = match obj.get("kind").and_then(serde_json::Value::as_str) {
+        None => Some(obj),
+        Some(k) if k.len() == 2 && k.starts_with('t') => obj.get_mut("data").and_then(|d| d.as_object_mut()),
+        Some(_) => None,
+    };
+    if let Some(m) = target {
+        m.insert(
+            C_CONTENT_HASH.to_owned(),
+            serde_json::Value::String(format!("{hash:032x}")),
+        );
+    }
 }
 
 fn write_chunk(

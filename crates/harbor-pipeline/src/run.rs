@@ -137,6 +137,15 @@ impl Pipeline {
         self.dest.stored_state(&name).map_err(|e| self.dest_err(e))
     }
 
+    /// Content hashes of the records already stored in merge tables, for
+    /// [`ExtractOptions::skip_hashes`](crate::ExtractOptions): records identical to stored ones are
+    /// skipped before parsing. `None` when nothing is stored or the destination cannot tell.
+    pub fn known_content(&mut self) -> Result<Option<Arc<std::collections::HashSet<u128>>>> {
+        let schema = self.schema()?;
+        let known = self.dest.content_hashes(&schema).map_err(|e| self.dest_err(e))?;
+        Ok((!known.is_empty()).then(|| Arc::new(known)))
+    }
+
     /// Loads (or finalizes, if already committed) packages left by interrupted runs.
     pub fn recover(&mut self) -> Result<Vec<LoadReport>> {
         let mut out = Vec::new();
@@ -222,6 +231,12 @@ impl Pipeline {
             return Ok(run);
         }
         let t0 = Instant::now();
+        let mut extract_opts = opts.extract.clone();
+        if matches!(opts.disposition, None | Some(WriteDisposition::Merge))
+            && extract_opts.skip_hashes.is_none()
+        {
+            extract_opts.skip_hashes = self.known_content()?;
+        }
         let rejects_dir = self.opts.workdir.join(&self.opts.name).join("rejects");
         let source = describe_inputs(&todo);
         let mut rejects_path = None;
@@ -233,7 +248,7 @@ impl Pipeline {
                     &todo,
                     writer,
                     schema,
-                    &opts.extract,
+                    &extract_opts,
                     load_id,
                     &mut rejects,
                     bytes_read,

@@ -9,6 +9,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: the normalizer allocates many small strings and maps on several threads at once.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// RedditHarbor: collect Reddit data into queryable datasets, incrementally, exactly once.
 ///
 /// Configuration comes from ./harbor.toml, then --config FILE, then HARBOR_* environment variables

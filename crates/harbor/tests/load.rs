@@ -308,3 +308,61 @@ fn killed_loads_recover_to_exactly_the_clean_result() {
         assert_eq!(table_digest(&h), expected, "third run after a kill at {point}");
     }
 }
+
+#[test]
+fn records_identical_to_stored_ones_are_skipped_and_changed_ones_merge() {
+    let h = Harbor::new();
+    let first = synthetic_submissions(0, 500);
+    let a = h.write("a.ndjson", &first);
+    let out = h.run(&[
+        "load",
+        a.to_str().unwrap_or_default(),
+        "--table",
+        "submissions",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let children_before = h.count("submissions__all_awardings");
+
+    // The next file repeats every record, changes one and adds 20.
+    let mut lines: Vec<String> = first.lines().map(str::to_owned).collect();
+    let mut changed: Value = serde_json::from_str(&lines[7]).expect("json");
+    changed["title"] = Value::String("Edited title".into());
+    changed["all_awardings"] = Value::Array(Vec::new());
+    lines[7] = changed.to_string();
+    let mut second = lines.join("\n");
+    second.push('\n');
+    second.push_str(&synthetic_submissions(500, 20));
+    let b = h.write("b.ndjson", &second);
+    let out = h.run(&[
+        "load",
+        b.to_str().unwrap_or_default(),
+        "--table",
+        "submissions",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    assert_eq!(summary["records"], 520);
+    assert_eq!(summary["unchanged_records"], 499);
+    assert_eq!(summary["rows"]["submissions"], 21);
+    assert_eq!(h.count("submissions"), 520);
+    let title: String = h.query("SELECT title FROM submissions WHERE id = 'p0000007'");
+    assert_eq!(title, "Edited title");
+    // The changed post lost its awards; the new posts brought theirs.
+    let awards_of_7: i64 = h.query(
+        "SELECT count(*) FROM submissions__all_awardings a JOIN submissions s ON a._harbor_root_id = s._harbor_id \
+         WHERE s.id = 'p0000007'",
+    );
+    assert_eq!(awards_of_7, 0);
+    let new_children: i64 = h.query(
+        "SELECT count(*) FROM submissions__all_awardings a JOIN submissions s ON a._harbor_root_id = s._harbor_id \
+         WHERE s.id >= 'p0000500'",
+    );
+    assert_eq!(
+        h.count("submissions__all_awardings"),
+        children_before - 1 + new_children
+    );
+    let dup: i64 = h.query("SELECT count(*) - count(DISTINCT id) FROM submissions");
+    assert_eq!(dup, 0);
+}

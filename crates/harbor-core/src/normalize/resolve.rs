@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::naming::{join_path, normalize_segment};
 use crate::registry;
 use crate::schema::{
-    C_ID, C_LIST_IDX, C_LOAD_ID, C_PARENT_ID, C_ROOT_ID, Column, Schema, TableSchema, WriteDisposition,
+    C_CONTENT_HASH, C_ID, C_LIST_IDX, C_LOAD_ID, C_PARENT_ID, C_ROOT_ID, Column, Schema, TableSchema,
+    WriteDisposition,
 };
 use crate::types::{Cell, DataType};
 
@@ -285,6 +286,8 @@ fn create_table(
             (C_ROOT_ID, DataType::Text),
             (C_LIST_IDX, DataType::Bigint),
         ]);
+    } else {
+        sys.push((C_CONTENT_HASH, DataType::Text));
     }
     for (n, t) in sys {
         table.names.reserve(n);
@@ -308,6 +311,16 @@ fn route_column(
     routed: &mut BTreeMap<usize, Vec<(u32, Cell)>>,
 ) -> Result<()> {
     let raw = fc.raw_key();
+    let table = schema.tables.get_mut(table_name).ok_or_else(|| Error::Package {
+        path: Default::default(),
+        message: format!("table `{table_name}` vanished from the schema"),
+    })?;
+    if raw == C_CONTENT_HASH && table.parent.is_none() && table.column(C_CONTENT_HASH).is_none() {
+        // A root table created before content hashes existed gets the system column now.
+        table.names.reserve(C_CONTENT_HASH);
+        table.columns.push(system_column(C_CONTENT_HASH, DataType::Text));
+        schema.version += 1;
+    }
     let table = schema.tables.get_mut(table_name).ok_or_else(|| Error::Package {
         path: Default::default(),
         message: format!("table `{table_name}` vanished from the schema"),

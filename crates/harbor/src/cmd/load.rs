@@ -131,6 +131,7 @@ fn summary_json(s: &RunSummary, dest: &str, secs: f64) -> serde_json::Value {
         "destination": dest,
         "load_id": s.load.as_ref().map(|l| l.load_id.clone()),
         "records": s.extract.records,
+        "unchanged_records": s.extract.unchanged,
         "rows": s.load.as_ref().map(|l| l.rows.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()),
         "new_columns": s.extract.resolve.new_columns,
         "new_tables": s.extract.resolve.new_tables,
@@ -177,6 +178,12 @@ fn print_summary(s: &RunSummary, dest: &str, secs: f64) {
         s.seconds.0,
         s.seconds.1
     );
+    if s.extract.unchanged > 0 {
+        eprintln!(
+            "  {} records skipped: identical to records already stored",
+            s.extract.unchanged
+        );
+    }
     if s.extract.resolve.discarded_rows + s.extract.resolve.discarded_values > 0 {
         eprintln!(
             "  schema contract discarded {} rows and {} values",
