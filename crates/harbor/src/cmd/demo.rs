@@ -79,7 +79,6 @@ pub fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
     let mut opts = CollectOptions {
         subreddits: subreddits.clone(),
         listings: vec![ListingSpec::NEW],
-        history: true,
         subreddit_about: true,
         extract: settings.extract_options()?,
         rejects_dir: settings.workdir.join(DEMO_PIPELINE).join("rejects"),
