@@ -13,11 +13,15 @@ mod annotate;
 mod commit;
 mod gather;
 mod options;
+mod report;
+mod reset;
 mod tracked;
 
-pub use commit::{CollectReport, commit, run};
-pub use gather::{
-    CollectEvent, Gathered, SubredditBatch, SubredditReport, SubredditStatus, cursor_key, gather,
-};
+pub use commit::{commit, run};
+pub use gather::{Gathered, SubredditBatch, cursor_key, gather};
 pub use options::{CollectOptions, DEFAULT_REFRESH_WINDOW_SECS, FilterSetting, ListingSpec};
+pub use report::{
+    CollectEvent, CollectReport, ProblemPost, SubredditReport, SubredditStatus, TOP_PROBLEM_POSTS,
+};
+pub use reset::reset;
 pub use tracked::{Tracked, TrackedPost};

@@ -100,7 +100,8 @@ impl Default for RedditConfig {
 
 impl RedditConfig {
     /// Applies the conventional environment variables over this config: `REDDIT_CLIENT_ID`,
-    /// `REDDIT_CLIENT_SECRET`, `REDDIT_USERNAME` + `REDDIT_PASSWORD` (switches to the password flow),
+    /// `REDDIT_CLIENT_SECRET`, `REDDIT_REFRESH_TOKEN` (switches to the refresh-token flow),
+    /// `REDDIT_USERNAME` + `REDDIT_PASSWORD` (switches to the password flow; wins over a refresh token),
     /// `REDDIT_USER_AGENT`, `HARBOR_REDDIT_API_URL`, `HARBOR_REDDIT_TOKEN_URL`.
     pub fn with_env_overrides(self) -> Self {
         self.with_overrides(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
@@ -113,6 +114,11 @@ impl RedditConfig {
         }
         if let Some(v) = var("REDDIT_CLIENT_SECRET") {
             self.client_secret = SecretString::from(v);
+        }
+        if let Some(refresh_token) = var("REDDIT_REFRESH_TOKEN") {
+            self.auth = AuthFlow::RefreshToken {
+                refresh_token: SecretString::from(refresh_token),
+            };
         }
         if let (Some(username), Some(password)) = (var("REDDIT_USERNAME"), var("REDDIT_PASSWORD")) {
             self.auth = AuthFlow::Password {

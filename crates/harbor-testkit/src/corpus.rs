@@ -235,6 +235,11 @@ impl Corpus {
         }
     }
 
+    /// `created_utc` of the newest post (the corpus clock).
+    pub(crate) fn clock(&self) -> f64 {
+        self.clock
+    }
+
     /// Post indices of a subreddit (creation order), if it exists.
     pub(crate) fn subreddit_posts(&self, subreddit: &str) -> Option<&Vec<usize>> {
         self.subreddits.get(&subreddit.to_lowercase())

@@ -163,6 +163,12 @@ impl FakeReddit {
         (0..k).map(|_| s.corpus.add_post(subreddit)).collect()
     }
 
+    /// `created_utc` of the newest post in the corpus: the fake's "now", for a collector's
+    /// refresh window (the synthetic corpus lives in the past).
+    pub fn newest_created_utc(&self) -> f64 {
+        self.shared.lock().corpus.clock()
+    }
+
     /// Ids of a subreddit's posts, oldest first.
     pub fn post_ids(&self, subreddit: &str) -> Vec<String> {
         let s = self.shared.lock();

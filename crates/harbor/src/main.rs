@@ -1,6 +1,7 @@
 //! The `harbor` command: collect Reddit data into queryable datasets.
 
 mod cmd;
+mod collect_print;
 mod dest;
 mod output;
 mod settings;
@@ -47,6 +48,10 @@ enum Command {
     Schema(cmd::schema::SchemaArgs),
     /// Print recent loads, row counts and pipeline state.
     Status(cmd::status::StatusArgs),
+    /// Collect subreddits from the Reddit API (incremental, exactly once).
+    Collect(cmd::collect::CollectArgs),
+    /// Demo: a first and an incremental collection from a built-in Reddit stand-in, no credentials.
+    Demo(cmd::demo::DemoArgs),
 }
 
 fn main() {
@@ -74,6 +79,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Load(args) => cmd::load::run(&settings, args),
         Command::Schema(args) => cmd::schema::run(&settings, args),
         Command::Status(args) => cmd::status::run(&settings, args),
+        Command::Collect(args) => cmd::collect::run(&settings, args),
+        Command::Demo(args) => cmd::demo::run(&settings, args),
     }
 }
 

@@ -29,6 +29,10 @@ pub struct Settings {
     pub contracts: ContractSettings,
     /// Per-table options for tables that are not Reddit things.
     pub tables: BTreeMap<String, TableSettings>,
+    /// How to reach the Reddit API (`harbor collect`).
+    pub reddit: RedditSettings,
+    /// What `harbor collect` collects.
+    pub collect: CollectSettings,
 }
 
 impl Default for Settings {
@@ -41,6 +45,8 @@ impl Default for Settings {
             duckdb: DuckDbSettings::default(),
             contracts: ContractSettings::default(),
             tables: BTreeMap::new(),
+            reddit: RedditSettings::default(),
+            collect: CollectSettings::default(),
         }
     }
 }
@@ -117,9 +123,113 @@ fn default_disposition() -> String {
     "append".into()
 }
 
+/// `[reddit]`: how to reach the Reddit API. Secrets never go here: the client secret, the password
+/// and a refresh token come only from `REDDIT_CLIENT_SECRET`, `REDDIT_PASSWORD` and
+/// `REDDIT_REFRESH_TOKEN`; `REDDIT_CLIENT_ID`, `REDDIT_USERNAME`, `REDDIT_USER_AGENT`,
+/// `HARBOR_REDDIT_API_URL` and `HARBOR_REDDIT_TOKEN_URL` override the values below.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedditSettings {
+    /// OAuth client id of your Reddit app.
+    pub client_id: String,
+    /// User-Agent, e.g. `linux:myharbor:0.1 (by /u/yourname)`; Reddit requires a descriptive one.
+    pub user_agent: String,
+    /// API base URL.
+    pub api_url: String,
+    /// Token endpoint.
+    pub token_url: String,
+    /// Per-request timeout in milliseconds.
+    pub timeout_ms: u64,
+    /// Retries of a transient failure (429, 5xx, timeouts, broken bodies).
+    pub max_retries: u32,
+    /// First retry delay in milliseconds (doubled each retry, with jitter).
+    pub retry_min_delay_ms: u64,
+    /// Longest retry delay in milliseconds.
+    pub retry_max_delay_ms: u64,
+}
+
+impl Default for RedditSettings {
+    fn default() -> Self {
+        let client = harbor_reddit::RedditConfig::default();
+        Self {
+            client_id: String::new(),
+            user_agent: String::new(),
+            api_url: client.api_url,
+            token_url: client.token_url,
+            timeout_ms: client.timeout_ms,
+            max_retries: client.retry.max_retries,
+            retry_min_delay_ms: client.retry.min_delay_ms,
+            retry_max_delay_ms: client.retry.max_delay_ms,
+        }
+    }
+}
+
+/// `[collect]`: what `harbor collect` collects (flags override each value for one run).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectSettings {
+    /// Subreddit names (without `r/`).
+    pub subreddits: Vec<String>,
+    /// Listings per subreddit: `new` (incremental), `hot`, `rising`, `top:week`, `controversial:all`.
+    pub listings: Vec<String>,
+    /// Most items read from one listing in one run (Reddit serves about 1000).
+    pub limit: usize,
+    /// Seconds below the `new` cursor that are read again, for posts that show up late.
+    pub lag_window_secs: f64,
+    /// Collect comment trees (of new posts and of posts whose `num_comments` grew).
+    pub comments: bool,
+    /// Comment sort: `confidence`, `new`, `top`, `old`...
+    pub comment_sort: String,
+    /// Calls per thread to expand "load more" stubs (like PRAW's `replace_more(limit)`); -1 = all.
+    pub max_more_calls: i64,
+    /// Posts younger than this many days are refreshed (score, comments, edits, deletions); 0 = off.
+    pub refresh_window_days: f64,
+    /// Problem filter: `tag` (store all, tag problem posts), `only` (store problem posts) or `off`.
+    pub filter: String,
+    /// Problem keywords; empty = the legacy list (struggle, problem, frustrated, wish, can't...).
+    pub keywords: Vec<String>,
+    /// Keep a `submission_history` row (score, comments, ratio) per post and run.
+    pub history: bool,
+    /// Blank the text and author of deleted or removed content (`removed_at` is always recorded).
+    pub purge_removed: bool,
+    /// Collect `/r/{sub}/about` into `subreddits`.
+    pub subreddit_about: bool,
+    /// Collect `/user/{name}/about` of new posts' authors into `redditors`.
+    pub redditor_about: bool,
+}
+
+impl Default for CollectSettings {
+    fn default() -> Self {
+        Self {
+            subreddits: Vec::new(),
+            listings: vec!["new".into()],
+            limit: 1000,
+            lag_window_secs: 0.0,
+            comments: true,
+            comment_sort: "confidence".into(),
+            max_more_calls: -1,
+            refresh_window_days: 7.0,
+            filter: "tag".into(),
+            keywords: Vec::new(),
+            history: false,
+            purge_removed: false,
+            subreddit_about: false,
+            redditor_about: false,
+        }
+    }
+}
+
 /// Top-level keys that `HARBOR_*` variables may set (others, like `HARBOR_REDDIT_API_URL`, belong to
 /// other parts and are ignored here).
-const ENV_KEYS: &[&str] = &["pipeline", "destination", "workdir", "load", "duckdb"];
+const ENV_KEYS: &[&str] = &[
+    "pipeline",
+    "destination",
+    "workdir",
+    "load",
+    "duckdb",
+    "reddit.",
+    "collect.",
+];
 
 impl Settings {
     /// Loads settings from `harbor.toml` in the current directory (if present), an explicit config file,
@@ -168,5 +278,61 @@ impl Settings {
             default: self.contracts.default,
             tables: self.contracts.tables.clone(),
         }
+    }
+
+    /// Normalization and job-file options from `[load]`, `[contracts]` and `[tables]`, for sources
+    /// that produce Reddit things (`harbor collect`).
+    pub fn extract_options(&self) -> anyhow::Result<harbor_pipeline::ExtractOptions> {
+        use harbor_core::normalize::{NormalizeOptions, ResolveOptions};
+        let mut tables = BTreeMap::new();
+        for (name, t) in &self.tables {
+            let Some(d) = WriteDisposition::parse(&t.disposition) else {
+                bail!("invalid disposition for {name}")
+            };
+            tables.insert(name.clone(), (d, t.primary_key.clone()));
+        }
+        let mut normalize = NormalizeOptions {
+            resolve: ResolveOptions {
+                contracts: self.contracts(),
+                tables,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        normalize.flatten.max_nesting = self.load.max_nesting;
+        for (name, t) in &self.tables {
+            match &t.primary_key {
+                Some(pk) => normalize.flatten.primary_keys.insert(name.clone(), pk.clone()),
+                None => normalize.flatten.primary_keys.remove(name),
+            };
+        }
+        let mut extract = harbor_pipeline::ExtractOptions {
+            normalize,
+            ..Default::default()
+        };
+        extract.chunk_records = self.load.chunk_records;
+        if self.load.workers > 0 {
+            extract.workers = self.load.workers;
+        }
+        extract.job = harbor_parquet::JobWriteOptions {
+            compress: self.load.compress_jobs,
+        };
+        Ok(extract)
+    }
+
+    /// The Reddit client config: `[reddit]`, then the `REDDIT_*` / `HARBOR_REDDIT_*_URL` variables.
+    pub fn reddit_config(&self) -> harbor_reddit::RedditConfig {
+        let mut c = harbor_reddit::RedditConfig {
+            client_id: self.reddit.client_id.clone(),
+            user_agent: self.reddit.user_agent.clone(),
+            api_url: self.reddit.api_url.clone(),
+            token_url: self.reddit.token_url.clone(),
+            timeout_ms: self.reddit.timeout_ms,
+            ..Default::default()
+        };
+        c.retry.max_retries = self.reddit.max_retries;
+        c.retry.min_delay_ms = self.reddit.retry_min_delay_ms;
+        c.retry.max_delay_ms = self.reddit.retry_max_delay_ms;
+        c.with_env_overrides()
     }
 }

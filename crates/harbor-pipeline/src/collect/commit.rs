@@ -1,54 +1,47 @@
 //! The writing half of a collection run: every collected thing and the new cursors go into ONE load
 //! package, loaded in one destination transaction, so data and cursors commit together.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use harbor_core::destination::LoadReport;
 use harbor_core::normalize::SourceRef;
 use harbor_core::state::PipelineState;
-use harbor_reddit::{CallStats, RedditClient};
-use serde::Serialize;
+use harbor_reddit::RedditClient;
 
-use super::gather::{CollectEvent, Gathered, SubredditReport, SubredditStatus, gather};
+use super::gather::{Gathered, gather};
 use super::options::CollectOptions;
+use super::report::{CollectEvent, CollectReport, ProblemPost, SubredditStatus, TOP_PROBLEM_POSTS};
 use crate::error::Result;
 use crate::extract::{ExtractSummary, extract_records};
 use crate::input::RawRecord;
 use crate::rejects::RejectSink;
 use crate::run::Pipeline;
 
-/// What one collection run did.
-#[derive(Debug, Default, Serialize)]
-pub struct CollectReport {
-    /// One entry per subreddit, in run order.
-    pub subreddits: Vec<SubredditReport>,
-    /// API calls, retries, 429s and rate-limit waits of this run.
-    pub stats: CallStats,
-    /// The load id, when something was loaded.
-    pub load_id: Option<String>,
-    /// Rows written per table.
-    pub rows: BTreeMap<String, u64>,
-    /// Packages of an interrupted earlier run that were loaded first.
-    pub recovered: Vec<String>,
-    /// Seconds spent collecting (network).
-    pub seconds_collect: f64,
-    /// Seconds spent normalizing and loading.
-    pub seconds_load: f64,
-}
-
-impl CollectReport {
-    /// Subreddits whose collection failed (not merely unavailable).
-    pub fn failed(&self) -> impl Iterator<Item = &SubredditReport> {
-        self.subreddits
-            .iter()
-            .filter(|s| s.status == SubredditStatus::Failed)
-    }
-}
-
-/// One collection run: replays packages left by an interrupted run, reads the cursors, collects
-/// (on `runtime`, which must not be the caller's own runtime thread), then writes and loads one
-/// package with the data and the new cursors.
+/// One collection run, the library entry point behind `harbor collect` and `harbor demo`.
+///
+/// 1. Loads packages an interrupted earlier run left behind (their ids go to
+///    [`CollectReport::recovered`]).
+/// 2. Reads the committed pipeline state (listing cursors, tracked posts).
+/// 3. Collects every subreddit of `opts` on `runtime` (a handle of a runtime that is driven by its
+///    own worker threads; call this from a thread outside that runtime, e.g. `main`), reporting
+///    [`CollectEvent`]s to `progress` as it goes. A private, banned or missing subreddit becomes
+///    [`SubredditStatus::Unavailable`], any other error of one subreddit
+///    [`SubredditStatus::Failed`]; the others go on. Errors that would fail every subreddit alike
+///    (credentials, config) stop the run with [`crate::Error::Reddit`].
+/// 4. Writes everything collected plus the new state values into ONE load package and loads it in
+///    one destination transaction: rows and cursors commit together, exactly once. A crash at any
+///    point leaves the old state (the next run collects again) or a complete package (the next run
+///    loads it first).
+///
+/// ```no_run
+/// # fn demo(pipeline: &mut harbor_pipeline::Pipeline, client: &harbor_reddit::RedditClient) -> harbor_pipeline::Result<()> {
+/// use harbor_pipeline::collect::{self, CollectOptions};
+/// let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+/// let opts = CollectOptions { subreddits: vec!["rust".into()], ..CollectOptions::default() };
+/// let report = collect::run(pipeline, rt.handle(), client, &opts, &|event| eprintln!("{event:?}"))?;
+/// println!("{} API calls, rows: {:?}", report.stats.api_requests(), report.rows);
+/// # Ok(()) }
+/// ```
 pub fn run(
     pipeline: &mut Pipeline,
     runtime: &tokio::runtime::Handle,
@@ -65,6 +58,13 @@ pub fn run(
         stats: gathered.stats.clone(),
         recovered,
         seconds_collect: gathered.seconds,
+        top_problem_posts: ProblemPost::top(
+            gathered
+                .batches
+                .iter()
+                .flat_map(|b| b.problem_posts.iter().cloned()),
+            TOP_PROBLEM_POSTS,
+        ),
         ..Default::default()
     };
     if let Some((load, _)) = commit(pipeline, gathered, &state, opts, progress)? {
@@ -120,6 +120,7 @@ pub fn commit(
             Ok(n)
         };
         let summary = extract_records(read, writer, schema, &opts.extract, load_id, &mut rejects)?;
+        rejects.finish();
         if summary.rejects > 0 {
             tracing::warn!(rejects = summary.rejects, dir = %rejects_dir.display(), "Some things could not be normalized");
         }

@@ -6,123 +6,16 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use harbor_core::state::PipelineState;
+use harbor_core::testhook::pause_point;
 use harbor_reddit::{
     CallStats, Error as RedditError, FilterMode, ListingCursor, ListingSource, RedditClient, thing,
 };
-use serde::Serialize;
 use serde_json::Value;
 
 use super::annotate::{history_row, is_removed, mark_removed, num_comments, tag_problem};
 use super::options::{CollectOptions, DEFAULT_REFRESH_WINDOW_SECS};
+use super::report::{CollectEvent, ProblemPost, SubredditReport, SubredditStatus, TOP_PROBLEM_POSTS};
 use super::tracked::{Tracked, TrackedPost};
-
-/// Something worth telling the user while a run is under way.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CollectEvent {
-    /// Starting subreddit `index` (1-based) of `total`.
-    Subreddit {
-        /// Subreddit name.
-        name: String,
-        /// 1-based position.
-        index: usize,
-        /// Subreddits in the run.
-        total: usize,
-    },
-    /// A listing was walked.
-    Listing {
-        /// Subreddit name.
-        subreddit: String,
-        /// The listing (`new`, `top:week`...).
-        listing: String,
-        /// New posts found.
-        new: usize,
-        /// Pages requested.
-        pages: usize,
-    },
-    /// Recent posts were refreshed through `/api/info`.
-    Refresh {
-        /// Subreddit name.
-        subreddit: String,
-        /// Posts refreshed.
-        posts: usize,
-        /// Calls made.
-        calls: usize,
-    },
-    /// Comment trees fetched so far in a subreddit.
-    Comments {
-        /// Subreddit name.
-        subreddit: String,
-        /// Threads fetched.
-        done: usize,
-        /// Threads to fetch.
-        total: usize,
-    },
-    /// The subreddit is private, banned or missing; the run goes on without it.
-    Unavailable {
-        /// Subreddit name.
-        subreddit: String,
-        /// What Reddit answered.
-        reason: String,
-    },
-    /// Collecting the subreddit failed; the run goes on without it and reports the failure.
-    Failed {
-        /// Subreddit name.
-        subreddit: String,
-        /// The error.
-        error: String,
-    },
-    /// Writing and loading the package.
-    Loading {
-        /// Things to normalize.
-        records: usize,
-    },
-}
-
-/// How a subreddit's collection ended.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SubredditStatus {
-    /// Collected; its rows and cursors are in the package.
-    #[default]
-    Collected,
-    /// Private, banned or missing.
-    Unavailable,
-    /// An error stopped it; nothing of it was written and its cursors did not move.
-    Failed,
-}
-
-/// What happened to one subreddit.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SubredditReport {
-    /// Subreddit name.
-    pub subreddit: String,
-    /// How it ended.
-    pub status: SubredditStatus,
-    /// The error or Reddit's answer, for unavailable and failed subreddits.
-    pub message: Option<String>,
-    /// Posts not collected before.
-    pub new_posts: usize,
-    /// Listing pages requested.
-    pub listing_pages: usize,
-    /// Posts refreshed through `/api/info`.
-    pub refreshed: usize,
-    /// `/api/info` calls.
-    pub info_calls: usize,
-    /// Refreshed posts Reddit no longer returns at all.
-    pub vanished: usize,
-    /// Comment trees fetched (new posts and posts whose `num_comments` grew).
-    pub comment_threads: usize,
-    /// Comments collected.
-    pub comments: usize,
-    /// Posts and comments found deleted or removed.
-    pub removed: usize,
-    /// Posts the problem filter matched.
-    pub problem_posts: usize,
-    /// New posts dropped by the filter in mode `only`.
-    pub filtered_out: usize,
-    /// Redditor about pages collected.
-    pub redditors: usize,
-}
 
 /// Everything collected from one subreddit, ready to be normalized.
 #[derive(Debug, Clone, Default)]
@@ -131,6 +24,8 @@ pub struct SubredditBatch {
     pub things: Vec<Value>,
     /// State values to commit with them (cursors, tracked posts).
     pub state: Vec<(String, Value)>,
+    /// The subreddit's problem posts with the most engagement (for the report).
+    pub problem_posts: Vec<ProblemPost>,
 }
 
 /// The network half of a run.
@@ -182,7 +77,10 @@ pub async fn gather(
             subreddit: sub.clone(),
             ..Default::default()
         };
-        match gather_subreddit(client, state, opts, sub, &mut report, progress).await {
+        let result = gather_subreddit(client, state, opts, sub, &mut report, progress).await;
+        // Crash tests kill the process here, with one subreddit gathered and nothing written.
+        pause_point("collect");
+        match result {
             Ok(batch) => out.batches.push(batch),
             Err(e) if is_fatal(&e) => {
                 return Err(crate::Error::Reddit {
@@ -444,6 +342,10 @@ async fn gather_subreddit(
     }
 
     tracked.prune(now - opts.refresh_window_secs.max(DEFAULT_REFRESH_WINDOW_SECS));
+    batch.problem_posts = ProblemPost::top(
+        kept.iter().filter_map(|(_, p)| ProblemPost::of(p)),
+        TOP_PROBLEM_POSTS,
+    );
     batch.things.extend(kept.into_iter().map(|(_, p)| p));
     batch.things.extend(comments);
     batch.things.extend(history);

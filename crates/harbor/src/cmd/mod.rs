@@ -1,5 +1,7 @@
 //! One module per command.
 
+pub mod collect;
+pub mod demo;
 pub mod load;
 pub mod schema;
 pub mod status;

@@ -1,0 +1,274 @@
+//! `harbor collect`: collect subreddits from the Reddit API, incrementally, exactly once.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use harbor_pipeline::collect::{self, CollectOptions, CollectReport, FilterSetting, ListingSpec};
+use harbor_pipeline::{Pipeline, PipelineOptions};
+use harbor_reddit::{ClientEvent, CommentOptions, FilterMode, ProblemFilter, RedditClient, WalkOptions};
+
+use crate::collect_print;
+use crate::output::{UserError, pipeline_error};
+use crate::settings::Settings;
+
+/// Collect subreddits from the Reddit API.
+///
+/// Walks each subreddit's listings from where the last run stopped (`new` stops at the first page
+/// that reaches its cursor), refreshes posts of the refresh window with /api/info (100 a call),
+/// fetches the comment trees of new posts and of posts whose comment count grew, tags problem
+/// posts, and loads everything with the new cursors in one transaction.
+///
+/// Credentials come from REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET and REDDIT_USER_AGENT (plus
+/// REDDIT_USERNAME and REDDIT_PASSWORD for a script app, or REDDIT_REFRESH_TOKEN), and are never
+/// printed. HARBOR_REDDIT_API_URL and HARBOR_REDDIT_TOKEN_URL point the client at any compatible
+/// server. Every option also has a `[collect]` entry in harbor.toml; flags override it for one run.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Subreddits to collect (names without r/), instead of [collect] subreddits.
+    #[arg(value_name = "SUBREDDIT")]
+    subreddits: Vec<String>,
+    /// Subreddits, comma-separated (same as the positional names).
+    #[arg(long, short = 's', value_delimiter = ',', value_name = "NAMES")]
+    subreddits_list: Vec<String>,
+    /// Listings per subreddit, comma-separated: new, hot, rising, top:week, controversial:all...
+    #[arg(long, value_delimiter = ',', value_name = "LISTINGS")]
+    listings: Vec<String>,
+    /// Most items read from one listing in this run (Reddit serves about 1000).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Seconds below the `new` cursor read again, for posts that show up late.
+    #[arg(long, value_name = "SECS")]
+    lag_window: Option<f64>,
+    /// Collect comment trees (the default).
+    #[arg(long, overrides_with = "no_comments")]
+    comments: bool,
+    /// Do not collect comments.
+    #[arg(long)]
+    no_comments: bool,
+    /// Calls per thread to expand "load more" stubs (like PRAW's replace_more(limit)); -1 = all.
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
+    max_more_calls: Option<i64>,
+    /// Refresh posts younger than this many days (score, comments, edits, deletions); 0 = off.
+    #[arg(long, value_name = "DAYS")]
+    refresh_window: Option<f64>,
+    /// Problem filter: tag (keep all, tag problem posts), only (keep problem posts) or off.
+    #[arg(long, value_parser = ["tag", "only", "off"])]
+    filter: Option<String>,
+    /// Keep a submission_history row (score, comments, ratio) per post and run.
+    #[arg(long, overrides_with = "no_history")]
+    history: bool,
+    /// Do not keep history rows.
+    #[arg(long)]
+    no_history: bool,
+    /// Collect /r/{sub}/about into the subreddits table.
+    #[arg(long)]
+    about: bool,
+    /// Collect /user/{name}/about of new posts' authors into the redditors table.
+    #[arg(long)]
+    redditors: bool,
+    /// Blank the text and author of deleted or removed content (removed_at is always recorded).
+    #[arg(long)]
+    purge_removed: bool,
+    /// Forget the cursors and tracked posts of these subreddits first and collect them as a first
+    /// run would (rows already loaded are merged, not duplicated).
+    #[arg(long)]
+    full_refresh: bool,
+    /// Reference time (epoch seconds) of the refresh window, instead of the clock.
+    #[arg(long, value_name = "EPOCH")]
+    as_of: Option<f64>,
+    /// Fail at once if another run of this pipeline is active, instead of waiting.
+    #[arg(long)]
+    no_wait: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(settings: &Settings, args: CollectArgs) -> anyhow::Result<()> {
+    let opts = options(settings, &args)?;
+    let client = client(settings.reddit_config())?;
+    let runtime = runtime()?;
+    let mut pipeline = open_pipeline(settings, &settings.pipeline, !args.no_wait)?;
+    let destination = pipeline.destination().describe();
+    if args.full_refresh {
+        let n = collect::reset(&mut pipeline, &opts.subreddits).map_err(pipeline_error)?;
+        eprintln!("full refresh: forgot {n} cursors and tracked-post lists");
+    }
+    let report = collect::run(
+        &mut pipeline,
+        runtime.handle(),
+        &client,
+        &opts,
+        &collect_print::print_event,
+    )
+    .map_err(pipeline_error)?;
+    if args.json {
+        println!("{}", collect_print::report_json(&report, &destination));
+    } else {
+        collect_print::print_report(&report, &destination);
+    }
+    failed_subreddits(&report)
+}
+
+/// An error naming the subreddits whose collection failed (the others were loaded).
+pub fn failed_subreddits(report: &CollectReport) -> anyhow::Result<()> {
+    let failed: Vec<String> = report.failed().map(|s| format!("r/{}", s.subreddit)).collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "collecting {} failed (the other subreddits were loaded; the next run retries them)",
+        failed.join(", ")
+    )
+}
+
+/// The tokio runtime that drives the client (and, in the demo, the fake server).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Opens the pipeline on the configured destination.
+pub fn open_pipeline(settings: &Settings, name: &str, wait: bool) -> anyhow::Result<Pipeline> {
+    let dest = crate::dest::open(settings)?;
+    Pipeline::open(
+        PipelineOptions {
+            name: name.to_owned(),
+            workdir: settings.workdir.clone(),
+            keep_packages: settings.load.keep_packages,
+            wait_for_lock: wait,
+        },
+        dest,
+    )
+    .map_err(pipeline_error)
+}
+
+/// A client that reports rate-limit waits and retries on stderr.
+pub fn client(config: harbor_reddit::RedditConfig) -> anyhow::Result<RedditClient> {
+    let hook: harbor_reddit::EventHook = Arc::new(|e: &ClientEvent| match e {
+        ClientEvent::RateLimitWait { wait, remaining } => eprintln!(
+            "  waiting {:.1} s on the rate limit ({remaining} requests left in the window)",
+            wait.as_secs_f64()
+        ),
+        ClientEvent::Retry {
+            request,
+            attempt,
+            delay,
+            error,
+        } => eprintln!(
+            "  retry {attempt} of {request} in {:.1} s: {error}",
+            delay.as_secs_f64()
+        ),
+        ClientEvent::TokenRefreshed => {}
+    });
+    RedditClient::with_hook(config, hook).map_err(|e| {
+        UserError {
+            message: e.to_string(),
+            hint: Some(
+                "set REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET and REDDIT_USER_AGENT (and REDDIT_USERNAME / \
+                 REDDIT_PASSWORD for a script app), or [reddit] client_id / user_agent in harbor.toml; \
+                 `harbor demo` runs without credentials"
+                    .into(),
+            ),
+        }
+        .into()
+    })
+}
+
+fn user_error(message: String, hint: &str) -> anyhow::Error {
+    UserError {
+        message,
+        hint: Some(hint.into()),
+    }
+    .into()
+}
+
+/// Resolves `[collect]` and the flags into the options of one run.
+fn options(settings: &Settings, args: &CollectArgs) -> anyhow::Result<CollectOptions> {
+    let c = &settings.collect;
+    let mut subreddits: Vec<String> = args
+        .subreddits
+        .iter()
+        .chain(&args.subreddits_list)
+        .map(|s| s.trim().trim_start_matches("r/").to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if subreddits.is_empty() {
+        subreddits = c.subreddits.clone();
+    }
+    if subreddits.is_empty() {
+        return Err(user_error(
+            "no subreddits to collect".into(),
+            "pass names (`harbor collect rust selfhosted`) or set [collect] subreddits in harbor.toml",
+        ));
+    }
+    let listing_names = if args.listings.is_empty() {
+        &c.listings
+    } else {
+        &args.listings
+    };
+    let listings = listing_names
+        .iter()
+        .map(|l| l.parse::<ListingSpec>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| user_error(e, "listings are new, hot, rising, top:<t> or controversial:<t>"))?;
+    let comments = (if args.no_comments {
+        false
+    } else {
+        args.comments || c.comments
+    })
+    .then(|| CommentOptions {
+        sort: c.comment_sort.clone(),
+        max_more_calls: usize::try_from(args.max_more_calls.unwrap_or(c.max_more_calls)).ok(),
+        ..CommentOptions::default()
+    });
+    let filter = match args.filter.as_deref().unwrap_or(&c.filter) {
+        "off" => None,
+        mode => {
+            let mode = match mode {
+                "tag" => FilterMode::Tag,
+                "only" => FilterMode::Only,
+                other => {
+                    return Err(user_error(
+                        format!("[collect] filter = {other:?}"),
+                        "expected tag, only or off",
+                    ));
+                }
+            };
+            let filter = if c.keywords.is_empty() {
+                ProblemFilter::default()
+            } else {
+                ProblemFilter::new(c.keywords.iter().map(String::as_str))
+                    .context("invalid [collect] keywords")?
+            };
+            Some(FilterSetting { mode, filter })
+        }
+    };
+    let history = if args.no_history {
+        false
+    } else {
+        args.history || c.history
+    };
+    Ok(CollectOptions {
+        subreddits,
+        listings,
+        walk: WalkOptions {
+            limit: args.limit.unwrap_or(c.limit),
+            lag_window_secs: args.lag_window.unwrap_or(c.lag_window_secs),
+        },
+        comments,
+        refresh_window_secs: args.refresh_window.unwrap_or(c.refresh_window_days).max(0.0) * 86_400.0,
+        history,
+        purge_removed: args.purge_removed || c.purge_removed,
+        filter,
+        subreddit_about: args.about || c.subreddit_about,
+        redditor_about: args.redditors || c.redditor_about,
+        now_utc: args.as_of,
+        extract: settings.extract_options()?,
+        rejects_dir: settings.workdir.join(&settings.pipeline).join("rejects"),
+    })
+}
