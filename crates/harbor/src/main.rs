@@ -47,6 +47,8 @@ enum Command {
     Schema(cmd::schema::SchemaArgs),
     /// Print recent loads, row counts and pipeline state.
     Status(cmd::status::StatusArgs),
+    /// Ingest Pushshift / Arctic Shift dump files (RS_*.zst, RC_*.zst), filtered, resumable.
+    Ingest(cmd::ingest::IngestArgs),
 }
 
 fn main() {
@@ -74,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Load(args) => cmd::load::run(&settings, args),
         Command::Schema(args) => cmd::schema::run(&settings, args),
         Command::Status(args) => cmd::status::run(&settings, args),
+        Command::Ingest(args) => cmd::ingest::run(&settings, args),
     }
 }
 
