@@ -83,7 +83,7 @@ pub struct IngestArgs {
 pub enum ProgressMode {
     /// A bar when stderr is a terminal, nothing otherwise.
     Auto,
-    /// A plain line every two seconds.
+    /// A plain line every two seconds and one at the end.
     Plain,
     /// Nothing.
     None,
@@ -360,8 +360,11 @@ impl ShowProgress {
         let handle = std::thread::spawn(move || {
             let t0 = Instant::now();
             let mut last_print = Instant::now();
-            while !s.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(100));
+            loop {
+                let last = s.load(Ordering::Relaxed);
+                if !last {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
                 let read = p.file_bytes.load(Ordering::Relaxed);
                 let lines = p.lines.load(Ordering::Relaxed);
                 let kept = p.kept.load(Ordering::Relaxed);
@@ -372,7 +375,7 @@ impl ShowProgress {
                         b.set_position(read);
                         b.set_message(msg);
                     }
-                    None if last_print.elapsed() >= Duration::from_secs(2) => {
+                    None if last || last_print.elapsed() >= Duration::from_secs(2) => {
                         last_print = Instant::now();
                         let eta = if read > 0 && total > read {
                             format!("{:.0} s", secs * (total - read) as f64 / read as f64)
@@ -386,6 +389,9 @@ impl ShowProgress {
                         );
                     }
                     None => {}
+                }
+                if last {
+                    break;
                 }
             }
             if let Some(b) = bar {
