@@ -221,13 +221,16 @@ fn created(v: &Value) -> i64 {
     }
 }
 
+/// A reference decision: keep this record?
+type Keep = Box<dyn Fn(&Value) -> bool>;
+
 #[test]
 fn filters_keep_exactly_what_a_reference_implementation_keeps() {
     let records = mixed_dump(3000);
     let text: String = records.iter().map(|v| format!("{v}\n")).collect();
     let from = 1_564_617_600; // 2019-08-01
     let to = 1_565_222_400; // 2019-08-08
-    let cases: Vec<(Vec<&str>, Box<dyn Fn(&Value) -> bool>)> = vec![
+    let cases: Vec<(Vec<&str>, Keep)> = vec![
         (
             vec!["--subreddit", "RUST,python", "--subreddit", "r/pics"],
             Box::new(|v: &Value| {
