@@ -107,14 +107,16 @@ def harbor_ingest(harbor, workdir, dump, destination):
            "--progress", "none", "--json"]
     secs, rss, out, ok, err = measure(cmd, env, allow_fail=True)
     if not ok:
-        return None, err.strip().splitlines()[-2:] if err.strip() else ["failed"]
+        msg = [l for l in err.splitlines() if l.startswith("error:")] or err.strip().splitlines()[:1] or ["failed"]
+        return None, msg
     return (secs, rss, json.loads(out)), None
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=270_000)
-    ap.add_argument("--harbor", default=str(Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/harbor-target")) / "release/harbor"))
+    ap.add_argument("--harbor", default=str(Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/harbor-target")) / "debug/harbor"),
+                    help="build it with CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo build -p harbor (our crates optimized too)")
     ap.add_argument("--data", default=str(ROOT / "bench" / "data"))
     ap.add_argument("--venv", default=str(ROOT / "bench" / ".venv"))
     ap.add_argument("--skip-dlt", action="store_true")
@@ -165,8 +167,8 @@ def main():
 
 def write_results(rows, notes, a, mb, dump, kept):
     lines = ["## Dump ingestion (issue 6)", "",
-             f"Command: `python3 bench/ingest_bench.py --rows {a.rows}` with a release build of `harbor` "
-             f"(one run, same machine, same files). Input: {a.rows:,} generated submissions, {mb:,.0f} MB of NDJSON, "
+             f"Command: `CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo build -p harbor && python3 bench/ingest_bench.py --rows {a.rows}` "
+             "(dev profile with every crate at opt-level 3: a release build would recompile DuckDB; one run, same machine, same files). Input: {a.rows:,} generated submissions, {mb:,.0f} MB of NDJSON, "
              f"{dump.stat().st_size / 1e6:,.0f} MB as `zstd --long=31`. MB/s = uncompressed MB per second of wall time; "
              "wall time and peak RSS of each whole process from GNU time.", "",
              "| case | records | s | MB/s | rows/s | peak RSS MB | note |", "|---|---|---|---|---|---|---|"]
