@@ -181,7 +181,11 @@ impl DumpReader {
         while end > 0 && (self.buf[end - 1] == b'\n' || self.buf[end - 1] == b'\r') {
             end -= 1;
         }
-        Ok(Some((self.pos.line, self.buf[..end].to_vec())))
+        // Hand the buffer itself over (no copy); the next line starts in a buffer sized like this one.
+        let capacity = self.buf.len().max(256);
+        let mut line = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity));
+        line.truncate(end);
+        Ok(Some((self.pos.line, line)))
     }
 
     /// Whether the end of the file was reached (a decoding error counts as not at the end: the next

@@ -61,6 +61,9 @@ pub fn stream(
     workers: usize,
     emit: &mut dyn FnMut(DumpRecord) -> bool,
 ) -> StreamStats {
+    if !filter.filters_records() && !filter.projects() {
+        return pass_through(reader, max_lines, emit);
+    }
     let workers = workers.max(1);
     let start = reader.position();
     let (raw_tx, raw_rx) = bounded::<Batch>(workers * 2);
@@ -148,4 +151,98 @@ pub fn stream(
     stats.bytes = end.offset - start.offset;
     stats.error = read_error;
     stats
+}
+
+/// [`stream`] without filters: lines go to `emit` on this thread, with no hand-over between threads.
+fn pass_through(
+    reader: &mut DumpReader,
+    max_lines: u64,
+    emit: &mut dyn FnMut(DumpRecord) -> bool,
+) -> StreamStats {
+    let start = reader.position();
+    let mut stats = StreamStats::default();
+    let mut remaining = max_lines;
+    while remaining > 0 {
+        match reader.next_line() {
+            Ok(Some((line, bytes))) => {
+                remaining -= 1;
+                if bytes.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                stats.kept += 1;
+                if !emit(DumpRecord {
+                    line,
+                    payload: Payload::Bytes(bytes),
+                }) {
+                    stats.stopped = true;
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                stats.error = Some(e);
+                break;
+            }
+        }
+    }
+    let end = reader.position();
+    stats.lines = end.line - start.line;
+    stats.bytes = end.offset - start.offset;
+    stats
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::reader::Position;
+
+    fn lines(n: usize) -> String {
+        (0..n)
+            .map(|i| {
+                if i % 10 == 3 {
+                    "\n".to_owned()
+                } else {
+                    format!(
+                        "{{\"id\":\"r{i}\",\"subreddit\":\"{}\",\"created_utc\":{i}}}\n",
+                        ["a", "B"][i % 2]
+                    )
+                }
+            })
+            .collect()
+    }
+
+    fn run(path: &std::path::Path, filter: &DumpFilter, workers: usize, per_call: u64) -> Vec<u64> {
+        let mut reader =
+            DumpReader::open(path, Position::default(), Arc::new(AtomicU64::new(0))).expect("open");
+        let mut got = Vec::new();
+        loop {
+            let before = reader.position();
+            let stats = stream(&mut reader, per_call, filter, workers, &mut |r| {
+                got.push(r.line);
+                true
+            });
+            assert!(stats.error.is_none());
+            assert_eq!(stats.lines, reader.position().line - before.line);
+            if stats.lines < per_call {
+                break;
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn keeps_input_order_and_exact_positions_with_and_without_filters() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("RS_t.ndjson");
+        std::fs::write(&path, lines(5000)).expect("write");
+        let all: Vec<u64> = (0..5000u64).filter(|i| i % 10 != 3).map(|i| i + 1).collect();
+        assert_eq!(run(&path, &DumpFilter::default(), 2, 777), all);
+        let b: Vec<u64> = all.iter().copied().filter(|l| (l - 1) % 2 == 1).collect();
+        let f = DumpFilter::default().subreddits(["b"]);
+        assert_eq!(run(&path, &f, 3, 1000), b);
+        assert_eq!(run(&path, &f, 1, 5000), b);
+    }
 }

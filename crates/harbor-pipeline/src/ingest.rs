@@ -38,6 +38,8 @@ pub struct IngestOptions {
     pub rejects_path: PathBuf,
     /// Start every file from the beginning, ignoring the stored position.
     pub restart: bool,
+    /// Go on with the next file when a file is corrupt, recording the error in its summary.
+    pub skip_corrupt: bool,
 }
 
 /// Live counters for progress display.
@@ -70,6 +72,8 @@ pub struct FileSummary {
     pub dropped: u64,
     /// The file was already completely ingested: nothing was read.
     pub skipped: bool,
+    /// The file was corrupt (with `skip_corrupt`): what was read before the error is committed.
+    pub error: Option<String>,
 }
 
 /// What one ingest run did.
@@ -164,8 +168,24 @@ impl Pipeline {
         let mut rejects = RejectSink::new(opts.rejects_path.clone(), files.to_vec());
         let result = (|| -> Result<()> {
             for (index, path) in files.iter().enumerate() {
-                let file =
-                    self.ingest_file(index, path, &state, opts, progress, &mut rejects, &mut summary)?;
+                let mut file = FileSummary::default();
+                match self.ingest_file(
+                    index,
+                    path,
+                    &state,
+                    opts,
+                    progress,
+                    &mut rejects,
+                    &mut summary,
+                    &mut file,
+                ) {
+                    Ok(()) => {}
+                    Err(e @ Error::CorruptInput { .. }) if opts.skip_corrupt => {
+                        tracing::warn!(file = %path.display(), error = %e, "Skipping the rest of a corrupt file");
+                        file.error = Some(e.to_string());
+                    }
+                    Err(e) => return Err(e),
+                }
                 summary.files.push(file);
             }
             Ok(())
@@ -186,7 +206,8 @@ impl Pipeline {
         progress: &IngestProgress,
         rejects: &mut RejectSink,
         summary: &mut IngestSummary,
-    ) -> Result<FileSummary> {
+        file: &mut FileSummary,
+    ) -> Result<()> {
         let meta = std::fs::metadata(path).map_err(|source| Error::Input {
             path: path.to_owned(),
             source,
@@ -194,7 +215,7 @@ impl Pipeline {
         let (size, mtime) = (meta.len(), mtime(&meta));
         let key = state_key(path);
         let kind = DumpKind::from_name(path);
-        let mut file = FileSummary {
+        *file = FileSummary {
             path: path.to_owned(),
             kind: kind.map_or("detected per record", DumpKind::table).to_owned(),
             ..Default::default()
@@ -209,7 +230,7 @@ impl Pipeline {
                     file.skipped = true;
                     file.resumed_at = s.pos.line;
                     progress.file_bytes.fetch_add(size, Ordering::Relaxed);
-                    return Ok(file);
+                    return Ok(());
                 }
                 s.pos
             }
@@ -291,7 +312,7 @@ impl Pipeline {
                 return Err(dump_error(e));
             }
             if at_end {
-                return Ok(file);
+                return Ok(());
             }
         }
     }

@@ -52,6 +52,8 @@ enum Command {
     Collect(cmd::collect::CollectArgs),
     /// Demo: a first and an incremental collection from a built-in Reddit stand-in, no credentials.
     Demo(cmd::demo::DemoArgs),
+    /// Ingest Pushshift / Arctic Shift dump files (RS_*.zst, RC_*.zst), filtered, resumable.
+    Ingest(cmd::ingest::IngestArgs),
 }
 
 fn main() {
@@ -81,6 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => cmd::status::run(&settings, args),
         Command::Collect(args) => cmd::collect::run(&settings, args),
         Command::Demo(args) => cmd::demo::run(&settings, args),
+        Command::Ingest(args) => cmd::ingest::run(&settings, args),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod collect;
 pub mod demo;
+pub mod ingest;
 pub mod load;
 pub mod schema;
 pub mod status;
