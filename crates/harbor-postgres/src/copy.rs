@@ -9,7 +9,7 @@ use arrow::array::{
     Array, ArrayRef, BooleanArray, BooleanBuilder, Float64Array, Float64Builder, Int64Array, Int64Builder,
     StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType as ArrowType, Field, Schema as ArrowSchema};
+use arrow::datatypes::{Field, Schema as ArrowSchema};
 use arrow::record_batch::RecordBatch;
 use harbor_core::DataType;
 use harbor_parquet::arrow::arrow_type;
@@ -273,9 +273,4 @@ fn append_value(b: &mut Builder, v: &[u8], jsonb: bool) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The Arrow type written for a logical type (re-exported for callers that build schemas).
-pub fn arrow_type_of(t: DataType) -> ArrowType {
-    arrow_type(t)
 }

@@ -61,7 +61,7 @@ pub fn pg_err(context: impl std::fmt::Display, target: &str, e: postgres::Error)
         d = d.hint("nothing listens on that host and port: is the server running, and is the port right?");
     } else if detail.contains("TLS") || detail.contains("tls") || detail.contains("certificate") {
         d = d.hint("TLS failed: try sslmode=require (no certificate check) or sslmode=disable for a local server");
-    } else if code == Some(SqlState::DUPLICATE_PREPARED_STATEMENT) || detail.contains("prepared statement") {
+    } else if code == Some(SqlState::DUPLICATE_PSTATEMENT) || detail.contains("prepared statement") {
         d = d.hint("behind a transaction pooler (Supabase port 6543) add ?pooler=transaction to the URL");
     }
     if is_transient(&e) {

@@ -58,6 +58,7 @@ pub fn export_table(
         writer.write(&batch).map_err(|e| io("write", &e))?;
     }
     writer.close().map_err(|e| io("write", &e))?;
+    drop(decoder);
     tx.commit().map_err(|e| pg_err("cannot finish reading", &target, e))?;
     Ok(n)
 }

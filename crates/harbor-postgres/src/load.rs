@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::Write;
 
-use arrow::record_batch::RecordBatch;
+use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use harbor_core::destination::{DestinationError, LoadReport};
 use harbor_core::package::{Job, JobState, Package, TablePlan};
 use harbor_core::schema::{C_ID, C_ROOT_ID};
@@ -26,7 +26,8 @@ pub fn load_once(d: &mut PostgresDestination, package: &Package) -> Result<LoadR
     let m = &package.manifest;
     let cfg = d.cfg.clone();
     let target = cfg.describe();
-    let e = |what: String| move |err: postgres::Error| pg_err(what, &target, err);
+    let t = target.as_str();
+    let e = |what: String| move |err: postgres::Error| pg_err(what, t, err);
     let jobs = package
         .jobs(JobState::Started)
         .map_err(|err| DestinationError::new(format!("cannot list jobs of package {}: {err}", m.load_id)))?;
@@ -45,8 +46,7 @@ pub fn load_once(d: &mut PostgresDestination, package: &Package) -> Result<LoadR
                 m.pipeline,
                 cfg.describe()
             ))
-            .hint("wait for it to finish, or drop lock=nowait from the URL to wait for it")
-            .transient());
+            .hint("wait for it to finish, or drop lock=nowait from the URL to wait for it"));
         }
     }
     if read_is_loaded(&mut tx, &cfg, &m.load_id).map_err(e("cannot read _harbor_loads".into()))? {
@@ -240,7 +240,9 @@ impl TableLoad<'_, '_> {
                 names.push("_harbor_seq".into());
             }
             let sql = format!("COPY {into} ({}) FROM STDIN (FORMAT binary)", names.join(", "));
-            let mut writer = self.tx.copy_in(sql.as_str()).map_err(self.err("copy"))?;
+            let copy_err = self.err("copy");
+            let finish_err = self.err("copy");
+            let mut writer = self.tx.copy_in(sql.as_str()).map_err(copy_err)?;
             let mut buf = Vec::with_capacity(COPY_CHUNK + 65536);
             header(&mut buf);
             for batch in reader {
@@ -253,7 +255,7 @@ impl TableLoad<'_, '_> {
             }
             trailer(&mut buf);
             writer.write_all(&buf).map_err(|e| io("send", &e).transient())?;
-            total += writer.finish().map_err(self.err("copy"))?;
+            total += writer.finish().map_err(finish_err)?;
         }
         Ok(total)
     }

@@ -47,6 +47,12 @@ enum Command {
     Schema(cmd::schema::SchemaArgs),
     /// Print recent loads, row counts and pipeline state.
     Status(cmd::status::StatusArgs),
+    /// Write tables to Parquet, CSV or JSONL files.
+    Export(cmd::export::ExportArgs),
+    /// Back up data, schemas and state of the destination to a directory.
+    Backup(cmd::backup::BackupArgs),
+    /// Restore a backup into the destination.
+    Restore(cmd::restore::RestoreArgs),
 }
 
 fn main() {
@@ -74,6 +80,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Load(args) => cmd::load::run(&settings, args),
         Command::Schema(args) => cmd::schema::run(&settings, args),
         Command::Status(args) => cmd::status::run(&settings, args),
+        Command::Export(args) => cmd::export::run(&settings, args),
+        Command::Backup(args) => cmd::backup::run(&settings, args),
+        Command::Restore(args) => cmd::restore::run(&settings, args),
     }
 }
 
