@@ -94,8 +94,8 @@ fn advisory_lock_makes_the_second_run_wait_or_fail_with_nowait() {
     std::fs::write(&file, submissions(50)).expect("write");
     // Another session holds the pipeline's lock inside an open transaction.
     let mut other = postgres_client(&url);
-    let mut tx = other.transaction().expect("begin");
-    tx.batch_execute("SELECT pg_advisory_xact_lock(hashtextextended('harbor:public:p', 0))").expect("lock");
+    // A session-level lock on the same key conflicts with the loader's transaction-level lock.
+    other.batch_execute("SELECT pg_advisory_lock(hashtextextended('harbor:public:p', 0))").expect("lock");
     let t0 = Instant::now();
     let err = load(&format!("{url}&lock=nowait"), &dir.path().join("w1"), &file).expect_err("must not wait");
     assert!(t0.elapsed() < Duration::from_secs(5), "nowait waited {:?}", t0.elapsed());
@@ -103,8 +103,7 @@ fn advisory_lock_makes_the_second_run_wait_or_fail_with_nowait() {
     assert!(text.contains("another run"), "{text}");
     let release = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1500));
-        tx.commit().expect("release");
-        drop(other);
+        other.batch_execute("SELECT pg_advisory_unlock_all()").expect("release");
     });
     let t0 = Instant::now();
     let s = load(&url, &dir.path().join("w2"), &file).expect("waits, then loads");
