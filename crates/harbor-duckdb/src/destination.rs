@@ -310,7 +310,12 @@ impl Destination for DuckDbDestination {
         Ok(out)
     }
 
-    fn export_table(&mut self, table: &str, filter: Option<&str>, out: &Path) -> Result<u64, DestinationError> {
+    fn export_table(
+        &mut self,
+        table: &str,
+        filter: Option<&str>,
+        out: &Path,
+    ) -> Result<u64, DestinationError> {
         crate::export::export_table(self, table, filter, out)
     }
 }

@@ -30,12 +30,21 @@ pub fn export_table(
             .map_err(|e| DestinationError::new(format!("cannot list columns of `{table}`: {e}")))?
     };
     if cols.is_empty() {
-        return Err(DestinationError::new(format!("table `{table}` does not exist in {}", harbor_core::destination::Destination::describe(d)))
-            .hint("list the tables with `harbor status`"));
+        return Err(DestinationError::new(format!(
+            "table `{table}` does not exist in {}",
+            harbor_core::destination::Destination::describe(d)
+        ))
+        .hint("list the tables with `harbor status`"));
     }
     let list: Vec<String> = cols
         .iter()
-        .map(|(n, t)| if t == "JSON" { format!("{}::VARCHAR AS {}", quote(n), quote(n)) } else { quote(n) })
+        .map(|(n, t)| {
+            if t == "JSON" {
+                format!("{}::VARCHAR AS {}", quote(n), quote(n))
+            } else {
+                quote(n)
+            }
+        })
         .collect();
     let predicate = filter.map(|f| format!(" WHERE {f}")).unwrap_or_default();
     let sql = format!(
@@ -44,8 +53,8 @@ pub fn export_table(
         quote(table),
         literal(&out.to_string_lossy())
     );
-    let n = conn
-        .execute(&sql, [])
-        .map_err(|e| DestinationError::new(format!("cannot export table `{table}` to {}: {e}", out.display())))?;
+    let n = conn.execute(&sql, []).map_err(|e| {
+        DestinationError::new(format!("cannot export table `{table}` to {}: {e}", out.display()))
+    })?;
     Ok(n as u64)
 }

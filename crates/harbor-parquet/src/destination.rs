@@ -132,7 +132,10 @@ impl ParquetDestination {
                 if target.exists() {
                     continue;
                 }
-                let load = target.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let load = target
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 let staged = staging.join(&load).join(format!("{name}.parquet"));
                 if staged.exists() {
                     let parent = self.dir.join(name);
@@ -198,7 +201,8 @@ impl ParquetDestination {
     fn load_locked(&mut self, package: &Package) -> std::result::Result<LoadReport, DestinationError> {
         let pm = &package.manifest;
         let mut m = self.manifest_r()?;
-        self.settle(&m).map_err(derr("cannot finish an interrupted load"))?;
+        self.settle(&m)
+            .map_err(derr("cannot finish an interrupted load"))?;
         if m.has_load(&pm.load_id) {
             return Ok(LoadReport {
                 load_id: pm.load_id.clone(),
@@ -209,7 +213,9 @@ impl ParquetDestination {
         let jobs = package
             .jobs(JobState::Started)
             .map_err(|e| DestinationError::new(format!("cannot list jobs of package {}: {e}", pm.load_id)))?;
-        let stored = m.schema(&pm.pipeline).map_err(derr("cannot read the stored schema"))?;
+        let stored = m
+            .schema(&pm.pipeline)
+            .map_err(derr("cannot read the stored schema"))?;
         let changes = pm.schema.diff_from(&stored);
         let mut full = stored.clone();
         full.merge(&pm.schema);
@@ -237,7 +243,10 @@ impl ParquetDestination {
                 .map_err(derr(&format!("cannot write table `{}`", plan.name)))?;
             let mut t = ts.clone();
             t.disposition = plan.disposition;
-            if plan.disposition == WriteDisposition::Replace && plan.parent.is_none() && !cleared.contains(&plan.name) {
+            if plan.disposition == WriteDisposition::Replace
+                && plan.parent.is_none()
+                && !cleared.contains(&plan.name)
+            {
                 for e in m.tables.values_mut().filter(|e| e.root == plan.name) {
                     e.files.clear();
                 }
@@ -318,7 +327,9 @@ impl Destination for ParquetDestination {
     }
 
     fn stored_schema(&mut self, pipeline: &str) -> std::result::Result<Schema, DestinationError> {
-        self.manifest_r()?.schema(pipeline).map_err(derr("cannot read the stored schema"))
+        self.manifest_r()?
+            .schema(pipeline)
+            .map_err(derr("cannot read the stored schema"))
     }
 
     fn stored_state(&mut self, pipeline: &str) -> std::result::Result<PipelineState, DestinationError> {
@@ -344,7 +355,11 @@ impl Destination for ParquetDestination {
         r
     }
 
-    fn loads(&mut self, pipeline: Option<&str>, limit: usize) -> std::result::Result<Vec<LoadRecord>, DestinationError> {
+    fn loads(
+        &mut self,
+        pipeline: Option<&str>,
+        limit: usize,
+    ) -> std::result::Result<Vec<LoadRecord>, DestinationError> {
         let m = self.manifest_r()?;
         Ok(m.loads
             .iter()
@@ -366,7 +381,8 @@ impl Destination for ParquetDestination {
         let m = self.manifest_r()?;
         let mut out = Vec::new();
         for name in m.tables.keys() {
-            let (_, batches) = read_table(&self.dir, &m, name).map_err(derr(&format!("cannot read table `{name}`")))?;
+            let (_, batches) =
+                read_table(&self.dir, &m, name).map_err(derr(&format!("cannot read table `{name}`")))?;
             out.push((name.clone(), batches.iter().map(|b| b.num_rows() as u64).sum()));
         }
         Ok(out)
@@ -383,7 +399,9 @@ impl Destination for ParquetDestination {
                 "{} cannot filter rows with --where",
                 self.describe()
             ))
-            .hint("read the files with DuckDB (`.read _harbor_views.sql`) to filter, or export without --where"));
+            .hint(
+                "read the files with DuckDB (`.read _harbor_views.sql`) to filter, or export without --where",
+            ));
         }
         let m = self.manifest_r()?;
         let ctx = format!("cannot export table `{table}`");

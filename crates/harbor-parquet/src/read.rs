@@ -110,7 +110,10 @@ fn read_tagged(dir: &Path, files: &[String], schema: &Arc<ArrowSchema>) -> Resul
         .iter()
         .map(|f| {
             let p = dir.join(f);
-            let load = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let load = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             Ok(Tagged {
                 load,
                 batches: read_file(&p, schema)?,
@@ -121,7 +124,11 @@ fn read_tagged(dir: &Path, files: &[String], schema: &Arc<ArrowSchema>) -> Resul
 
 /// Keeps the last row per key (by file order, then row order); also returns the kept rows'
 /// `(load, _harbor_id)` pairs.
-fn keep_latest(tagged: &[Tagged], key: &str, what: &str) -> Result<(Vec<RecordBatch>, HashSet<(String, String)>)> {
+fn keep_latest(
+    tagged: &[Tagged],
+    key: &str,
+    what: &str,
+) -> Result<(Vec<RecordBatch>, HashSet<(String, String)>)> {
     let mut last: HashMap<String, (usize, usize, usize)> = HashMap::new();
     for (fi, t) in tagged.iter().enumerate() {
         for (bi, b) in t.batches.iter().enumerate() {
@@ -138,7 +145,9 @@ fn keep_latest(tagged: &[Tagged], key: &str, what: &str) -> Result<(Vec<RecordBa
     let mut ids = HashSet::new();
     for (fi, t) in tagged.iter().enumerate() {
         for (bi, b) in t.batches.iter().enumerate() {
-            let mask: BooleanArray = (0..b.num_rows()).map(|r| Some(winners.contains(&(fi, bi, r)))).collect();
+            let mask: BooleanArray = (0..b.num_rows())
+                .map(|r| Some(winners.contains(&(fi, bi, r))))
+                .collect();
             let kept = filter_record_batch(b, &mask).map_err(|source| Error::Arrow {
                 table: what.to_owned(),
                 source,
@@ -157,7 +166,11 @@ fn keep_latest(tagged: &[Tagged], key: &str, what: &str) -> Result<(Vec<RecordBa
 
 /// The rows of a table as a reader sees them: for merge tables the latest row per primary key (and
 /// only the child rows written with that root row). Returns the Arrow schema and the batches.
-pub fn read_table(dir: &Path, manifest: &Manifest, table: &str) -> Result<(Arc<ArrowSchema>, Vec<RecordBatch>)> {
+pub fn read_table(
+    dir: &Path,
+    manifest: &Manifest,
+    table: &str,
+) -> Result<(Arc<ArrowSchema>, Vec<RecordBatch>)> {
     let (schema, live) = read_live(dir, manifest, table)?;
     Ok((schema, live.0))
 }
@@ -170,7 +183,11 @@ fn table_columns(manifest: &Manifest, table: &str) -> Result<Vec<Column>> {
         message: format!("table `{table}` does not exist"),
     })?;
     let schema = manifest.schema(&entry.pipeline)?;
-    Ok(schema.tables.get(table).map(|t| t.columns.clone()).unwrap_or_default())
+    Ok(schema
+        .tables
+        .get(table)
+        .map(|t| t.columns.clone())
+        .unwrap_or_default())
 }
 
 fn read_live(dir: &Path, manifest: &Manifest, table: &str) -> Result<(Arc<ArrowSchema>, Live)> {
@@ -200,7 +217,12 @@ fn read_live(dir: &Path, manifest: &Manifest, table: &str) -> Result<(Arc<ArrowS
                 for b in &t.batches {
                     let root_ids = text_column(b, C_ROOT_ID, table)?;
                     let mask: BooleanArray = (0..b.num_rows())
-                        .map(|r| Some(root_ids.is_valid(r) && roots.contains(&(t.load.clone(), root_ids.value(r).to_owned()))))
+                        .map(|r| {
+                            Some(
+                                root_ids.is_valid(r)
+                                    && roots.contains(&(t.load.clone(), root_ids.value(r).to_owned())),
+                            )
+                        })
                         .collect();
                     kept.push(filter_record_batch(b, &mask).map_err(|source| Error::Arrow {
                         table: table.to_owned(),

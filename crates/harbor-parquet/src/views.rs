@@ -35,7 +35,12 @@ pub fn views_sql(dir: &Path, m: &Manifest) -> String {
         if t.files.is_empty() {
             continue;
         }
-        let src = |opts: &str| format!("read_parquet({}, union_by_name = true{opts})", files(dir, &t.files));
+        let src = |opts: &str| {
+            format!(
+                "read_parquet({}, union_by_name = true{opts})",
+                files(dir, &t.files)
+            )
+        };
         let body = match (t.disposition, &t.parent) {
             (WriteDisposition::Merge, None) => {
                 let key = quote(t.primary_key.as_deref().unwrap_or(C_ID));

@@ -69,7 +69,8 @@ pub fn report_error(e: &anyhow::Error) -> i32 {
         eprintln!("  caused by: {cause}");
     }
     let disk_full = e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.raw_os_error() == Some(28))
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(28))
             || c.to_string().contains("os error 28")
     });
     if disk_full {

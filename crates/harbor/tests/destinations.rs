@@ -49,7 +49,8 @@ fn parquet_digest(dir: &std::path::Path) -> Vec<String> {
     let views = std::fs::read_to_string(dir.join("_harbor_views.sql")).expect("views file");
     c.execute_batch(&views).expect("views load in duckdb");
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("_harbor_manifest.json")).expect("manifest")).expect("json");
+        serde_json::from_slice(&std::fs::read(dir.join("_harbor_manifest.json")).expect("manifest"))
+            .expect("json");
     let mut out = Vec::new();
     for t in manifest["tables"].as_object().expect("tables").keys() {
         let d: String = c
@@ -70,16 +71,25 @@ fn kill_and_rerun(h: &Harbor, args: &[&str], point: &str) {
     let mut child = h
         .command(
             args,
-            &[("HARBOR_LOAD__CHUNK_RECORDS", "300"), ("HARBOR_TEST_PAUSE_AT", point)],
+            &[
+                ("HARBOR_LOAD__CHUNK_RECORDS", "300"),
+                ("HARBOR_TEST_PAUSE_AT", point),
+            ],
         )
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn harbor");
     common::wait_for_pause(&mut child, point);
-    let _ = Command::new("kill").args(["-9", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status();
     let _ = child.wait();
     let rerun = h.run_env(args, &[("HARBOR_LOAD__CHUNK_RECORDS", "300")]);
-    assert!(rerun.status.success(), "{point}: {}", String::from_utf8_lossy(&rerun.stderr));
+    assert!(
+        rerun.status.success(),
+        "{point}: {}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
 }
 
 const POINTS: [&str; 5] = ["normalize", "extract", "package", "commit", "finalize"];
@@ -91,24 +101,44 @@ fn postgres_load_survives_kill_at_every_point() {
     let data = synthetic_submissions(0, 2000);
     let input = clean.write("subs.ndjson", &data);
     let url = pg.create_database("e2e_clean").expect("db");
-    let args = ["load", input.to_str().unwrap_or_default(), "--table", "submissions", "-d", &url, "--json"];
+    let args = [
+        "load",
+        input.to_str().unwrap_or_default(),
+        "--table",
+        "submissions",
+        "-d",
+        &url,
+        "--json",
+    ];
     let out = clean.run_env(&args, &[("HARBOR_LOAD__CHUNK_RECORDS", "300")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
     assert_eq!(summary["rows"]["submissions"], 2000);
     assert!(!String::from_utf8_lossy(&out.stdout).contains(PgCluster::PASSWORD));
     let expected = pg_digest(&url);
-    assert!(expected.iter().any(|l| l.starts_with("submissions 2000 ")), "{expected:?}");
+    assert!(
+        expected.iter().any(|l| l.starts_with("submissions 2000 ")),
+        "{expected:?}"
+    );
     assert!(expected.len() >= 4, "{expected:?}");
 
     for point in POINTS {
         let h = Harbor::new();
         let input = h.write("subs.ndjson", &data);
         let url = pg.create_database("e2e_kill").expect("db");
-        let args = ["load", input.to_str().unwrap_or_default(), "--table", "submissions", "-d", &url];
+        let args = [
+            "load",
+            input.to_str().unwrap_or_default(),
+            "--table",
+            "submissions",
+            "-d",
+            &url,
+        ];
         kill_and_rerun(&h, &args, point);
         assert_eq!(pg_digest(&url), expected, "after a kill at {point}");
-        let loads = pg.psql(&db_name(&url), "SELECT count(*) FROM _harbor_loads").expect("loads");
+        let loads = pg
+            .psql(&db_name(&url), "SELECT count(*) FROM _harbor_loads")
+            .expect("loads");
         assert_eq!(loads, "1", "one load after a kill at {point}");
         // A third run changes nothing (the file is in the committed state).
         assert!(h.run(&args).status.success());
@@ -123,18 +153,48 @@ fn parquet_load_survives_kill_at_every_point_and_reads_in_duckdb() {
     let input = clean.write("subs.ndjson", &data);
     let lake = clean.path().join("lake");
     let url = format!("parquet://{}", lake.display());
-    let args = ["load", input.to_str().unwrap_or_default(), "--table", "submissions", "-d", &url];
+    let args = [
+        "load",
+        input.to_str().unwrap_or_default(),
+        "--table",
+        "submissions",
+        "-d",
+        &url,
+    ];
     let out = clean.run_env(&args, &[("HARBOR_LOAD__CHUNK_RECORDS", "300")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let expected = parquet_digest(&lake);
-    assert!(expected.iter().any(|l| l.starts_with("submissions 2000 ")), "{expected:?}");
+    assert!(
+        expected.iter().any(|l| l.starts_with("submissions 2000 ")),
+        "{expected:?}"
+    );
     // Merge through the views: an update of 100 rows keeps 2000 rows, with the new titles.
-    let upd = clean.write("upd.ndjson", &synthetic_submissions(1900, 200).replace("I struggle", "Updated"));
-    assert!(clean.run(&["load", upd.to_str().unwrap_or_default(), "--table", "submissions", "-d", &url]).status.success());
+    let upd = clean.write(
+        "upd.ndjson",
+        &synthetic_submissions(1900, 200).replace("I struggle", "Updated"),
+    );
+    assert!(
+        clean
+            .run(&[
+                "load",
+                upd.to_str().unwrap_or_default(),
+                "--table",
+                "submissions",
+                "-d",
+                &url
+            ])
+            .status
+            .success()
+    );
     let after = parquet_digest(&lake);
-    assert!(after.iter().any(|l| l.starts_with("submissions 2100 ")), "{after:?}");
+    assert!(
+        after.iter().any(|l| l.starts_with("submissions 2100 ")),
+        "{after:?}"
+    );
     // Glob readers see one file per table per load.
-    let files = std::fs::read_dir(lake.join("submissions")).expect("table dir").count();
+    let files = std::fs::read_dir(lake.join("submissions"))
+        .expect("table dir")
+        .count();
     assert_eq!(files, 2);
 
     for point in POINTS {
@@ -142,11 +202,25 @@ fn parquet_load_survives_kill_at_every_point_and_reads_in_duckdb() {
         let input = h.write("subs.ndjson", &data);
         let lake = h.path().join("lake");
         let url = format!("parquet://{}", lake.display());
-        let args = ["load", input.to_str().unwrap_or_default(), "--table", "submissions", "-d", &url];
+        let args = [
+            "load",
+            input.to_str().unwrap_or_default(),
+            "--table",
+            "submissions",
+            "-d",
+            &url,
+        ];
         kill_and_rerun(&h, &args, point);
         assert_eq!(parquet_digest(&lake), expected, "after a kill at {point}");
-        assert!(!lake.join("_staging").exists(), "staging left after a kill at {point}");
-        assert_eq!(std::fs::read_dir(lake.join("submissions")).expect("dir").count(), 1, "{point}");
+        assert!(
+            !lake.join("_staging").exists(),
+            "staging left after a kill at {point}"
+        );
+        assert_eq!(
+            std::fs::read_dir(lake.join("submissions")).expect("dir").count(),
+            1,
+            "{point}"
+        );
     }
 }
 
@@ -167,7 +241,16 @@ fn concurrent_runs_into_one_destination_land_exactly_once() {
     for url in &urls {
         let spawn = |f: &std::path::Path, w: &str| {
             h.command(
-                &["load", f.to_str().unwrap_or_default(), "--table", "submissions", "-d", url, "--workdir", w],
+                &[
+                    "load",
+                    f.to_str().unwrap_or_default(),
+                    "--table",
+                    "submissions",
+                    "-d",
+                    url,
+                    "--workdir",
+                    w,
+                ],
                 &[],
             )
             .stdout(Stdio::null())
@@ -181,12 +264,29 @@ fn concurrent_runs_into_one_destination_land_exactly_once() {
             if !out.status.success() {
                 let err = String::from_utf8_lossy(&out.stderr);
                 assert!(err.contains("hint:"), "{url}: a refused run must say why: {err}");
-                let again = h.run(&["load", f.to_str().unwrap_or_default(), "--table", "submissions", "-d", url, "--workdir", w]);
-                assert!(again.status.success(), "{url}: {}", String::from_utf8_lossy(&again.stderr));
+                let again = h.run(&[
+                    "load",
+                    f.to_str().unwrap_or_default(),
+                    "--table",
+                    "submissions",
+                    "-d",
+                    url,
+                    "--workdir",
+                    w,
+                ]);
+                assert!(
+                    again.status.success(),
+                    "{url}: {}",
+                    String::from_utf8_lossy(&again.stderr)
+                );
             }
         }
         let status = h.run(&["status", "-d", url, "--json"]);
-        assert!(status.status.success(), "{url}: {}", String::from_utf8_lossy(&status.stderr));
+        assert!(
+            status.status.success(),
+            "{url}: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
         let s = String::from_utf8_lossy(&status.stdout);
         let v: serde_json::Value = serde_json::from_str(&s).unwrap_or_else(|e| panic!("{e}: {s}"));
         assert_eq!(v["tables"]["submissions"], 2500, "{url}: {s}");
@@ -200,7 +300,10 @@ fn bad_credentials_and_unknown_host_are_clear_errors() {
     let pg = PgCluster::shared();
     let h = Harbor::new();
     let f = h.write("a.ndjson", &synthetic_submissions(0, 5));
-    let bad_pw = format!("postgres://postgres:wrong-pw-123@127.0.0.1:{}/postgres?sslmode=disable", pg.port());
+    let bad_pw = format!(
+        "postgres://postgres:wrong-pw-123@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port()
+    );
     let unknown = "postgres://u:pw-456@no-such-host.invalid:5432/db?connect_attempts=1".to_owned();
     let refused = "postgres://u:pw-789@127.0.0.1:1/db?connect_attempts=1".to_owned();
     for (url, secret, what) in [
@@ -208,7 +311,14 @@ fn bad_credentials_and_unknown_host_are_clear_errors() {
         (&unknown, "pw-456", "host"),
         (&refused, "pw-789", "running"),
     ] {
-        let out = h.run(&["load", f.to_str().unwrap_or_default(), "--table", "submissions", "-d", url]);
+        let out = h.run(&[
+            "load",
+            f.to_str().unwrap_or_default(),
+            "--table",
+            "submissions",
+            "-d",
+            url,
+        ]);
         assert_eq!(out.status.code(), Some(2), "{url}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("hint:") && err.contains(what), "{url}: {err}");

@@ -24,7 +24,12 @@ pub fn creates_tables(env: Env) {
     assert_eq!(t.ty("score"), "Int64");
     assert_eq!(t.ty("upvote_ratio"), "Float64");
     assert_eq!(t.ty("over_18"), "Boolean");
-    assert!(t.ty("created_utc").starts_with("Timestamp(µs") || t.ty("created_utc").starts_with("Timestamp(Microsecond"), "{}", t.ty("created_utc"));
+    assert!(
+        t.ty("created_utc").starts_with("Timestamp(µs")
+            || t.ty("created_utc").starts_with("Timestamp(Microsecond"),
+        "{}",
+        t.ty("created_utc")
+    );
     assert_eq!(t.get("p00007", "title"), "Post 7 a");
     assert_eq!(t.get("p00004", "over_18"), "true");
     assert_eq!(t.get("p00003", "upvote_ratio"), "0.53");
@@ -88,7 +93,11 @@ pub fn merges_on_key(env: Env) {
     assert_eq!(t.get("p00035", "title"), "Post 35 new");
     let c = env.counts();
     assert_eq!(count(&c, AWARDS), awards(0, 20, 0) + awards(20, 20, 1), "{c:?}");
-    assert_eq!(count(&c, ICONS), 2 * (awards(0, 20, 0) + awards(20, 20, 1)), "{c:?}");
+    assert_eq!(
+        count(&c, ICONS),
+        2 * (awards(0, 20, 0) + awards(20, 20, 1)),
+        "{c:?}"
+    );
     assert_eq!(count(&c, IMAGES), 40);
     // Duplicates within one load: the last one wins.
     let dup = format!(
@@ -148,9 +157,13 @@ pub fn exactly_once_replay(env: Env) {
     let s = env.load(&a, &run).expect("load");
     let load_id = s.load.expect("loaded").load_id;
     let before = env.counts();
-    let kept = env.path().join("work/conformance/packages/completed").join(&load_id);
+    let kept = env
+        .path()
+        .join("work/conformance/packages/completed")
+        .join(&load_id);
     let p = Package::open(&kept).expect("kept package");
-    p.move_jobs(JobState::Completed, JobState::Started).expect("jobs back to started");
+    p.move_jobs(JobState::Completed, JobState::Started)
+        .expect("jobs back to started");
     let mut d = env.dest();
     assert!(d.is_loaded(&load_id).expect("is_loaded"));
     let again = d.load(&p).expect("replay");
@@ -211,9 +224,14 @@ pub fn frozen_schema(env: Env) {
         freeze_columns: true,
         ..Default::default()
     };
-    let err = env.load(&b, &frozen).expect_err("frozen schema must refuse a new column");
+    let err = env
+        .load(&b, &frozen)
+        .expect_err("frozen schema must refuse a new column");
     let text = format!("{err}");
-    assert!(text.contains("brand_new_field") || format!("{err:?}").contains("brand_new_field"), "{text}");
+    assert!(
+        text.contains("brand_new_field") || format!("{err:?}").contains("brand_new_field"),
+        "{text}"
+    );
     assert_eq!(env.counts(), before);
     let t = env.table("submissions");
     assert!(!t.has("brand_new_field"));

@@ -72,15 +72,25 @@ fn every_destination_gives_identical_tables() {
     for env in &envs {
         let a = env.write("a.ndjson", &support::submissions(0, 60, "a", 0));
         let b = env.write("b.ndjson", &support::submissions(30, 60, "b", 1));
-        let c = env.write("c.ndjson", "{\"id\":\"p00001\",\"title\":\"v\",\"score\":\"many\",\"extra\":{\"x\":[1,2]}}\n");
+        let c = env.write(
+            "c.ndjson",
+            "{\"id\":\"p00001\",\"title\":\"v\",\"score\":\"many\",\"extra\":{\"x\":[1,2]}}\n",
+        );
         for f in [&a, &b, &c] {
             env.load(f, &support::Run::default()).expect("load");
         }
         let tables: Vec<String> = env.counts().into_iter().map(|(t, _)| t).collect();
-        let snap: Vec<_> = tables.iter().map(|t| (t.clone(), env.table(t).canonical())).collect();
+        let snap: Vec<_> = tables
+            .iter()
+            .map(|t| (t.clone(), env.table(t).canonical()))
+            .collect();
         snapshots.push(snap);
     }
-    assert!(snapshots[0].len() >= 5, "{:?}", snapshots[0].iter().map(|s| &s.0).collect::<Vec<_>>());
+    assert!(
+        snapshots[0].len() >= 5,
+        "{:?}",
+        snapshots[0].iter().map(|s| &s.0).collect::<Vec<_>>()
+    );
     for (i, name) in [(1, "postgres"), (2, "parquet")] {
         assert_eq!(snapshots[i].len(), snapshots[0].len(), "{name}: tables");
         for (x, y) in snapshots[0].iter().zip(&snapshots[i]) {

@@ -55,7 +55,9 @@ pub fn duckdb() -> Env {
 
 pub fn postgres() -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = PgCluster::shared().create_database("conformance").expect("create database");
+    let url = PgCluster::shared()
+        .create_database("conformance")
+        .expect("create database");
     Env {
         dir,
         target: Box::new(Postgres(url)),
@@ -91,7 +93,12 @@ impl Env {
 
     /// Loads NDJSON lines as `submissions`.
     pub fn load(&self, file: &Path, run: &Run) -> harbor_pipeline::Result<RunSummary> {
-        load_into(self.target.as_ref(), &run.workdir.clone().unwrap_or_else(|| self.path().join("work")), file, run)
+        load_into(
+            self.target.as_ref(),
+            &run.workdir.clone().unwrap_or_else(|| self.path().join("work")),
+            file,
+            run,
+        )
     }
 
     pub fn dest(&self) -> Box<dyn Destination> {
@@ -102,7 +109,8 @@ impl Env {
     pub fn table(&self, table: &str) -> Table {
         let out = self.path().join(format!("export-{table}.parquet"));
         let mut d = self.dest();
-        d.export_table(table, None, &out).unwrap_or_else(|e| panic!("export {table}: {e}"));
+        d.export_table(table, None, &out)
+            .unwrap_or_else(|e| panic!("export {table}: {e}"));
         Table::read(&out)
     }
 
@@ -113,7 +121,12 @@ impl Env {
     }
 }
 
-pub fn load_into(target: &dyn Target, workdir: &Path, file: &Path, run: &Run) -> harbor_pipeline::Result<RunSummary> {
+pub fn load_into(
+    target: &dyn Target,
+    workdir: &Path,
+    file: &Path,
+    run: &Run,
+) -> harbor_pipeline::Result<RunSummary> {
     let mut extract = ExtractOptions {
         chunk_records: 16,
         workers: 2,
@@ -215,10 +228,16 @@ impl Table {
     /// Rows with columns in name order, so tables whose columns were added in a different order
     /// compare; load ids (different in every destination) are left out.
     pub fn canonical(&self) -> (Vec<(String, String)>, Vec<Vec<String>>) {
-        let mut order: Vec<usize> = (0..self.columns.len()).filter(|i| self.columns[*i].0 != "_harbor_load_id").collect();
+        let mut order: Vec<usize> = (0..self.columns.len())
+            .filter(|i| self.columns[*i].0 != "_harbor_load_id")
+            .collect();
         order.sort_by(|a, b| self.columns[*a].0.cmp(&self.columns[*b].0));
         let cols = order.iter().map(|i| self.columns[*i].clone()).collect();
-        let mut rows: Vec<Vec<String>> = self.rows.iter().map(|r| order.iter().map(|i| r[*i].clone()).collect()).collect();
+        let mut rows: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| order.iter().map(|i| r[*i].clone()).collect())
+            .collect();
         rows.sort();
         (cols, rows)
     }
@@ -254,5 +273,9 @@ pub fn awards(start: usize, n: usize, extra: usize) -> u64 {
 }
 
 pub fn count(counts: &[(String, u64)], table: &str) -> u64 {
-    counts.iter().find(|(t, _)| t == table).map(|(_, n)| *n).unwrap_or(0)
+    counts
+        .iter()
+        .find(|(t, _)| t == table)
+        .map(|(_, n)| *n)
+        .unwrap_or(0)
 }

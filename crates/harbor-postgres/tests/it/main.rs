@@ -48,7 +48,11 @@ fn load(url: &str, workdir: &Path, file: &Path) -> harbor_pipeline::Result<RunSu
 }
 
 fn db(url: &str) -> String {
-    url.rsplit('/').next().and_then(|s| s.split('?').next()).unwrap_or_default().to_owned()
+    url.rsplit('/')
+        .next()
+        .and_then(|s| s.split('?').next())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// `pg_ctl restart -m fast` while the load's COPY runs: the transaction rolls back with the session,
@@ -73,14 +77,36 @@ fn server_restart_mid_load_is_retried_from_the_package() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let summary = loader.join().expect("thread").expect("load completes after the restart");
-    assert!(restarted, "the load finished before the restart could hit it: make the input bigger");
-    assert_eq!(summary.load.map(|l| l.rows.iter().map(|(_, n)| *n).sum::<u64>()), Some(180_000));
+    let summary = loader
+        .join()
+        .expect("thread")
+        .expect("load completes after the restart");
+    assert!(
+        restarted,
+        "the load finished before the restart could hit it: make the input bigger"
+    );
+    assert_eq!(
+        summary.load.map(|l| l.rows.iter().map(|(_, n)| *n).sum::<u64>()),
+        Some(180_000)
+    );
     let d = db(&url);
-    assert_eq!(pg.psql(&d, "SELECT count(*) FROM submissions").expect("count"), "60000");
-    assert_eq!(pg.psql(&d, "SELECT count(*) FROM submissions__all_awardings").expect("count"), "120000");
-    assert_eq!(pg.psql(&d, "SELECT count(*) FROM _harbor_loads").expect("loads"), "1");
-    assert_eq!(pg.psql(&d, "SELECT count(*) FROM _harbor_state").expect("state"), "1");
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM submissions").expect("count"),
+        "60000"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM submissions__all_awardings")
+            .expect("count"),
+        "120000"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM _harbor_loads").expect("loads"),
+        "1"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM _harbor_state").expect("state"),
+        "1"
+    );
 }
 
 /// The per-pipeline advisory lock: with `lock=nowait` a second loader fails at once with a hint; by
@@ -95,22 +121,38 @@ fn advisory_lock_makes_the_second_run_wait_or_fail_with_nowait() {
     // Another session holds the pipeline's lock inside an open transaction.
     let mut other = postgres_client(&url);
     // A session-level lock on the same key conflicts with the loader's transaction-level lock.
-    other.batch_execute("SELECT pg_advisory_lock(hashtextextended('harbor:public:p', 0))").expect("lock");
+    other
+        .batch_execute("SELECT pg_advisory_lock(hashtextextended('harbor:public:p', 0))")
+        .expect("lock");
     let t0 = Instant::now();
     let err = load(&format!("{url}&lock=nowait"), &dir.path().join("w1"), &file).expect_err("must not wait");
-    assert!(t0.elapsed() < Duration::from_secs(5), "nowait waited {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "nowait waited {:?}",
+        t0.elapsed()
+    );
     let text = format!("{err}: {:?}", err.hint());
     assert!(text.contains("another run"), "{text}");
     let release = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1500));
-        other.batch_execute("SELECT pg_advisory_unlock_all()").expect("release");
+        other
+            .batch_execute("SELECT pg_advisory_unlock_all()")
+            .expect("release");
     });
     let t0 = Instant::now();
     let s = load(&url, &dir.path().join("w2"), &file).expect("waits, then loads");
-    assert!(t0.elapsed() >= Duration::from_millis(1400), "did not wait: {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1400),
+        "did not wait: {:?}",
+        t0.elapsed()
+    );
     assert!(s.load.is_some());
     release.join().expect("release thread");
-    assert_eq!(pg.psql(&db(&url), "SELECT count(*) FROM submissions").expect("count"), "50");
+    assert_eq!(
+        pg.psql(&db(&url), "SELECT count(*) FROM submissions")
+            .expect("count"),
+        "50"
+    );
 }
 
 fn postgres_client(url: &str) -> postgres::Client {
@@ -121,13 +163,25 @@ fn postgres_client(url: &str) -> postgres::Client {
 #[test]
 fn tls_and_password_errors_are_clear() {
     let pg = PgCluster::shared();
-    let url = pg.create_database("tls").expect("db").replace("sslmode=disable", "sslmode=require&connect_attempts=1");
-    let e = PostgresDestination::open(&url).err().expect("no TLS on the test server");
+    let url = pg
+        .create_database("tls")
+        .expect("db")
+        .replace("sslmode=disable", "sslmode=require&connect_attempts=1");
+    let e = PostgresDestination::open(&url)
+        .err()
+        .expect("no TLS on the test server");
     assert!(e.hint.is_some(), "{}", e.message);
     assert!(!e.message.contains(PgCluster::PASSWORD));
-    let bad = format!("postgres://postgres:nope@127.0.0.1:{}/postgres?sslmode=disable", pg.port());
+    let bad = format!(
+        "postgres://postgres:nope@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port()
+    );
     let e = PostgresDestination::open(&bad).err().expect("bad password");
-    assert!(e.hint.as_deref().is_some_and(|h| h.contains("password")), "{}", e.message);
+    assert!(
+        e.hint.as_deref().is_some_and(|h| h.contains("password")),
+        "{}",
+        e.message
+    );
     assert!(!e.transient);
 }
 
@@ -135,15 +189,30 @@ fn tls_and_password_errors_are_clear() {
 #[test]
 fn custom_schema_and_pooler_mode() {
     let pg = PgCluster::shared();
-    let url = format!("{}&schema=reddit&pooler=transaction", pg.create_database("schema").expect("db"));
+    let url = format!(
+        "{}&schema=reddit&pooler=transaction",
+        pg.create_database("schema").expect("db")
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("subs.ndjson");
     std::fs::write(&file, submissions(30)).expect("write");
     load(&url, &dir.path().join("w"), &file).expect("load");
     let d = db(&url);
-    assert_eq!(pg.psql(&d, "SELECT count(*) FROM reddit.submissions").expect("count"), "30");
-    assert_eq!(pg.psql(&d, "SELECT count(*) FROM reddit._harbor_loads").expect("count"), "1");
-    assert_eq!(pg.psql(&d, "SELECT to_regclass('public.submissions') IS NULL").expect("public"), "t");
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM reddit.submissions")
+            .expect("count"),
+        "30"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM reddit._harbor_loads")
+            .expect("count"),
+        "1"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT to_regclass('public.submissions') IS NULL")
+            .expect("public"),
+        "t"
+    );
     let mut dest = PostgresDestination::open(&url).expect("open");
     assert!(dest.describe().contains("pooler=transaction"));
     assert!(!dest.describe().contains(PgCluster::PASSWORD));

@@ -85,7 +85,11 @@ pub fn backup(dest: &mut dyn Destination, out: &Path) -> anyhow::Result<BackupIn
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
     let all_loads = dest.loads(None, 1_000_000_000).map_err(dest_error)?;
     let mut pipelines = BTreeMap::new();
-    for name in all_loads.iter().map(|l| l.pipeline.clone()).collect::<std::collections::BTreeSet<_>>() {
+    for name in all_loads
+        .iter()
+        .map(|l| l.pipeline.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         let schema = dest.stored_schema(&name).map_err(dest_error)?;
         let state = dest.stored_state(&name).map_err(dest_error)?;
         let loads = all_loads
@@ -108,7 +112,9 @@ pub fn backup(dest: &mut dyn Destination, out: &Path) -> anyhow::Result<BackupIn
     let mut tables = BTreeMap::new();
     for (t, _) in dest.table_counts().map_err(dest_error)? {
         let file = format!("data/{t}.parquet");
-        let rows = dest.export_table(&t, None, &out.join(&file)).map_err(dest_error)?;
+        let rows = dest
+            .export_table(&t, None, &out.join(&file))
+            .map_err(dest_error)?;
         tables.insert(t, BackupTable { rows, file });
     }
     let index = BackupIndex {
@@ -119,6 +125,7 @@ pub fn backup(dest: &mut dyn Destination, out: &Path) -> anyhow::Result<BackupIn
         pipelines,
     };
     let path = out.join(INDEX);
-    std::fs::write(&path, serde_json::to_vec_pretty(&index)?).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&path, serde_json::to_vec_pretty(&index)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(index)
 }

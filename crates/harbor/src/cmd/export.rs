@@ -38,8 +38,17 @@ pub struct ExportArgs {
 pub fn run(settings: &Settings, args: ExportArgs) -> anyhow::Result<()> {
     let mut dest = crate::dest::open(settings)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let all: Vec<String> = dest.table_counts().map_err(dest_error)?.into_iter().map(|(t, _)| t).collect();
-    let tables = if args.tables.is_empty() { all.clone() } else { args.tables.clone() };
+    let all: Vec<String> = dest
+        .table_counts()
+        .map_err(dest_error)?
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    let tables = if args.tables.is_empty() {
+        all.clone()
+    } else {
+        args.tables.clone()
+    };
     for t in &tables {
         if !all.contains(t) {
             return Err(UserError {
@@ -122,14 +131,21 @@ fn convert(parquet: &Path, out: &Path, csv: bool) -> anyhow::Result<()> {
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let mut w = BufWriter::new(File::create(out)?);
     if csv {
-        let header: Vec<String> = names.iter().map(|n| csv_field(&serde_json::Value::String(n.clone()))).collect();
+        let header: Vec<String> = names
+            .iter()
+            .map(|n| csv_field(&serde_json::Value::String(n.clone())))
+            .collect();
         writeln!(w, "{}", header.join(","))?;
     }
     for batch in reader {
         let batch = batch?;
         for row in 0..batch.num_rows() {
             if csv {
-                let fields: Vec<String> = batch.columns().iter().map(|a| csv_field(&json_value(a.as_ref(), row))).collect();
+                let fields: Vec<String> = batch
+                    .columns()
+                    .iter()
+                    .map(|a| csv_field(&json_value(a.as_ref(), row)))
+                    .collect();
                 writeln!(w, "{}", fields.join(","))?;
             } else {
                 let obj: serde_json::Map<String, serde_json::Value> = names

@@ -27,21 +27,30 @@ pub struct RestoreArgs {
 pub fn run(settings: &Settings, args: RestoreArgs) -> anyhow::Result<()> {
     let index_path = args.dir.join(INDEX);
     let text = std::fs::read_to_string(&index_path).map_err(|e| UserError {
-        message: format!("{} is not a harbor backup: cannot read {}: {e}", args.dir.display(), index_path.display()),
+        message: format!(
+            "{} is not a harbor backup: cannot read {}: {e}",
+            args.dir.display(),
+            index_path.display()
+        ),
         hint: Some("pass the directory written by `harbor backup --out DIR`".into()),
     })?;
-    let index: BackupIndex = serde_json::from_str(&text).with_context(|| format!("invalid {}", index_path.display()))?;
+    let index: BackupIndex =
+        serde_json::from_str(&text).with_context(|| format!("invalid {}", index_path.display()))?;
     let mut dest = crate::dest::open(settings)?;
     let store_root = std::path::absolute(&settings.workdir)?.join("restore");
     let mut restored = Vec::new();
     for (name, p) in &index.pipelines {
-        let schema = Schema::from_json(&p.schema.to_string()).with_context(|| format!("invalid schema of pipeline {name}"))?;
+        let schema = Schema::from_json(&p.schema.to_string())
+            .with_context(|| format!("invalid schema of pipeline {name}"))?;
         let state: PipelineState = serde_json::from_value(p.state.clone())?;
         let store = PackageStore::open(store_root.join(name))?;
         let load_id = new_load_id();
         let mut writer = store.begin(&load_id)?;
-        let mut tables: Vec<&harbor_core::TableSchema> =
-            schema.tables.values().filter(|t| index.tables.contains_key(&t.name)).collect();
+        let mut tables: Vec<&harbor_core::TableSchema> = schema
+            .tables
+            .values()
+            .filter(|t| index.tables.contains_key(&t.name))
+            .collect();
         tables.sort_by_key(|t| (t.name.matches("__").count(), t.name.clone()));
         let mut plans = Vec::new();
         for t in tables {
@@ -73,7 +82,10 @@ pub fn run(settings: &Settings, args: RestoreArgs) -> anyhow::Result<()> {
         let report = dest.load(&package).map_err(dest_error)?;
         package.finalize(false)?;
         let rows: u64 = report.rows.iter().map(|(_, n)| n).sum();
-        eprintln!("restored pipeline {name} into {} (load {load_id}): {rows} rows", dest.describe());
+        eprintln!(
+            "restored pipeline {name} into {} (load {load_id}): {rows} rows",
+            dest.describe()
+        );
     }
     for t in index.tables.keys().filter(|t| !restored.contains(t)) {
         eprintln!("warning: table {t} belongs to no pipeline schema in the backup and was not restored");
@@ -83,7 +95,8 @@ pub fn run(settings: &Settings, args: RestoreArgs) -> anyhow::Result<()> {
 
 fn link_or_copy(from: &Path, to: &Path) -> anyhow::Result<()> {
     if std::fs::hard_link(from, to).is_err() {
-        std::fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+        std::fs::copy(from, to)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
     }
     Ok(())
 }
