@@ -309,6 +309,15 @@ impl Destination for DuckDbDestination {
         }
         Ok(out)
     }
+
+    fn export_table(
+        &mut self,
+        table: &str,
+        filter: Option<&str>,
+        out: &Path,
+    ) -> Result<u64, DestinationError> {
+        crate::export::export_table(self, table, filter, out)
+    }
 }
 
 /// What the load of a package learned about its root tables, for their child tables.

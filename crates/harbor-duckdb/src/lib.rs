@@ -8,6 +8,7 @@
 
 mod ddl;
 mod destination;
+mod export;
 
 pub use ddl::{create_table_sql, duck_type, quote};
 pub use destination::{DuckDbDestination, DuckDbOptions};

@@ -2,11 +2,17 @@
 //!
 //! [`arrow`] turns resolved rows into Arrow record batches; [`job`] writes them as the Parquet job files
 //! of a load package, which every destination reads (DuckDB natively, Postgres through COPY, the
-//! Parquet destination by moving them into place).
+//! Parquet destination by rewriting them per table). [`ParquetDestination`] is the Parquet destination
+//! (`parquet:///dir`): one file per table per load, a manifest, and DuckDB views that apply merge.
 
 pub mod arrow;
+mod destination;
 pub mod job;
+pub mod manifest;
+pub mod read;
+pub mod views;
 
+pub use destination::ParquetDestination;
 pub use job::{JobWriteOptions, write_job};
 
 /// Errors of this crate.
@@ -29,6 +35,14 @@ pub enum Error {
         /// The parquet error.
         #[source]
         source: parquet::errors::ParquetError,
+    },
+    /// The manifest (or a table it names) is missing or invalid.
+    #[error("{path}: {message}")]
+    Manifest {
+        /// The file or table.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
     },
     /// File system error.
     #[error("i/o error at {path}")]

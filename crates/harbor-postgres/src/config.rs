@@ -66,7 +66,9 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'%'
             && i + 2 < bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(b);
             i += 3;
@@ -114,7 +116,9 @@ impl PgConfig {
             None => ("postgres".to_owned(), None),
         };
         let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
-            let (h, p) = h.split_once(']').ok_or_else(|| bad(&shown, "unclosed [ in host"))?;
+            let (h, p) = h
+                .split_once(']')
+                .ok_or_else(|| bad(&shown, "unclosed [ in host"))?;
             (h.to_owned(), p.strip_prefix(':').unwrap_or(""))
         } else {
             match hostport.rsplit_once(':') {
@@ -122,9 +126,22 @@ impl PgConfig {
                 None => (hostport.to_owned(), ""),
             }
         };
-        let port = if port.is_empty() { 5432 } else { port.parse().map_err(|_| bad(&shown, format!("bad port `{port}`")))? };
-        let host = if host.is_empty() { "localhost".to_owned() } else { host };
-        let dbname = if path.is_empty() { user.clone() } else { percent_decode(path) };
+        let port = if port.is_empty() {
+            5432
+        } else {
+            port.parse()
+                .map_err(|_| bad(&shown, format!("bad port `{port}`")))?
+        };
+        let host = if host.is_empty() {
+            "localhost".to_owned()
+        } else {
+            host
+        };
+        let dbname = if path.is_empty() {
+            user.clone()
+        } else {
+            percent_decode(path)
+        };
         let mut cfg = PgConfig {
             user,
             password,
@@ -156,11 +173,17 @@ impl PgConfig {
                 "pooler" => cfg.transaction_pooler = v == "transaction",
                 "lock" => cfg.lock_wait = v != "nowait",
                 "connect_timeout" => {
-                    let s: u64 = v.parse().map_err(|_| bad(&shown, "connect_timeout must be seconds"))?;
+                    let s: u64 = v
+                        .parse()
+                        .map_err(|_| bad(&shown, "connect_timeout must be seconds"))?;
                     cfg.connect_timeout = Duration::from_secs(s.max(1));
                 }
-                "connect_attempts" => cfg.connect_attempts = v.parse().map_err(|_| bad(&shown, "bad connect_attempts"))?,
-                "load_attempts" => cfg.load_attempts = v.parse().map_err(|_| bad(&shown, "bad load_attempts"))?,
+                "connect_attempts" => {
+                    cfg.connect_attempts = v.parse().map_err(|_| bad(&shown, "bad connect_attempts"))?
+                }
+                "load_attempts" => {
+                    cfg.load_attempts = v.parse().map_err(|_| bad(&shown, "bad load_attempts"))?
+                }
                 "application_name" | "options" => {}
                 other => return Err(bad(&shown, format!("unknown parameter `{other}`"))),
             }
@@ -173,7 +196,10 @@ impl PgConfig {
 
     /// `postgres://user@host:port/db?schema=s`, without the password.
     pub fn describe(&self) -> String {
-        let mut s = format!("postgres://{}@{}:{}/{}?schema={}", self.user, self.host, self.port, self.dbname, self.schema);
+        let mut s = format!(
+            "postgres://{}@{}:{}/{}?schema={}",
+            self.user, self.host, self.port, self.dbname, self.schema
+        );
         if self.transaction_pooler {
             s.push_str("&pooler=transaction");
         }
@@ -224,7 +250,10 @@ mod tests {
     #[test]
     fn defaults_and_errors() {
         let c = PgConfig::parse("postgresql://u@localhost/db").expect("valid");
-        assert_eq!((c.port, c.schema.as_str(), c.transaction_pooler, c.lock_wait), (5432, "public", false, true));
+        assert_eq!(
+            (c.port, c.schema.as_str(), c.transaction_pooler, c.lock_wait),
+            (5432, "public", false, true)
+        );
         let e = PgConfig::parse("postgres://u:secret@h:xx/db").expect_err("bad port");
         assert!(!e.message.contains("secret"), "{}", e.message);
         assert!(PgConfig::parse("postgres://u@h/db?sslmode=maybe").is_err());

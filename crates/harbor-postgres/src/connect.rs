@@ -60,10 +60,15 @@ pub fn tls(mode: SslMode) -> Result<MakeRustlsConnect, DestinationError> {
         .with_safe_default_protocol_versions()
         .map_err(|e| DestinationError::new(format!("cannot set up TLS: {e}")))?;
     let config = if mode == SslMode::VerifyFull {
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
         builder.with_root_certificates(roots).with_no_client_auth()
     } else {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider))).with_no_client_auth()
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
+            .with_no_client_auth()
     };
     Ok(MakeRustlsConnect::new(config))
 }

@@ -9,7 +9,7 @@ use arrow::array::{
     Array, ArrayRef, BooleanArray, BooleanBuilder, Float64Array, Float64Builder, Int64Array, Int64Builder,
     StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType as ArrowType, Field, Schema as ArrowSchema};
+use arrow::datatypes::{Field, Schema as ArrowSchema};
 use arrow::record_batch::RecordBatch;
 use harbor_core::DataType;
 use harbor_parquet::arrow::arrow_type;
@@ -56,8 +56,14 @@ fn typed(array: &ArrayRef, t: DataType) -> Result<Col, arrow::error::ArrowError>
         DataType::Bool => Col::Bool(any.downcast_ref::<BooleanArray>().ok_or_else(wrong)?.clone()),
         DataType::Bigint => Col::I64(any.downcast_ref::<Int64Array>().ok_or_else(wrong)?.clone()),
         DataType::Double => Col::F64(any.downcast_ref::<Float64Array>().ok_or_else(wrong)?.clone()),
-        DataType::Text | DataType::Json => Col::Str(any.downcast_ref::<StringArray>().ok_or_else(wrong)?.clone()),
-        DataType::Timestamp => Col::Ts(any.downcast_ref::<TimestampMicrosecondArray>().ok_or_else(wrong)?.clone()),
+        DataType::Text | DataType::Json => {
+            Col::Str(any.downcast_ref::<StringArray>().ok_or_else(wrong)?.clone())
+        }
+        DataType::Timestamp => Col::Ts(
+            any.downcast_ref::<TimestampMicrosecondArray>()
+                .ok_or_else(wrong)?
+                .clone(),
+        ),
     })
 }
 
@@ -69,7 +75,10 @@ pub fn encode_batch(
     mut seq: Option<&mut i64>,
     out: &mut Vec<u8>,
 ) -> Result<(), arrow::error::ArrowError> {
-    let arrays: Vec<Col> = cols.iter().map(|(i, t)| typed(batch.column(*i), *t)).collect::<Result<_, _>>()?;
+    let arrays: Vec<Col> = cols
+        .iter()
+        .map(|(i, t)| typed(batch.column(*i), *t))
+        .collect::<Result<_, _>>()?;
     let nfields = (arrays.len() + usize::from(seq.is_some())) as i16;
     for row in 0..batch.num_rows() {
         out.extend_from_slice(&nfields.to_be_bytes());
@@ -148,7 +157,10 @@ pub struct CopyDecoder<R: Read> {
 }
 
 fn bad(what: &str) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("malformed COPY binary data: {what}"))
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("malformed COPY binary data: {what}"),
+    )
 }
 
 fn read_exact<R: Read>(r: &mut R, n: usize, buf: &mut Vec<u8>) -> std::io::Result<()> {
@@ -158,7 +170,11 @@ fn read_exact<R: Read>(r: &mut R, n: usize, buf: &mut Vec<u8>) -> std::io::Resul
 
 impl<R: Read> CopyDecoder<R> {
     /// Reads the header and prepares decoding.
-    pub fn new(mut input: R, columns: &[(String, DataType, bool)], batch_rows: usize) -> std::io::Result<Self> {
+    pub fn new(
+        mut input: R,
+        columns: &[(String, DataType, bool)],
+        batch_rows: usize,
+    ) -> std::io::Result<Self> {
         let mut buf = Vec::new();
         read_exact(&mut input, SIGNATURE.len() + 8, &mut buf)?;
         if &buf[..SIGNATURE.len()] != SIGNATURE {
@@ -166,7 +182,10 @@ impl<R: Read> CopyDecoder<R> {
         }
         let ext = i32::from_be_bytes([buf[15], buf[16], buf[17], buf[18]]);
         read_exact(&mut input, ext.max(0) as usize, &mut buf)?;
-        let fields: Vec<Field> = columns.iter().map(|(n, t, _)| Field::new(n, arrow_type(*t), true)).collect();
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(n, t, _)| Field::new(n, arrow_type(*t), true))
+            .collect();
         Ok(Self {
             input,
             schema: Arc::new(ArrowSchema::new(fields)),
@@ -236,7 +255,9 @@ impl<R: Read> CopyDecoder<R> {
                 }
             })
             .collect();
-        RecordBatch::try_new(self.schema.clone(), arrays).map(Some).map_err(|e| bad(&e.to_string()))
+        RecordBatch::try_new(self.schema.clone(), arrays)
+            .map(Some)
+            .map_err(|e| bad(&e.to_string()))
     }
 }
 
@@ -273,9 +294,4 @@ fn append_value(b: &mut Builder, v: &[u8], jsonb: bool) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The Arrow type written for a logical type (re-exported for callers that build schemas).
-pub fn arrow_type_of(t: DataType) -> ArrowType {
-    arrow_type(t)
 }

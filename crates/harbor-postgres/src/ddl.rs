@@ -71,7 +71,10 @@ pub fn pk_index(table: &str) -> String {
 pub fn create_table_sql(schema: &str, t: &TableSchema) -> String {
     let cols: Vec<String> = t.columns.iter().map(column_def).collect();
     let name = qualified(schema, &t.name);
-    let mut sql = format!("CREATE TABLE IF NOT EXISTS {name} (\n  {}\n);", cols.join(",\n  "));
+    let mut sql = format!(
+        "CREATE TABLE IF NOT EXISTS {name} (\n  {}\n);",
+        cols.join(",\n  ")
+    );
     if t.parent.is_none() && t.disposition == WriteDisposition::Merge {
         if let Some(pk) = &t.primary_key {
             sql.push_str(&format!(

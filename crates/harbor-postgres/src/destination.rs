@@ -7,10 +7,10 @@
 
 use std::path::Path;
 
+use harbor_core::Schema;
 use harbor_core::destination::{Destination, DestinationError, LoadRecord, LoadReport};
 use harbor_core::package::Package;
 use harbor_core::state::PipelineState;
-use harbor_core::Schema;
 use postgres::{Client, GenericClient, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -27,7 +27,10 @@ pub struct PostgresDestination {
 }
 
 /// Runs a simple query and returns its rows as text.
-pub(crate) fn rows(c: &mut impl GenericClient, sql: &str) -> Result<Vec<Vec<Option<String>>>, postgres::Error> {
+pub(crate) fn rows(
+    c: &mut impl GenericClient,
+    sql: &str,
+) -> Result<Vec<Vec<Option<String>>>, postgres::Error> {
     let mut out = Vec::new();
     for m in c.simple_query(sql)? {
         if let SimpleQueryMessage::Row(r) = m {
@@ -57,12 +60,18 @@ impl PostgresDestination {
     /// Like [`PostgresDestination::open`] with parsed settings.
     pub fn with_config(cfg: PgConfig) -> Result<Self, DestinationError> {
         let tls = tls(cfg.sslmode)?;
-        let mut d = Self { cfg, tls, client: None };
+        let mut d = Self {
+            cfg,
+            tls,
+            client: None,
+        };
         let sql = format!(
             "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('harbor:ddl', 0)); {} COMMIT;",
             system_tables_sql(&d.cfg.schema)
         );
-        d.with_retry("cannot create the harbor system tables", |c, _| c.batch_execute(&sql))?;
+        d.with_retry("cannot create the harbor system tables", |c, _| {
+            c.batch_execute(&sql)
+        })?;
         Ok(d)
     }
 
@@ -77,7 +86,9 @@ impl PostgresDestination {
             self.client = Some(connect(&self.cfg, &self.tls)?);
         }
         // Set just above when absent.
-        self.client.as_mut().ok_or_else(|| DestinationError::new("no postgres connection"))
+        self.client
+            .as_mut()
+            .ok_or_else(|| DestinationError::new("no postgres connection"))
     }
 
     /// Forgets the connection (after an error that may have broken it).
@@ -127,7 +138,9 @@ impl PostgresDestination {
         let r = self.with_retry("cannot list tables", |c, _| rows(c, &sql))?;
         let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
         for row in r {
-            let (Some(t), Some(col), Some(ty)) = (row[0].clone(), row[1].clone(), row[2].clone()) else { continue };
+            let (Some(t), Some(col), Some(ty)) = (row[0].clone(), row[1].clone(), row[2].clone()) else {
+                continue;
+            };
             match out.last_mut() {
                 Some((name, cols)) if *name == t => cols.push((col, ty)),
                 _ => out.push((t, vec![(col, ty)])),
@@ -138,26 +151,42 @@ impl PostgresDestination {
 }
 
 /// Reads the latest schema of a pipeline with an open connection or transaction.
-pub(crate) fn read_schema(c: &mut impl GenericClient, cfg: &PgConfig, pipeline: &str) -> Result<Option<String>, postgres::Error> {
+pub(crate) fn read_schema(
+    c: &mut impl GenericClient,
+    cfg: &PgConfig,
+    pipeline: &str,
+) -> Result<Option<String>, postgres::Error> {
     let sql = format!(
         "SELECT schema::text FROM {} WHERE pipeline = {} ORDER BY version DESC LIMIT 1",
         qualified(&cfg.schema, "_harbor_schema"),
         literal(pipeline)
     );
-    Ok(rows(c, &sql)?.into_iter().next().and_then(|r| r.into_iter().next().flatten()))
+    Ok(rows(c, &sql)?
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next().flatten()))
 }
 
 /// Whether a load id is committed, with an open connection or transaction.
-pub(crate) fn read_is_loaded(c: &mut impl GenericClient, cfg: &PgConfig, load_id: &str) -> Result<bool, postgres::Error> {
-    let sql = format!("SELECT 1 FROM {} WHERE load_id = {}", qualified(&cfg.schema, "_harbor_loads"), literal(load_id));
+pub(crate) fn read_is_loaded(
+    c: &mut impl GenericClient,
+    cfg: &PgConfig,
+    load_id: &str,
+) -> Result<bool, postgres::Error> {
+    let sql = format!(
+        "SELECT 1 FROM {} WHERE load_id = {}",
+        qualified(&cfg.schema, "_harbor_loads"),
+        literal(load_id)
+    );
     Ok(!rows(c, &sql)?.is_empty())
 }
 
 pub(crate) fn parse_schema(json: Option<String>, pipeline: &str) -> Result<Schema, DestinationError> {
     match json {
         None => Ok(Schema::default()),
-        Some(j) => Schema::from_json(&j)
-            .map_err(|e| DestinationError::new(format!("stored schema of pipeline `{pipeline}` is invalid: {e}"))),
+        Some(j) => Schema::from_json(&j).map_err(|e| {
+            DestinationError::new(format!("stored schema of pipeline `{pipeline}` is invalid: {e}"))
+        }),
     }
 }
 
@@ -167,7 +196,9 @@ impl Destination for PostgresDestination {
     }
 
     fn stored_schema(&mut self, pipeline: &str) -> Result<Schema, DestinationError> {
-        let json = self.with_retry("cannot read _harbor_schema", |c, cfg| read_schema(c, cfg, pipeline))?;
+        let json = self.with_retry("cannot read _harbor_schema", |c, cfg| {
+            read_schema(c, cfg, pipeline)
+        })?;
         parse_schema(json, pipeline)
     }
 
@@ -181,14 +212,19 @@ impl Destination for PostgresDestination {
         let mut state = PipelineState::default();
         for row in r {
             let Some(key) = row[0].clone() else { continue };
-            let value = row[1].as_deref().and_then(|v| serde_json::from_str(v).ok()).unwrap_or(serde_json::Value::Null);
+            let value = row[1]
+                .as_deref()
+                .and_then(|v| serde_json::from_str(v).ok())
+                .unwrap_or(serde_json::Value::Null);
             state.set(key, value);
         }
         Ok(state)
     }
 
     fn is_loaded(&mut self, load_id: &str) -> Result<bool, DestinationError> {
-        self.with_retry("cannot read _harbor_loads", |c, cfg| read_is_loaded(c, cfg, load_id))
+        self.with_retry("cannot read _harbor_loads", |c, cfg| {
+            read_is_loaded(c, cfg, load_id)
+        })
     }
 
     fn load(&mut self, package: &Package) -> Result<LoadReport, DestinationError> {
@@ -209,7 +245,9 @@ impl Destination for PostgresDestination {
     }
 
     fn loads(&mut self, pipeline: Option<&str>, limit: usize) -> Result<Vec<LoadRecord>, DestinationError> {
-        let filter = pipeline.map(|p| format!("WHERE pipeline = {}", literal(p))).unwrap_or_default();
+        let filter = pipeline
+            .map(|p| format!("WHERE pipeline = {}", literal(p)))
+            .unwrap_or_default();
         let sql = format!(
             "SELECT load_id, pipeline, to_char(inserted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), rows, \
              schema_version, coalesce(source, '') FROM {} {filter} ORDER BY inserted_at DESC, load_id DESC LIMIT {limit}",
@@ -236,13 +274,22 @@ impl Destination for PostgresDestination {
         for (t, _) in self.data_tables()? {
             let sql = format!("SELECT count(*) FROM {}", self.table(&t));
             let r = self.with_retry("cannot count rows", |c, _| rows(c, &sql))?;
-            let n = r.first().and_then(|r| r[0].as_deref()).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let n = r
+                .first()
+                .and_then(|r| r[0].as_deref())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
             out.push((t, n));
         }
         Ok(out)
     }
 
-    fn export_table(&mut self, table: &str, filter: Option<&str>, out: &Path) -> Result<u64, DestinationError> {
+    fn export_table(
+        &mut self,
+        table: &str,
+        filter: Option<&str>,
+        out: &Path,
+    ) -> Result<u64, DestinationError> {
         crate::export::export_table(self, table, filter, out)
     }
 }

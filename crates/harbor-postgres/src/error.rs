@@ -49,19 +49,26 @@ pub fn pg_err(context: impl std::fmt::Display, target: &str, e: postgres::Error)
     };
     let mut d = DestinationError::new(format!("{context} ({target}): {detail}"));
     let code = e.code().cloned();
-    if code == Some(SqlState::INVALID_PASSWORD) || code == Some(SqlState::INVALID_AUTHORIZATION_SPECIFICATION) {
-        d = d.hint("check the user name and password in the destination URL (percent-encode @ : / in passwords)");
+    if code == Some(SqlState::INVALID_PASSWORD) || code == Some(SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
+    {
+        d = d.hint(
+            "check the user name and password in the destination URL (percent-encode @ : / in passwords)",
+        );
     } else if code == Some(SqlState::INVALID_CATALOG_NAME) {
         d = d.hint("create the database first, or fix its name in the destination URL");
     } else if code == Some(SqlState::INSUFFICIENT_PRIVILEGE) {
         d = d.hint("the user needs CREATE on the schema (or choose another with ?schema=...)");
     } else if detail.contains("failed to lookup address") || detail.contains("Name or service not known") {
-        d = d.hint("the host name does not resolve: check the host in the destination URL and your network/DNS");
+        d = d.hint(
+            "the host name does not resolve: check the host in the destination URL and your network/DNS",
+        );
     } else if detail.contains("onnection refused") {
         d = d.hint("nothing listens on that host and port: is the server running, and is the port right?");
     } else if detail.contains("TLS") || detail.contains("tls") || detail.contains("certificate") {
-        d = d.hint("TLS failed: try sslmode=require (no certificate check) or sslmode=disable for a local server");
-    } else if code == Some(SqlState::DUPLICATE_PREPARED_STATEMENT) || detail.contains("prepared statement") {
+        d = d.hint(
+            "TLS failed: try sslmode=require (no certificate check) or sslmode=disable for a local server",
+        );
+    } else if code == Some(SqlState::DUPLICATE_PSTATEMENT) || detail.contains("prepared statement") {
         d = d.hint("behind a transaction pooler (Supabase port 6543) add ?pooler=transaction to the URL");
     }
     if is_transient(&e) {

@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::Write;
 
-use arrow::record_batch::RecordBatch;
+use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use harbor_core::destination::{DestinationError, LoadReport};
 use harbor_core::package::{Job, JobState, Package, TablePlan};
 use harbor_core::schema::{C_ID, C_ROOT_ID};
@@ -26,38 +26,54 @@ pub fn load_once(d: &mut PostgresDestination, package: &Package) -> Result<LoadR
     let m = &package.manifest;
     let cfg = d.cfg.clone();
     let target = cfg.describe();
-    let e = |what: String| move |err: postgres::Error| pg_err(what, &target, err);
+    let t = target.as_str();
+    let e = |what: String| move |err: postgres::Error| pg_err(what, t, err);
     let jobs = package
         .jobs(JobState::Started)
         .map_err(|err| DestinationError::new(format!("cannot list jobs of package {}: {err}", m.load_id)))?;
     let client = d.client()?;
-    let mut tx = client.transaction().map_err(e("cannot begin transaction".into()))?;
+    let mut tx = client
+        .transaction()
+        .map_err(e("cannot begin transaction".into()))?;
     let lock_key = literal(&format!("harbor:{}:{}", cfg.schema, m.pipeline));
     if cfg.lock_wait {
-        exec(&mut tx, &format!("SELECT pg_advisory_xact_lock(hashtextextended({lock_key}, 0))"))
-            .map_err(e(format!("cannot take the lock of pipeline `{}`", m.pipeline)))?;
+        exec(
+            &mut tx,
+            &format!("SELECT pg_advisory_xact_lock(hashtextextended({lock_key}, 0))"),
+        )
+        .map_err(e(format!("cannot take the lock of pipeline `{}`", m.pipeline)))?;
     } else {
-        let got = rows(&mut tx, &format!("SELECT pg_try_advisory_xact_lock(hashtextextended({lock_key}, 0))"))
-            .map_err(e(format!("cannot take the lock of pipeline `{}`", m.pipeline)))?;
+        let got = rows(
+            &mut tx,
+            &format!("SELECT pg_try_advisory_xact_lock(hashtextextended({lock_key}, 0))"),
+        )
+        .map_err(e(format!("cannot take the lock of pipeline `{}`", m.pipeline)))?;
         if got.first().and_then(|r| r[0].as_deref()) != Some("t") {
             return Err(DestinationError::new(format!(
                 "another run is loading pipeline `{}` into {} right now",
                 m.pipeline,
                 cfg.describe()
             ))
-            .hint("wait for it to finish, or drop lock=nowait from the URL to wait for it")
-            .transient());
+            .hint("wait for it to finish, or drop lock=nowait from the URL to wait for it"));
         }
     }
     if read_is_loaded(&mut tx, &cfg, &m.load_id).map_err(e("cannot read _harbor_loads".into()))? {
-        return Ok(LoadReport { load_id: m.load_id.clone(), already_loaded: true, ..Default::default() });
+        return Ok(LoadReport {
+            load_id: m.load_id.clone(),
+            already_loaded: true,
+            ..Default::default()
+        });
     }
-    let stored = parse_schema(read_schema(&mut tx, &cfg, &m.pipeline).map_err(e("cannot read _harbor_schema".into()))?, &m.pipeline)?;
+    let stored = parse_schema(
+        read_schema(&mut tx, &cfg, &m.pipeline).map_err(e("cannot read _harbor_schema".into()))?,
+        &m.pipeline,
+    )?;
     let changes = m.schema.diff_from(&stored);
     let mut full = stored.clone();
     full.merge(&m.schema);
     for c in &changes {
-        tx.batch_execute(&change_sql(&cfg.schema, c)).map_err(e(format!("schema change failed ({})", describe_change(c))))?;
+        tx.batch_execute(&change_sql(&cfg.schema, c))
+            .map_err(e(format!("schema change failed ({})", describe_change(c))))?;
     }
     let mut report = LoadReport {
         load_id: m.load_id.clone(),
@@ -72,9 +88,18 @@ pub fn load_once(d: &mut PostgresDestination, package: &Package) -> Result<LoadR
             continue;
         }
         let Some(ts) = full.tables.get(&plan.name) else {
-            return Err(DestinationError::new(format!("table `{}` of load {} is not in its schema", plan.name, m.load_id)));
+            return Err(DestinationError::new(format!(
+                "table `{}` of load {} is not in its schema",
+                plan.name, m.load_id
+            )));
         };
-        let mut ctx = TableLoad { tx: &mut tx, schema: &cfg.schema, target: &cfg.describe(), full: &full, table: ts };
+        let mut ctx = TableLoad {
+            tx: &mut tx,
+            schema: &cfg.schema,
+            target: &cfg.describe(),
+            full: &full,
+            table: ts,
+        };
         let n = ctx.load(plan, &table_jobs, &mut cleared)?;
         total += n;
         report.rows.push((plan.name.clone(), n));
@@ -109,9 +134,11 @@ pub fn load_once(d: &mut PostgresDestination, package: &Package) -> Result<LoadR
             literal(&full.to_json())
         ));
     }
-    tx.batch_execute(&sql).map_err(e("cannot record the load, state and schema".into()))?;
+    tx.batch_execute(&sql)
+        .map_err(e("cannot record the load, state and schema".into()))?;
     harbor_core::testhook::pause_point("commit");
-    tx.commit().map_err(e(format!("commit of load {} failed", m.load_id)))?;
+    tx.commit()
+        .map_err(e(format!("commit of load {} failed", m.load_id)))?;
     Ok(report)
 }
 
@@ -124,7 +151,12 @@ struct TableLoad<'a, 't> {
 }
 
 fn descendants(schema: &Schema, root: &str) -> Vec<String> {
-    schema.tables.values().filter(|t| t.root == root && t.name != root).map(|t| t.name.clone()).collect()
+    schema
+        .tables
+        .values()
+        .filter(|t| t.root == root && t.name != root)
+        .map(|t| t.name.clone())
+        .collect()
 }
 
 impl TableLoad<'_, '_> {
@@ -134,7 +166,12 @@ impl TableLoad<'_, '_> {
         move |e| pg_err(ctx, &target, e)
     }
 
-    fn load(&mut self, plan: &TablePlan, jobs: &[&Job], cleared: &mut Vec<String>) -> Result<u64, DestinationError> {
+    fn load(
+        &mut self,
+        plan: &TablePlan,
+        jobs: &[&Job],
+        cleared: &mut Vec<String>,
+    ) -> Result<u64, DestinationError> {
         let t = qualified(self.schema, &plan.name);
         let is_root = plan.parent.is_none();
         match plan.disposition {
@@ -174,7 +211,9 @@ impl TableLoad<'_, '_> {
                         );
                         exec(self.tx, &sql).map_err(self.err("merge (child rows)"))?;
                     }
-                    let latest = format!("SELECT DISTINCT ON ({key}) {list} FROM {stage} ORDER BY {key}, _harbor_seq DESC");
+                    let latest = format!(
+                        "SELECT DISTINCT ON ({key}) {list} FROM {stage} ORDER BY {key}, _harbor_seq DESC"
+                    );
                     if self.has_pk_index()? {
                         let set: Vec<String> = cols.iter().map(|c| format!("{c} = EXCLUDED.{c}")).collect();
                         let sql = format!(
@@ -186,7 +225,8 @@ impl TableLoad<'_, '_> {
                         // Tables created without a unique key (first loaded as append) merge by delete + insert.
                         let sql = format!("DELETE FROM {t} WHERE {key} IN (SELECT {key} FROM {stage})");
                         exec(self.tx, &sql).map_err(self.err("merge (delete)"))?;
-                        exec(self.tx, &format!("INSERT INTO {t} ({list}) {latest}")).map_err(self.err("merge (insert)"))?
+                        exec(self.tx, &format!("INSERT INTO {t} ({list}) {latest}"))
+                            .map_err(self.err("merge (insert)"))?
                     }
                 } else {
                     let id = q(C_ID);
@@ -202,7 +242,10 @@ impl TableLoad<'_, '_> {
     }
 
     fn has_pk_index(&mut self) -> Result<bool, DestinationError> {
-        let sql = format!("SELECT to_regclass({}) IS NOT NULL", literal(&qualified(self.schema, &pk_index(&self.table.name))));
+        let sql = format!(
+            "SELECT to_regclass({}) IS NOT NULL",
+            literal(&qualified(self.schema, &pk_index(&self.table.name)))
+        );
         let r = rows(self.tx, &sql).map_err(self.err("index lookup"))?;
         Ok(r.first().and_then(|r| r[0].as_deref()) == Some("t"))
     }
@@ -240,12 +283,15 @@ impl TableLoad<'_, '_> {
                 names.push("_harbor_seq".into());
             }
             let sql = format!("COPY {into} ({}) FROM STDIN (FORMAT binary)", names.join(", "));
-            let mut writer = self.tx.copy_in(sql.as_str()).map_err(self.err("copy"))?;
+            let copy_err = self.err("copy");
+            let finish_err = self.err("copy");
+            let mut writer = self.tx.copy_in(sql.as_str()).map_err(copy_err)?;
             let mut buf = Vec::with_capacity(COPY_CHUNK + 65536);
             header(&mut buf);
             for batch in reader {
                 let batch: RecordBatch = batch.map_err(|e| io("decode", &e))?;
-                encode_batch(&batch, &cols, with_seq.then_some(&mut seq), &mut buf).map_err(|e| io("convert", &e))?;
+                encode_batch(&batch, &cols, with_seq.then_some(&mut seq), &mut buf)
+                    .map_err(|e| io("convert", &e))?;
                 if buf.len() >= COPY_CHUNK {
                     writer.write_all(&buf).map_err(|e| io("send", &e).transient())?;
                     buf.clear();
@@ -253,7 +299,7 @@ impl TableLoad<'_, '_> {
             }
             trailer(&mut buf);
             writer.write_all(&buf).map_err(|e| io("send", &e).transient())?;
-            total += writer.finish().map_err(self.err("copy"))?;
+            total += writer.finish().map_err(finish_err)?;
         }
         Ok(total)
     }

@@ -13,6 +13,10 @@ use crate::settings::Settings;
 pub enum DestinationUrl {
     /// `duckdb:///path/file.duckdb`, `duckdb://relative.duckdb`, or a plain `*.duckdb` path.
     DuckDb(PathBuf),
+    /// `postgres://user:pass@host:port/db?schema=...&sslmode=...` (also `postgresql://`).
+    Postgres(String),
+    /// `parquet:///dir` (a directory of Parquet files and a manifest).
+    Parquet(PathBuf),
 }
 
 impl DestinationUrl {
@@ -31,15 +35,18 @@ impl DestinationUrl {
         if url.ends_with(".duckdb") || url.ends_with(".db") {
             return Ok(DestinationUrl::DuckDb(PathBuf::from(url)));
         }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("parquet://")
-        {
-            bail!(
-                "destination `{}` is not available in this build yet: only DuckDB is built so far",
-                redact(url)
-            );
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DestinationUrl::Postgres(url.to_owned()));
+        }
+        if let Some(rest) = url.strip_prefix("parquet://") {
+            if rest.is_empty() {
+                bail!("destination `{url}` names no directory: expected parquet:///path/dir");
+            }
+            return Ok(DestinationUrl::Parquet(PathBuf::from(rest)));
         }
         bail!(
-            "unknown destination `{}`: expected duckdb:///path/file.duckdb",
+            "unknown destination `{}`: expected duckdb:///path/file.duckdb, postgres://user:pass@host:5432/db \
+             or parquet:///path/dir",
             redact(url)
         )
     }
@@ -71,6 +78,12 @@ pub fn open(settings: &Settings) -> anyhow::Result<Box<dyn Destination>> {
                 DuckDbDestination::open(&path, &opts).map_err(crate::output::dest_error)?,
             ))
         }
+        DestinationUrl::Postgres(url) => Ok(Box::new(
+            harbor_postgres::PostgresDestination::open(&url).map_err(crate::output::dest_error)?,
+        )),
+        DestinationUrl::Parquet(dir) => Ok(Box::new(
+            harbor_parquet::ParquetDestination::open(&dir).map_err(crate::output::dest_error)?,
+        )),
     }
 }
 
@@ -93,6 +106,14 @@ mod tests {
             Some(DestinationUrl::DuckDb("data/h.duckdb".into()))
         );
         assert!(DestinationUrl::parse("mysql://x").is_err());
+        assert_eq!(
+            DestinationUrl::parse("parquet:///data/lake").ok(),
+            Some(DestinationUrl::Parquet("/data/lake".into()))
+        );
+        assert!(matches!(
+            DestinationUrl::parse("postgres://u:p@h:6543/db?sslmode=require"),
+            Ok(DestinationUrl::Postgres(_))
+        ));
     }
 
     #[test]

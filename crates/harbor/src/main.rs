@@ -54,6 +54,12 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Ingest Pushshift / Arctic Shift dump files (RS_*.zst, RC_*.zst), filtered, resumable.
     Ingest(cmd::ingest::IngestArgs),
+    /// Write tables to Parquet, CSV or JSONL files.
+    Export(cmd::export::ExportArgs),
+    /// Back up data, schemas and state of the destination to a directory.
+    Backup(cmd::backup::BackupArgs),
+    /// Restore a backup into the destination.
+    Restore(cmd::restore::RestoreArgs),
 }
 
 fn main() {
@@ -84,6 +90,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Collect(args) => cmd::collect::run(&settings, args),
         Command::Demo(args) => cmd::demo::run(&settings, args),
         Command::Ingest(args) => cmd::ingest::run(&settings, args),
+        Command::Export(args) => cmd::export::run(&settings, args),
+        Command::Backup(args) => cmd::backup::run(&settings, args),
+        Command::Restore(args) => cmd::restore::run(&settings, args),
     }
 }
 

@@ -68,6 +68,17 @@ pub fn report_error(e: &anyhow::Error) -> i32 {
     for cause in e.chain().skip(1) {
         eprintln!("  caused by: {cause}");
     }
+    let disk_full = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(28))
+            || c.to_string().contains("os error 28")
+    });
+    if disk_full {
+        eprintln!(
+            "hint: the disk is full: free space (or use another --workdir) and run again; nothing of this run was \
+             committed, and the rerun resumes from the last complete package"
+        );
+    }
     1
 }
 

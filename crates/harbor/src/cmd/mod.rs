@@ -3,6 +3,9 @@
 pub mod collect;
 pub mod demo;
 pub mod ingest;
+pub mod backup;
+pub mod export;
 pub mod load;
+pub mod restore;
 pub mod schema;
 pub mod status;

@@ -1,0 +1,243 @@
+//! The cases every destination must pass.
+
+use harbor_core::WriteDisposition;
+use harbor_core::package::{JobState, Package};
+
+use crate::support::{Env, Run, awards, count, submissions};
+
+const AWARDS: &str = "submissions__all_awardings";
+const ICONS: &str = "submissions__all_awardings__resized_icons";
+const IMAGES: &str = "submissions__preview__images";
+
+/// Tables, child tables and column types are created from the data.
+pub fn creates_tables(env: Env) {
+    let f = env.write("a.ndjson", &submissions(0, 40, "a", 0));
+    let s = env.load(&f, &Run::default()).expect("load");
+    assert_eq!(s.load.as_ref().map(|l| l.already_loaded), Some(false));
+    let c = env.counts();
+    assert_eq!(count(&c, "submissions"), 40, "{c:?}");
+    assert_eq!(count(&c, AWARDS), awards(0, 40, 0), "{c:?}");
+    assert_eq!(count(&c, ICONS), 2 * awards(0, 40, 0), "{c:?}");
+    assert_eq!(count(&c, IMAGES), 40, "{c:?}");
+    let t = env.table("submissions");
+    assert_eq!(t.ty("id"), "Utf8");
+    assert_eq!(t.ty("score"), "Int64");
+    assert_eq!(t.ty("upvote_ratio"), "Float64");
+    assert_eq!(t.ty("over_18"), "Boolean");
+    assert!(
+        t.ty("created_utc").starts_with("Timestamp(µs")
+            || t.ty("created_utc").starts_with("Timestamp(Microsecond"),
+        "{}",
+        t.ty("created_utc")
+    );
+    assert_eq!(t.get("p00007", "title"), "Post 7 a");
+    assert_eq!(t.get("p00004", "over_18"), "true");
+    assert_eq!(t.get("p00003", "upvote_ratio"), "0.53");
+    // Loads, state and schema are recorded.
+    let mut d = env.dest();
+    let loads = d.loads(Some("conformance"), 10).expect("loads");
+    assert_eq!(loads.len(), 1);
+    assert_eq!(loads[0].rows, 40 + awards(0, 40, 0) * 3 + 40);
+    let state = d.stored_state("conformance").expect("state");
+    assert_eq!(state.values.len(), 1, "{state:?}");
+    assert!(state.values.keys().all(|k| k.starts_with("file:")));
+    let schema = d.stored_schema("conformance").expect("schema");
+    assert!(schema.tables.contains_key(ICONS));
+}
+
+/// A new field becomes a new column; earlier rows read as null.
+pub fn adds_a_column(env: Env) {
+    let a = env.write("a.ndjson", &submissions(0, 10, "a", 0));
+    env.load(&a, &Run::default()).expect("first load");
+    let b = env.write(
+        "b.ndjson",
+        "{\"id\":\"z1\",\"title\":\"t\",\"link_flair_text_color\":\"dark\",\"brand_new\":42}\n",
+    );
+    let s = env.load(&b, &Run::default()).expect("second load");
+    let changes = s.load.map(|l| l.schema_changes).unwrap_or_default();
+    assert!(changes.iter().any(|c| c.contains("brand_new")), "{changes:?}");
+    let t = env.table("submissions");
+    assert_eq!(t.rows.len(), 11);
+    assert_eq!(t.ty("brand_new"), "Int64");
+    assert_eq!(t.get("z1", "brand_new"), "42");
+    assert_eq!(t.get("p00001", "brand_new"), "NULL");
+    assert_eq!(t.get("p00001", "title"), "Post 1 a");
+}
+
+/// A value that does not fit its column goes to a variant column, never lost.
+pub fn variant_column(env: Env) {
+    let a = env.write("a.ndjson", "{\"id\":\"v1\",\"title\":\"x\",\"score\":5}\n");
+    env.load(&a, &Run::default()).expect("first load");
+    let b = env.write("b.ndjson", "{\"id\":\"v2\",\"title\":\"y\",\"score\":\"lots\"}\n");
+    env.load(&b, &Run::default()).expect("second load");
+    let t = env.table("submissions");
+    assert_eq!(t.ty("score"), "Int64");
+    assert_eq!(t.ty("score__v_text"), "Utf8");
+    assert_eq!(t.get("v1", "score"), "5");
+    assert_eq!(t.get("v2", "score"), "NULL");
+    assert_eq!(t.get("v2", "score__v_text"), "lots");
+    assert_eq!(t.get("v1", "score__v_text"), "NULL");
+}
+
+/// Merge upserts on the primary key and replaces the child rows of every merged root.
+pub fn merges_on_key(env: Env) {
+    let a = env.write("a.ndjson", &submissions(0, 30, "old", 0));
+    env.load(&a, &Run::default()).expect("first load");
+    // Rows 20..40: 10 updates, 10 new; every updated row now has one award more.
+    let b = env.write("b.ndjson", &submissions(20, 20, "new", 1));
+    env.load(&b, &Run::default()).expect("second load");
+    let t = env.table("submissions");
+    assert_eq!(t.rows.len(), 40);
+    assert_eq!(t.get("p00019", "title"), "Post 19 old");
+    assert_eq!(t.get("p00020", "title"), "Post 20 new");
+    assert_eq!(t.get("p00035", "title"), "Post 35 new");
+    let c = env.counts();
+    assert_eq!(count(&c, AWARDS), awards(0, 20, 0) + awards(20, 20, 1), "{c:?}");
+    assert_eq!(
+        count(&c, ICONS),
+        2 * (awards(0, 20, 0) + awards(20, 20, 1)),
+        "{c:?}"
+    );
+    assert_eq!(count(&c, IMAGES), 40);
+    // Duplicates within one load: the last one wins.
+    let dup = format!(
+        "{}{}",
+        submissions(50, 1, "first", 0),
+        submissions(50, 1, "second", 0)
+    );
+    let d = env.write("d.ndjson", &dup);
+    env.load(&d, &Run::default()).expect("third load");
+    let t = env.table("submissions");
+    assert_eq!(t.rows.len(), 41);
+    assert_eq!(t.get("p00050", "title"), "Post 50 second");
+}
+
+/// Append adds every row, also rows with known keys.
+pub fn appends(env: Env) {
+    let a = env.write("a.ndjson", &submissions(0, 15, "a", 0));
+    let run = Run {
+        disposition: Some(WriteDisposition::Append),
+        ..Default::default()
+    };
+    env.load(&a, &run).expect("first load");
+    env.load(&a, &Run { force: true, ..run }).expect("second load");
+    let c = env.counts();
+    assert_eq!(count(&c, "submissions"), 30, "{c:?}");
+    assert_eq!(count(&c, AWARDS), 2 * awards(0, 15, 0), "{c:?}");
+    let t = env.table("submissions");
+    assert_eq!(t.rows.iter().filter(|r| r[t.col("id")] == "p00003").count(), 2);
+}
+
+/// Replace swaps a root table and its child tables for the new load's rows.
+pub fn replaces(env: Env) {
+    let run = Run {
+        disposition: Some(WriteDisposition::Replace),
+        ..Default::default()
+    };
+    let a = env.write("a.ndjson", &submissions(0, 30, "a", 0));
+    env.load(&a, &run).expect("first load");
+    let b = env.write("b.ndjson", &submissions(100, 10, "b", 0));
+    env.load(&b, &run).expect("second load");
+    let c = env.counts();
+    assert_eq!(count(&c, "submissions"), 10, "{c:?}");
+    assert_eq!(count(&c, AWARDS), awards(100, 10, 0), "{c:?}");
+    assert_eq!(count(&c, ICONS), 2 * awards(100, 10, 0), "{c:?}");
+    let t = env.table("submissions");
+    assert!(t.values("id").iter().all(|id| id.starts_with("p001")));
+}
+
+/// A package replayed after its commit (a crash between commit and finalize) changes nothing, and a
+/// file loaded before is skipped.
+pub fn exactly_once_replay(env: Env) {
+    let a = env.write("a.ndjson", &submissions(0, 25, "a", 0));
+    let run = Run {
+        keep_packages: true,
+        ..Default::default()
+    };
+    let s = env.load(&a, &run).expect("load");
+    let load_id = s.load.expect("loaded").load_id;
+    let before = env.counts();
+    let kept = env
+        .path()
+        .join("work/conformance/packages/completed")
+        .join(&load_id);
+    let p = Package::open(&kept).expect("kept package");
+    p.move_jobs(JobState::Completed, JobState::Started)
+        .expect("jobs back to started");
+    let mut d = env.dest();
+    assert!(d.is_loaded(&load_id).expect("is_loaded"));
+    let again = d.load(&p).expect("replay");
+    assert!(again.already_loaded);
+    drop(d);
+    assert_eq!(env.counts(), before);
+    // The same file again: skipped by the committed state.
+    let s = env.load(&a, &Run::default()).expect("rerun");
+    assert!(s.load.is_none());
+    assert_eq!(s.skipped.len(), 1);
+    assert_eq!(env.counts(), before);
+    assert_eq!(env.dest().loads(None, 10).expect("loads").len(), 1);
+}
+
+/// Two runs of the same pipeline at the same time (separate working directories): both land exactly
+/// once, or one fails cleanly and lands on its retry.
+pub fn concurrent_runs(env: Env) {
+    let a = env.write("a.ndjson", &submissions(0, 200, "a", 0));
+    let b = env.write("b.ndjson", &submissions(150, 200, "b", 0));
+    let target = env.target.as_ref();
+    let results: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = [(&a, "wa"), (&b, "wb")]
+            .into_iter()
+            .map(|(f, w)| {
+                let workdir = env.path().join(w);
+                s.spawn(move || crate::support::load_into(target, &workdir, f, &Run::default()).is_ok())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    for (ok, (f, w)) in results.iter().zip([(&a, "wa"), (&b, "wb")]) {
+        if !ok {
+            crate::support::load_into(target, &env.path().join(w), f, &Run::default()).expect("retry");
+        }
+    }
+    let c = env.counts();
+    assert_eq!(count(&c, "submissions"), 350, "{c:?}");
+    let t = env.table("submissions");
+    let titles = t.values("title");
+    assert!(titles.contains("Post 10 a") && titles.contains("Post 300 b"));
+    let mut d = env.dest();
+    assert_eq!(d.loads(None, 10).expect("loads").len(), 2);
+    assert_eq!(d.stored_state("conformance").expect("state").values.len(), 2);
+    let schema = d.stored_schema("conformance").expect("schema");
+    assert!(schema.tables["submissions"].column("title").is_some());
+}
+
+/// A frozen table rejects a new column and nothing of that load lands.
+pub fn frozen_schema(env: Env) {
+    let a = env.write("a.ndjson", &submissions(0, 10, "a", 0));
+    env.load(&a, &Run::default()).expect("first load");
+    let before = env.counts();
+    let b = env.write(
+        "b.ndjson",
+        "{\"id\":\"p00001\",\"title\":\"changed\"}\n{\"id\":\"zz\",\"title\":\"t\",\"brand_new_field\":1}\n",
+    );
+    let frozen = Run {
+        freeze_columns: true,
+        ..Default::default()
+    };
+    let err = env
+        .load(&b, &frozen)
+        .expect_err("frozen schema must refuse a new column");
+    let text = format!("{err}");
+    assert!(
+        text.contains("brand_new_field") || format!("{err:?}").contains("brand_new_field"),
+        "{text}"
+    );
+    assert_eq!(env.counts(), before);
+    let t = env.table("submissions");
+    assert!(!t.has("brand_new_field"));
+    assert_eq!(t.get("p00001", "title"), "Post 1 a");
+    // Rows that fit still load under the frozen contract.
+    let c = env.write("c.ndjson", "{\"id\":\"p00002\",\"title\":\"fits\"}\n");
+    env.load(&c, &frozen).expect("load within the contract");
+    assert_eq!(env.table("submissions").get("p00002", "title"), "fits");
+}

@@ -1,0 +1,281 @@
+//! What the cases share: destinations under test, running a pipeline, reading a table back.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use harbor_core::WriteDisposition;
+use harbor_core::contract::{ContractMode, Contracts, SchemaContract};
+use harbor_core::destination::Destination;
+use harbor_pipeline::{ExtractOptions, LoadFilesOptions, Pipeline, PipelineOptions, RunSummary};
+use harbor_testkit::postgres::PgCluster;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// A destination under test: opens new connections to one fresh database, file or directory.
+pub trait Target: Send + Sync {
+    /// A new handle on the destination.
+    fn open(&self) -> Box<dyn Destination>;
+}
+
+pub struct DuckDb(pub PathBuf);
+impl Target for DuckDb {
+    fn open(&self) -> Box<dyn Destination> {
+        Box::new(harbor_duckdb::DuckDbDestination::open(&self.0, &Default::default()).expect("open duckdb"))
+    }
+}
+
+pub struct Postgres(pub String);
+impl Target for Postgres {
+    fn open(&self) -> Box<dyn Destination> {
+        Box::new(harbor_postgres::PostgresDestination::open(&self.0).expect("open postgres"))
+    }
+}
+
+pub struct Parquet(pub PathBuf);
+impl Target for Parquet {
+    fn open(&self) -> Box<dyn Destination> {
+        Box::new(harbor_parquet::ParquetDestination::open(&self.0).expect("open parquet"))
+    }
+}
+
+/// A scratch directory plus the destination.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub target: Box<dyn Target>,
+}
+
+pub fn duckdb() -> Env {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = Box::new(DuckDb(dir.path().join("harbor.duckdb")));
+    Env { dir, target }
+}
+
+pub fn postgres() -> Env {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = PgCluster::shared()
+        .create_database("conformance")
+        .expect("create database");
+    Env {
+        dir,
+        target: Box::new(Postgres(url)),
+    }
+}
+
+pub fn parquet() -> Env {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = Box::new(Parquet(dir.path().join("lake")));
+    Env { dir, target }
+}
+
+/// How one run loads.
+#[derive(Default, Clone)]
+pub struct Run {
+    pub disposition: Option<WriteDisposition>,
+    pub freeze_columns: bool,
+    pub force: bool,
+    pub keep_packages: bool,
+    pub workdir: Option<PathBuf>,
+}
+
+impl Env {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::write(&p, text).expect("write input");
+        p
+    }
+
+    /// Loads NDJSON lines as `submissions`.
+    pub fn load(&self, file: &Path, run: &Run) -> harbor_pipeline::Result<RunSummary> {
+        load_into(
+            self.target.as_ref(),
+            &run.workdir.clone().unwrap_or_else(|| self.path().join("work")),
+            file,
+            run,
+        )
+    }
+
+    pub fn dest(&self) -> Box<dyn Destination> {
+        self.target.open()
+    }
+
+    /// The rows of a table as a reader sees them.
+    pub fn table(&self, table: &str) -> Table {
+        let out = self.path().join(format!("export-{table}.parquet"));
+        let mut d = self.dest();
+        d.export_table(table, None, &out)
+            .unwrap_or_else(|e| panic!("export {table}: {e}"));
+        Table::read(&out)
+    }
+
+    pub fn counts(&self) -> Vec<(String, u64)> {
+        let mut c = self.dest().table_counts().expect("table counts");
+        c.sort();
+        c
+    }
+}
+
+pub fn load_into(
+    target: &dyn Target,
+    workdir: &Path,
+    file: &Path,
+    run: &Run,
+) -> harbor_pipeline::Result<RunSummary> {
+    let mut extract = ExtractOptions {
+        chunk_records: 16,
+        workers: 2,
+        ..Default::default()
+    };
+    extract.normalize.routing.default_table = Some("submissions".into());
+    if run.freeze_columns {
+        let mut c = Contracts::default();
+        c.tables.insert(
+            "submissions".into(),
+            SchemaContract {
+                columns: ContractMode::Freeze,
+                ..Default::default()
+            },
+        );
+        extract.normalize.resolve.contracts = c;
+    }
+    let opts = LoadFilesOptions {
+        extract,
+        disposition: run.disposition,
+        force: run.force,
+    };
+    let mut p = Pipeline::open(
+        PipelineOptions {
+            name: "conformance".into(),
+            workdir: workdir.to_owned(),
+            keep_packages: run.keep_packages,
+            wait_for_lock: true,
+        },
+        target.open(),
+    )?;
+    p.load_files(&[file.to_owned()], &opts, Arc::new(AtomicU64::new(0)))
+}
+
+/// A table read back: column names and Arrow types, and its rows rendered as text.
+#[derive(Debug, PartialEq)]
+pub struct Table {
+    pub columns: Vec<(String, String)>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn read(path: &Path) -> Table {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).expect("open export"))
+            .expect("parquet")
+            .build()
+            .expect("reader");
+        let schema = reader.schema();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().to_string()))
+            .collect();
+        let mut rows = Vec::new();
+        let opts = FormatOptions::default().with_null("NULL");
+        for b in reader {
+            let b = b.expect("batch");
+            let fmts: Vec<ArrayFormatter> = b
+                .columns()
+                .iter()
+                .map(|a| ArrayFormatter::try_new(a.as_ref(), &opts).expect("formatter"))
+                .collect();
+            for r in 0..b.num_rows() {
+                rows.push(fmts.iter().map(|f| f.value(r).to_string()).collect());
+            }
+        }
+        rows.sort();
+        Table { columns, rows }
+    }
+
+    pub fn col(&self, name: &str) -> usize {
+        self.columns
+            .iter()
+            .position(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", self.columns))
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.columns.iter().any(|(n, _)| n == name)
+    }
+
+    pub fn ty(&self, name: &str) -> &str {
+        &self.columns[self.col(name)].1
+    }
+
+    /// The value of column `name` in the row whose `id` is `id`.
+    pub fn get(&self, id: &str, name: &str) -> String {
+        let (i, c) = (self.col("id"), self.col(name));
+        let rows: Vec<&Vec<String>> = self.rows.iter().filter(|r| r[i] == id).collect();
+        assert_eq!(rows.len(), 1, "rows with id {id}");
+        rows[0][c].clone()
+    }
+
+    pub fn values(&self, name: &str) -> BTreeSet<String> {
+        let c = self.col(name);
+        self.rows.iter().map(|r| r[c].clone()).collect()
+    }
+
+    /// Rows with columns in name order, so tables whose columns were added in a different order
+    /// compare; load ids (different in every destination) are left out.
+    pub fn canonical(&self) -> (Vec<(String, String)>, Vec<Vec<String>>) {
+        let mut order: Vec<usize> = (0..self.columns.len())
+            .filter(|i| self.columns[*i].0 != "_harbor_load_id")
+            .collect();
+        order.sort_by(|a, b| self.columns[*a].0.cmp(&self.columns[*b].0));
+        let cols = order.iter().map(|i| self.columns[*i].clone()).collect();
+        let mut rows: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| order.iter().map(|i| r[*i].clone()).collect())
+            .collect();
+        rows.sort();
+        (cols, rows)
+    }
+}
+
+/// `n` submissions starting at `start`: nested preview images, a list of awards (`i % 3` of them,
+/// plus `extra_awards`), `edited` false or an epoch, `title` with a `tag`.
+pub fn submissions(start: usize, n: usize, tag: &str, extra_awards: usize) -> String {
+    let mut out = String::new();
+    for i in start..start + n {
+        let awards: Vec<serde_json::Value> = (0..(i % 3 + extra_awards))
+            .map(|k| serde_json::json!({"id": format!("award_{k}"), "name": "Silver", "count": k + 1,
+                "resized_icons": [{"url": "https://x/16.png", "width": 16}, {"url": "https://x/32.png", "width": 32}]}))
+            .collect();
+        let v = serde_json::json!({
+            "id": format!("p{i:05}"), "name": format!("t3_p{i:05}"), "title": format!("Post {i} {tag}"),
+            "subreddit": ["rust", "python"][i % 2], "author": format!("user{}", i % 7),
+            "created_utc": 1_690_000_000.0 + i as f64 * 10.0, "score": (i * 31) % 1000,
+            "upvote_ratio": 0.5 + (i % 50) as f64 / 100.0, "over_18": i % 4 == 0,
+            "edited": if i % 5 == 0 { serde_json::json!(1_700_000_000.5 + i as f64) } else { serde_json::json!(false) },
+            "all_awardings": awards,
+            "preview": {"images": [{"id": format!("img{i}"), "source": {"url": "https://i/x.jpg", "width": 640}}]},
+        });
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// Awards in [`submissions`] rows `start..start+n`.
+pub fn awards(start: usize, n: usize, extra: usize) -> u64 {
+    (start..start + n).map(|i| (i % 3 + extra) as u64).sum()
+}
+
+pub fn count(counts: &[(String, u64)], table: &str) -> u64 {
+    counts
+        .iter()
+        .find(|(t, _)| t == table)
+        .map(|(_, n)| *n)
+        .unwrap_or(0)
+}

@@ -1,0 +1,221 @@
+//! Postgres-specific behaviour against a real throwaway cluster: a server restarted in the middle of
+//! a load, the per-pipeline advisory lock, TLS and connection errors. The behaviour every destination
+//! shares is tested by `harbor-conformance`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use harbor_core::destination::Destination;
+use harbor_pipeline::{ExtractOptions, LoadFilesOptions, Pipeline, PipelineOptions, RunSummary};
+use harbor_postgres::PostgresDestination;
+use harbor_testkit::postgres::PgCluster;
+
+fn submissions(n: usize) -> String {
+    let mut out = String::new();
+    for i in 0..n {
+        let v = serde_json::json!({"id": format!("p{i:06}"), "title": format!("Post {i} with a longer title to make rows heavier"),
+            "selftext": "body ".repeat(20), "score": i, "created_utc": 1_690_000_000.0 + i as f64,
+            "all_awardings": [{"id": "a", "count": 1}, {"id": "b", "count": 2}]});
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn load(url: &str, workdir: &Path, file: &Path) -> harbor_pipeline::Result<RunSummary> {
+    let dest = PostgresDestination::open(url).map_err(|source| harbor_pipeline::Error::Destination {
+        destination: url.to_owned(),
+        source,
+    })?;
+    let mut extract = ExtractOptions::default();
+    extract.normalize.routing.default_table = Some("submissions".into());
+    let mut p = Pipeline::open(
+        PipelineOptions {
+            name: "p".into(),
+            workdir: workdir.to_owned(),
+            keep_packages: false,
+            wait_for_lock: true,
+        },
+        Box::new(dest),
+    )?;
+    let opts = LoadFilesOptions {
+        extract,
+        ..Default::default()
+    };
+    p.load_files(&[file.to_owned()], &opts, Arc::new(AtomicU64::new(0)))
+}
+
+fn db(url: &str) -> String {
+    url.rsplit('/')
+        .next()
+        .and_then(|s| s.split('?').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `pg_ctl restart -m fast` while the load's COPY runs: the transaction rolls back with the session,
+/// the load is retried from the package on a new connection, and the result is exactly one load.
+#[test]
+fn server_restart_mid_load_is_retried_from_the_package() {
+    let pg = PgCluster::start().expect("cluster");
+    let url = pg.create_database("restart").expect("db");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("subs.ndjson");
+    std::fs::write(&file, submissions(60_000)).expect("write");
+    let (u, w, f) = (url.clone(), dir.path().join("work"), file.clone());
+    let loader = std::thread::spawn(move || load(&u, &w, &f));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let probe = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'harbor' AND query ILIKE 'COPY%' AND state = 'active'";
+    let mut restarted = false;
+    while Instant::now() < deadline && !loader.is_finished() {
+        if pg.psql("postgres", probe).map(|s| s != "0").unwrap_or(false) {
+            pg.restart_fast().expect("restart");
+            restarted = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let summary = loader
+        .join()
+        .expect("thread")
+        .expect("load completes after the restart");
+    assert!(
+        restarted,
+        "the load finished before the restart could hit it: make the input bigger"
+    );
+    assert_eq!(
+        summary.load.map(|l| l.rows.iter().map(|(_, n)| *n).sum::<u64>()),
+        Some(180_000)
+    );
+    let d = db(&url);
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM submissions").expect("count"),
+        "60000"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM submissions__all_awardings")
+            .expect("count"),
+        "120000"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM _harbor_loads").expect("loads"),
+        "1"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM _harbor_state").expect("state"),
+        "1"
+    );
+}
+
+/// The per-pipeline advisory lock: with `lock=nowait` a second loader fails at once with a hint; by
+/// default it waits for the first and then loads.
+#[test]
+fn advisory_lock_makes_the_second_run_wait_or_fail_with_nowait() {
+    let pg = PgCluster::shared();
+    let url = pg.create_database("lock").expect("db");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("subs.ndjson");
+    std::fs::write(&file, submissions(50)).expect("write");
+    // Another session holds the pipeline's lock inside an open transaction.
+    let mut other = postgres_client(&url);
+    // A session-level lock on the same key conflicts with the loader's transaction-level lock.
+    other
+        .batch_execute("SELECT pg_advisory_lock(hashtextextended('harbor:public:p', 0))")
+        .expect("lock");
+    let t0 = Instant::now();
+    let err = load(&format!("{url}&lock=nowait"), &dir.path().join("w1"), &file).expect_err("must not wait");
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "nowait waited {:?}",
+        t0.elapsed()
+    );
+    let text = format!("{err}: {:?}", err.hint());
+    assert!(text.contains("another run"), "{text}");
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        other
+            .batch_execute("SELECT pg_advisory_unlock_all()")
+            .expect("release");
+    });
+    let t0 = Instant::now();
+    let s = load(&url, &dir.path().join("w2"), &file).expect("waits, then loads");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1400),
+        "did not wait: {:?}",
+        t0.elapsed()
+    );
+    assert!(s.load.is_some());
+    release.join().expect("release thread");
+    assert_eq!(
+        pg.psql(&db(&url), "SELECT count(*) FROM submissions")
+            .expect("count"),
+        "50"
+    );
+}
+
+fn postgres_client(url: &str) -> postgres::Client {
+    postgres::Client::connect(url.split('?').next().unwrap_or(url), postgres::NoTls).expect("connect")
+}
+
+/// `sslmode=require` against a server without TLS, and a wrong password: clear errors, no password.
+#[test]
+fn tls_and_password_errors_are_clear() {
+    let pg = PgCluster::shared();
+    let url = pg
+        .create_database("tls")
+        .expect("db")
+        .replace("sslmode=disable", "sslmode=require&connect_attempts=1");
+    let e = PostgresDestination::open(&url)
+        .err()
+        .expect("no TLS on the test server");
+    assert!(e.hint.is_some(), "{}", e.message);
+    assert!(!e.message.contains(PgCluster::PASSWORD));
+    let bad = format!(
+        "postgres://postgres:nope@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port()
+    );
+    let e = PostgresDestination::open(&bad).err().expect("bad password");
+    assert!(
+        e.hint.as_deref().is_some_and(|h| h.contains("password")),
+        "{}",
+        e.message
+    );
+    assert!(!e.transient);
+}
+
+/// A schema other than `public`, and the transaction-pooler mode: loads and reads work the same.
+#[test]
+fn custom_schema_and_pooler_mode() {
+    let pg = PgCluster::shared();
+    let url = format!(
+        "{}&schema=reddit&pooler=transaction",
+        pg.create_database("schema").expect("db")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("subs.ndjson");
+    std::fs::write(&file, submissions(30)).expect("write");
+    load(&url, &dir.path().join("w"), &file).expect("load");
+    let d = db(&url);
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM reddit.submissions")
+            .expect("count"),
+        "30"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM reddit._harbor_loads")
+            .expect("count"),
+        "1"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT to_regclass('public.submissions') IS NULL")
+            .expect("public"),
+        "t"
+    );
+    let mut dest = PostgresDestination::open(&url).expect("open");
+    assert!(dest.describe().contains("pooler=transaction"));
+    assert!(!dest.describe().contains(PgCluster::PASSWORD));
+    let counts = dest.table_counts().expect("counts");
+    assert!(counts.contains(&("submissions".to_owned(), 30)), "{counts:?}");
+}
