@@ -47,6 +47,10 @@ enum Command {
     Schema(cmd::schema::SchemaArgs),
     /// Print recent loads, row counts and pipeline state.
     Status(cmd::status::StatusArgs),
+    /// Score problem posts into opportunity_analysis (heuristic, or an LLM on request).
+    Score(cmd::score::ScoreArgs),
+    /// Print the top-ranked opportunities.
+    Opportunities(cmd::opportunities::OpportunitiesArgs),
 }
 
 fn main() {
@@ -74,6 +78,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Load(args) => cmd::load::run(&settings, args),
         Command::Schema(args) => cmd::schema::run(&settings, args),
         Command::Status(args) => cmd::status::run(&settings, args),
+        Command::Score(args) => cmd::score::run(&settings, args),
+        Command::Opportunities(args) => cmd::opportunities::run(&settings, args),
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Settings {
     pub contracts: ContractSettings,
     /// Per-table options for tables that are not Reddit things.
     pub tables: BTreeMap<String, TableSettings>,
+    /// Opportunity scoring (`harbor score`).
+    pub score: harbor_ai::ScoreConfig,
 }
 
 impl Default for Settings {
@@ -41,6 +43,7 @@ impl Default for Settings {
             duckdb: DuckDbSettings::default(),
             contracts: ContractSettings::default(),
             tables: BTreeMap::new(),
+            score: harbor_ai::ScoreConfig::default(),
         }
     }
 }
@@ -119,7 +122,7 @@ fn default_disposition() -> String {
 
 /// Top-level keys that `HARBOR_*` variables may set (others, like `HARBOR_REDDIT_API_URL`, belong to
 /// other parts and are ignored here).
-const ENV_KEYS: &[&str] = &["pipeline", "destination", "workdir", "load", "duckdb"];
+const ENV_KEYS: &[&str] = &["pipeline", "destination", "workdir", "load", "duckdb", "score"];
 
 impl Settings {
     /// Loads settings from `harbor.toml` in the current directory (if present), an explicit config file,

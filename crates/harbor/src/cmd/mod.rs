@@ -1,5 +1,8 @@
 //! One module per command.
 
 pub mod load;
+pub mod opportunities;
 pub mod schema;
+pub mod score;
+pub mod score_llm;
 pub mod status;
