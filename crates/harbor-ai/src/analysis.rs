@@ -139,8 +139,8 @@ pub enum Outcome {
         final_score: f64,
         /// Why: matched phrases, engagement numbers, or the model's answer.
         evidence: Value,
-        /// The app profile.
-        profile: Profile,
+        /// The app profile (boxed: it is most of the variant's size).
+        profile: Box<Profile>,
     },
     /// No usable answer; the reason is stored so the post is never silently dropped.
     Failed {

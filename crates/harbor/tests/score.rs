@@ -207,7 +207,10 @@ fn opportunities_ranks_and_filters() {
 #[test]
 fn recorded_reddit_data_scores_every_problem_post() {
     let h = Harbor::new();
-    assert!(common::fixtures_dir().join("api").is_dir(), "shared fixtures are present");
+    assert!(
+        common::fixtures_dir().join("api").is_dir(),
+        "shared fixtures are present"
+    );
     // Every recorded response that holds submissions, loaded as the API returned it.
     let mut files = Vec::new();
     for (i, (_, body)) in common::api_bodies().into_iter().enumerate() {

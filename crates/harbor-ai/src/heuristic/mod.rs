@@ -132,7 +132,7 @@ impl HeuristicScorer {
                 dimensions,
                 simplicity: simple,
                 evidence,
-                profile,
+                profile: Box::new(profile),
             },
             model: None,
             prompt_version: Some(RULES_VERSION.to_owned()),
