@@ -31,6 +31,8 @@ pub struct Settings {
     pub tables: BTreeMap<String, TableSettings>,
     /// Opportunity scoring (`harbor score`).
     pub score: harbor_ai::ScoreConfig,
+    /// PII masking before loading and before sending to an LLM.
+    pub pii: harbor_ai::PiiOptions,
 }
 
 impl Default for Settings {
@@ -44,6 +46,7 @@ impl Default for Settings {
             contracts: ContractSettings::default(),
             tables: BTreeMap::new(),
             score: harbor_ai::ScoreConfig::default(),
+            pii: harbor_ai::PiiOptions::default(),
         }
     }
 }
@@ -122,7 +125,15 @@ fn default_disposition() -> String {
 
 /// Top-level keys that `HARBOR_*` variables may set (others, like `HARBOR_REDDIT_API_URL`, belong to
 /// other parts and are ignored here).
-const ENV_KEYS: &[&str] = &["pipeline", "destination", "workdir", "load", "duckdb", "score"];
+const ENV_KEYS: &[&str] = &[
+    "pipeline",
+    "destination",
+    "workdir",
+    "load",
+    "duckdb",
+    "score",
+    "pii",
+];
 
 impl Settings {
     /// Loads settings from `harbor.toml` in the current directory (if present), an explicit config file,

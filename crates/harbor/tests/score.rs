@@ -241,3 +241,234 @@ fn recorded_reddit_data_scores_every_problem_post() {
     assert_eq!(again["heuristic"]["scored"], 0);
     assert!(again["problem_posts"].as_i64() <= Some(posts));
 }
+
+mod llm {
+    use super::*;
+    use harbor_testkit::llm::MALFORMED_ALWAYS;
+    use harbor_testkit::{FakeLlm, FakeLlmConfig};
+
+    /// The fake LLM on a runtime of its own, serving while the harbor process runs.
+    fn fake(cfg: FakeLlmConfig) -> (tokio::runtime::Runtime, FakeLlm) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let f = rt.block_on(FakeLlm::start(cfg)).expect("fake llm");
+        (rt, f)
+    }
+
+    fn project(fake: &FakeLlm, extra: &str) -> Harbor {
+        let h = Harbor::new();
+        h.write(
+            "harbor.toml",
+            &format!(
+                "[score.llm]\nbase_url = \"{}\"\nmin_delay_ms = 1\nmax_delay_ms = 5\nmax_retries = 8\n{extra}",
+                fake.base_url()
+            ),
+        );
+        h
+    }
+
+    fn llm_score(h: &Harbor, args: &[&str]) -> Value {
+        let mut all = vec!["--scorer", "llm", "--threshold", "0"];
+        all.extend_from_slice(args);
+        score_json(h, &all)
+    }
+
+    #[test]
+    fn rerun_makes_zero_calls_and_an_edit_rescores_exactly_that_post() {
+        let (_rt, f) = fake(FakeLlmConfig::default());
+        let h = project(&f, "");
+        load(&h, "posts.ndjson", &corpus(), "submissions");
+        let s = llm_score(&h, &[]);
+        assert_eq!(s["llm"]["scored"], 3, "{s}");
+        assert_eq!(f.request_count(), 3);
+        let tokens = s["llm"]["prompt_tokens"].as_u64().unwrap_or(0)
+            + s["llm"]["completion_tokens"].as_u64().unwrap_or(0);
+        assert!(tokens > 0 && s["llm"]["cost_usd"].as_f64() > Some(0.0));
+        let stored: i64 = h.query(
+            "SELECT sum(prompt_tokens + completion_tokens) FROM opportunity_analysis WHERE scorer_id LIKE 'llm:%'",
+        );
+        assert_eq!(stored as u64, tokens, "tokens are stored per result");
+        let model: String = h.query("SELECT min(model) || ' ' || min(prompt_version) FROM opportunity_analysis WHERE scorer_id LIKE 'llm:%'");
+        assert_eq!(model, "anthropic/claude-haiku-4.5 opportunity-v1");
+
+        // No new posts: zero calls, zero tokens.
+        let again = llm_score(&h, &[]);
+        assert_eq!(f.request_count(), 3);
+        assert_eq!(again["llm"]["requests"], 0);
+        assert_eq!(again["llm"]["prompt_tokens"], 0);
+        assert_eq!(again["llm_cached"], 3);
+
+        // One edited post: exactly that post is sent again.
+        load(
+            &h,
+            "edit.ndjson",
+            &post(
+                "p3",
+                "python",
+                "Annoying problem syncing my calendar",
+                "Edit: still broken, I would pay for a fix.",
+                40,
+                10,
+            ),
+            "submissions",
+        );
+        let edited = llm_score(&h, &[]);
+        assert_eq!(edited["llm"]["scored"], 1, "{edited}");
+        assert_eq!(f.request_count(), 4);
+        let last = f.requests().pop().expect("request");
+        assert!(last.body.to_string().contains("I would pay for a fix"));
+        assert_eq!(
+            h.count("opportunity_analysis"),
+            6,
+            "3 heuristic + 3 llm rows, merged"
+        );
+        // The ranking prefers the LLM's result per post.
+        let out = h.run(&["opportunities", "--json"]);
+        let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("rows");
+        assert_eq!(rows.len(), 3);
+        assert!(
+            rows.iter()
+                .all(|r| r["scorer_id"].as_str().is_some_and(|s| s.starts_with("llm:")))
+        );
+    }
+
+    #[test]
+    fn faults_end_scored_or_failed_and_counts_add_up() {
+        let (_rt, f) = fake(FakeLlmConfig {
+            every_nth_429: Some(3),
+            every_nth_500: Some(5),
+            ..Default::default()
+        });
+        let h = project(&f, "");
+        let mut lines = Vec::new();
+        for i in 0..12 {
+            let body = if i == 4 {
+                format!("It hurts. {MALFORMED_ALWAYS}")
+            } else {
+                "It hurts.".to_owned()
+            };
+            lines.push(post(
+                &format!("q{i}"),
+                "smallbusiness",
+                &format!("I struggle with task {i}"),
+                &body,
+                5,
+                1,
+            ));
+        }
+        load(&h, "posts.ndjson", &(lines.join("\n") + "\n"), "submissions");
+        let s = llm_score(&h, &["--concurrency", "3"]);
+        let l = &s["llm"];
+        assert_eq!(l["scored"], 11, "{s}");
+        assert_eq!(l["failed"], 1);
+        assert_eq!(l["left_unscored"], 0);
+        let st = &s["llm_stats"];
+        assert!(st["http_429"].as_u64() > Some(0) && st["http_5xx"].as_u64() > Some(0));
+        assert_eq!(st["requests"].as_u64(), Some(f.request_count() as u64));
+        assert_eq!(st["malformed"], 2);
+        let failed: String = h.query(
+            "SELECT post_id || ': ' || failure_reason FROM opportunity_analysis WHERE status = 'failed'",
+        );
+        assert!(
+            failed.starts_with("q4: answer did not match the schema"),
+            "{failed}"
+        );
+        let llm_rows: i64 = h.query("SELECT count(*) FROM opportunity_analysis WHERE scorer_id LIKE 'llm:%'");
+        assert_eq!(
+            llm_rows, 12,
+            "every eligible post is scored or recorded as failed"
+        );
+        // The failed post is tried again by the next run; the scored ones are not.
+        let n = f.request_count();
+        let again = llm_score(&h, &[]);
+        assert_eq!(again["llm"]["failed"], 1);
+        assert_eq!(again["llm_cached"], 11);
+        assert!(f.request_count() > n);
+    }
+
+    #[test]
+    fn cost_cap_stops_at_the_cap_and_says_so() {
+        let (_rt, f) = fake(FakeLlmConfig::default());
+        let h = project(&f, "");
+        let mut lines = Vec::new();
+        for i in 0..20 {
+            lines.push(post(
+                &format!("c{i}"),
+                "rust",
+                &format!("I struggle with build {i}"),
+                "Annoying.",
+                5,
+                1,
+            ));
+        }
+        load(&h, "posts.ndjson", &(lines.join("\n") + "\n"), "submissions");
+        let out = h.run(&[
+            "score",
+            "--scorer",
+            "llm",
+            "--threshold",
+            "0",
+            "--max-cost",
+            "0.004",
+            "--concurrency",
+            "2",
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("stopped early: cost cap reached"), "{err}");
+        let spent: f64 =
+            h.query("SELECT sum(cost_usd) FROM opportunity_analysis WHERE scorer_id LIKE 'llm:%'");
+        let one: f64 = h.query("SELECT max(cost_usd) FROM opportunity_analysis WHERE scorer_id LIKE 'llm:%'");
+        assert!(spent <= 0.02 + one, "spent {spent}");
+        let rows: i64 = h.query("SELECT count(*) FROM opportunity_analysis WHERE scorer_id LIKE 'llm:%'");
+        assert!(rows > 0 && rows < 20, "{rows}");
+        assert_eq!(
+            rows as usize,
+            f.request_count(),
+            "no retries here: one request per scored post"
+        );
+        assert!(
+            err.contains(&format!("{} posts left unscored", 20 - rows)),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pii_never_reaches_the_database_or_the_llm() {
+        let (_rt, f) = fake(FakeLlmConfig::default());
+        let h = project(&f, "\n[pii]\nenabled = true\n");
+        let secret_post = json!({"id": "s1", "name": "t3_s1", "subreddit": "smallbusiness",
+            "title": "Problem: my clients email jane.doe@example.com about invoices",
+            "selftext": "I hate this. Call me at +1 (555) 123-4567 or ask u/janedoe_42.",
+            "author": "janedoe_42", "created_utc": 1_700_000_000.0, "score": 10, "num_comments": 1});
+        load(
+            &h,
+            "posts.ndjson",
+            &(secret_post.to_string() + "\n"),
+            "submissions",
+        );
+        let s = llm_score(&h, &[]);
+        assert_eq!(s["llm"]["scored"], 1, "{s}");
+        let db: String =
+            h.query("SELECT string_agg(title || ' ' || selftext || ' ' || author, ' ') FROM submissions");
+        let results: String =
+            h.query("SELECT string_agg(to_json(o)::VARCHAR, ' ') FROM opportunity_analysis o");
+        let sent = f.log_text();
+        for secret in ["jane.doe@example.com", "555", "123-4567", "janedoe"] {
+            assert!(!db.contains(secret), "{secret} reached the database: {db}");
+            assert!(!results.contains(secret), "{secret} reached opportunity_analysis");
+            assert!(!sent.contains(secret), "{secret} reached the LLM");
+        }
+        assert!(
+            db.contains("[email]") && db.contains("[phone]") && db.contains("u/[user]"),
+            "{db}"
+        );
+        let author: String = h.query("SELECT author FROM submissions");
+        assert!(author.starts_with("user_"), "{author}");
+        // The key is kept, so the same author hashes the same way on the next load.
+        assert!(h.path().join(".harbor/reddit/pii.key").exists());
+    }
+}

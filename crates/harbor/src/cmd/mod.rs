@@ -2,6 +2,7 @@
 
 pub mod load;
 pub mod opportunities;
+pub mod pii;
 pub mod schema;
 pub mod score;
 pub mod score_llm;

@@ -79,6 +79,8 @@ pub struct ScoreSummary {
     pub llm_cached: u64,
     /// LLM: posts below the threshold, not sent.
     pub below_threshold: u64,
+    /// LLM: requests, retries, 429s, 5xx answers, malformed answers.
+    pub llm_stats: Option<harbor_ai::LlmStats>,
     /// The load that wrote the results.
     pub load_id: Option<String>,
     /// Rows written to `opportunity_analysis`.
@@ -198,9 +200,18 @@ pub fn score(settings: &Settings, args: &ScoreArgs, pipeline: &mut Pipeline) -> 
     ));
     summary.heuristic = report;
     if cfg.scorer == "llm" {
-        let (llm_results, llm) =
-            crate::cmd::score_llm::run(&runtime, dest, &cfg, &heuristic, &problem, args.rescore)?;
+        let masker = crate::cmd::pii::masker(settings)?;
+        let (llm_results, llm) = crate::cmd::score_llm::run(
+            &runtime,
+            dest,
+            &cfg,
+            &heuristic,
+            &problem,
+            args.rescore,
+            masker,
+        )?;
         summary.llm_cached = llm.cached;
+        summary.llm_stats = Some(llm.stats);
         summary.below_threshold = llm.below_threshold;
         summary.llm = Some(llm.report);
         results.extend(llm_results);
@@ -320,6 +331,12 @@ pub fn print_summary(s: &ScoreSummary) {
             "  llm usage: {} requests, {} prompt + {} completion tokens, ${:.6}, {:.2} s",
             l.requests, l.prompt_tokens, l.completion_tokens, l.cost_usd, l.seconds
         );
+        if let Some(st) = &s.llm_stats {
+            eprintln!(
+                "  llm errors: {} retries, {} HTTP 429, {} HTTP 5xx, {} malformed answers",
+                st.retries, st.http_429, st.http_5xx, st.malformed
+            );
+        }
         if let Some(why) = &l.stopped {
             eprintln!(
                 "  stopped early: {why}; {} posts left unscored (the next run picks them up)",
