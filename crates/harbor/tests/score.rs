@@ -412,7 +412,7 @@ mod llm {
             "--threshold",
             "0",
             "--max-cost",
-            "0.004",
+            "0.02",
             "--concurrency",
             "2",
         ]);

@@ -201,15 +201,8 @@ pub fn score(settings: &Settings, args: &ScoreArgs, pipeline: &mut Pipeline) -> 
     summary.heuristic = report;
     if cfg.scorer == "llm" {
         let masker = crate::cmd::pii::masker(settings)?;
-        let (llm_results, llm) = crate::cmd::score_llm::run(
-            &runtime,
-            dest,
-            &cfg,
-            &heuristic,
-            &problem,
-            args.rescore,
-            masker,
-        )?;
+        let (llm_results, llm) =
+            crate::cmd::score_llm::run(&runtime, dest, &cfg, &heuristic, &problem, args.rescore, masker)?;
         summary.llm_cached = llm.cached;
         summary.llm_stats = Some(llm.stats);
         summary.below_threshold = llm.below_threshold;
