@@ -115,6 +115,25 @@ pub trait Destination: Send {
     /// Row counts of the data tables.
     fn table_counts(&mut self) -> Result<Vec<(String, u64)>, DestinationError>;
 
+    /// Runs a read-only SQL query (portable SQL: DuckDB and Postgres) and returns each row as a JSON
+    /// object keyed by column name. Used by steps that read loaded data back (scoring).
+    fn query_json(&mut self, sql: &str) -> Result<Vec<serde_json::Value>, DestinationError> {
+        let _ = sql;
+        Err(
+            DestinationError::new(format!("{} cannot answer SQL queries", self.describe()))
+                .hint("scoring reads loaded posts back; use the duckdb or postgres destination"),
+        )
+    }
+
+    /// Runs SQL statements that change no data tables' rows (views such as `opportunities`).
+    fn execute_sql(&mut self, sql: &str) -> Result<(), DestinationError> {
+        let _ = sql;
+        Err(
+            DestinationError::new(format!("{} cannot run SQL statements", self.describe()))
+                .hint("views are created on the duckdb and postgres destinations"),
+        )
+    }
+
     /// Writes the rows of one data table, as a reader of this destination sees them (merge applied),
     /// to a Parquet file at `out`: columns in table order with the Arrow types of their logical types
     /// (JSON as text, timestamps as UTC microseconds). `filter` is an SQL predicate in the

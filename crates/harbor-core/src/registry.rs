@@ -130,6 +130,39 @@ const SUBMISSION_HISTORY: &[(&str, DataType)] = &[
     ("upvote_ratio", D),
 ];
 
+/// Opportunity scores written by `harbor score` (harbor-ai), merged on `analysis_id`
+/// (`<post_id>:<scorer_id>`, so one row per post and scorer).
+const OPPORTUNITY_ANALYSIS: &[(&str, DataType)] = &[
+    ("analysis_id", T),
+    ("post_id", T),
+    ("scorer_id", T),
+    ("market_demand", D),
+    ("pain_intensity", D),
+    ("monetization_potential", D),
+    ("market_gap", D),
+    ("technical_feasibility", D),
+    ("simplicity", D),
+    ("final_score", D),
+    ("evidence", J),
+    ("app_name", T),
+    ("problem_description", T),
+    ("app_concept", T),
+    ("core_functions", J),
+    ("value_proposition", T),
+    ("target_user", T),
+    ("monetization_model", T),
+    ("growth_justification", T),
+    ("status", T),
+    ("failure_reason", T),
+    ("model", T),
+    ("prompt_version", T),
+    ("prompt_tokens", I),
+    ("completion_tokens", I),
+    ("cost_usd", D),
+    ("content_hash", T),
+    ("scored_at", TS),
+];
+
 /// Fields of comments (t1).
 const COMMENT: &[(&str, DataType)] = &[
     ("body", T),
@@ -204,6 +237,7 @@ pub fn fields(table: &str) -> Vec<(&'static str, DataType)> {
         "redditors" => REDDITOR.to_vec(),
         "subreddits" => SUBREDDIT.to_vec(),
         "submission_history" => SUBMISSION_HISTORY.to_vec(),
+        "opportunity_analysis" => OPPORTUNITY_ANALYSIS.to_vec(),
         _ => Vec::new(),
     }
 }
@@ -216,6 +250,7 @@ pub fn field_type(table: &str, field: &str) -> Option<DataType> {
         "redditors" => &[REDDITOR],
         "subreddits" => &[SUBREDDIT],
         "submission_history" => &[SUBMISSION_HISTORY],
+        "opportunity_analysis" => &[OPPORTUNITY_ANALYSIS],
         _ => &[],
     };
     lists

@@ -284,6 +284,31 @@ impl Destination for DuckDbDestination {
         Ok(out)
     }
 
+    fn query_json(&mut self, sql: &str) -> Result<Vec<serde_json::Value>, DestinationError> {
+        // DuckDB renders each row as one JSON object; the column types map to JSON types.
+        let wrapped = format!("SELECT to_json(q)::VARCHAR FROM ({sql}) AS q");
+        let ctx = || format!("query failed: {sql}");
+        let mut stmt = self.conn.prepare(&wrapped).map_err(err(ctx()))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(err(ctx()))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let text = row.map_err(err(ctx()))?;
+            let value = serde_json::from_str(&text).map_err(|e| {
+                DestinationError::new(format!("query returned invalid JSON: {sql}")).source(e)
+            })?;
+            out.push(value);
+        }
+        Ok(out)
+    }
+
+    fn execute_sql(&mut self, sql: &str) -> Result<(), DestinationError> {
+        self.conn
+            .execute_batch(sql)
+            .map_err(err(format!("statement failed: {sql}")))
+    }
+
     fn table_counts(&mut self) -> Result<Vec<(String, u64)>, DestinationError> {
         let names: Vec<String> = {
             let mut stmt = self

@@ -34,6 +34,34 @@ pub struct ExtractOptions {
     /// Content hashes of records already stored (see [`harbor_core::schema::C_CONTENT_HASH`]): a
     /// text record whose hash is here is skipped before parsing. `None` skips nothing.
     pub skip_hashes: Option<Arc<HashSet<u128>>>,
+    /// Applied to every record before it is normalized (PII masking); `None` changes nothing.
+    pub transform: Option<RecordTransform>,
+}
+
+/// A change applied to every parsed record before normalization, e.g. PII masking. Records it
+/// applies to are parsed on the reader thread.
+#[derive(Clone)]
+pub struct RecordTransform(pub Arc<dyn Fn(&mut serde_json::Value) + Send + Sync>);
+
+impl std::fmt::Debug for RecordTransform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordTransform")
+    }
+}
+
+impl RecordTransform {
+    /// Applies the transform to a record; text that is not JSON is left for the parser to reject.
+    fn apply(&self, rec: RawRecord) -> RawRecord {
+        let mut value = match rec.payload {
+            Payload::Value(v) => v,
+            Payload::Bytes(b) => match serde_json::from_slice::<serde_json::Value>(&b) {
+                Ok(v) => v,
+                Err(_) => return RawRecord::bytes(b, rec.source),
+            },
+        };
+        (self.0)(&mut value);
+        RawRecord::value(value, rec.source)
+    }
 }
 
 impl Default for ExtractOptions {
@@ -45,6 +73,7 @@ impl Default for ExtractOptions {
             workers,
             job: JobWriteOptions::default(),
             skip_hashes: None,
+            transform: None,
         }
     }
 }
@@ -111,6 +140,13 @@ pub fn extract_records<R>(
 where
     R: FnOnce(&mut dyn FnMut(RawRecord) -> bool) -> Result<u64> + Send,
 {
+    let transform = opts.transform.clone();
+    let read = move |emit: &mut dyn FnMut(RawRecord) -> bool| -> Result<u64> {
+        match &transform {
+            None => read(emit),
+            Some(t) => read(&mut |rec| emit(t.apply(rec))),
+        }
+    };
     let workers = opts.workers.max(1);
     let (raw_tx, raw_rx) = bounded::<(u64, Vec<RawRecord>)>(workers * 2);
     let (flat_tx, flat_rx) = bounded::<Parsed>(workers * 2);

@@ -13,6 +13,6 @@ pub mod rejects;
 pub mod run;
 
 pub use error::{Error, Result};
-pub use extract::{ExtractOptions, ExtractSummary};
+pub use extract::{ExtractOptions, ExtractSummary, RecordTransform};
 pub use ingest::{IngestOptions, IngestProgress, IngestSummary};
 pub use run::{LoadFilesOptions, Pipeline, PipelineOptions, RunSummary};

@@ -1,4 +1,4 @@
-//! Test kit for RedditHarbor: a fake Reddit API server.
+//! Test kit for RedditHarbor: a fake Reddit API server and a fake LLM endpoint ([`FakeLlm`]).
 //!
 //! [`FakeReddit`] runs axum on `127.0.0.1` with a random port and speaks enough of Reddit's API for
 //! the collector: the OAuth token endpoint (every grant type, Reddit's error shapes), listings with
@@ -15,6 +15,7 @@ mod faults;
 pub mod fixtures;
 mod handler;
 mod limiter;
+pub mod llm;
 pub mod postgres;
 mod render;
 mod replay;
@@ -27,5 +28,6 @@ mod token;
 pub use config::{CorpusConfig, FakeConfig, RateLimit, RenderConfig};
 pub use faults::Fault;
 pub use handler::endpoint_of;
+pub use llm::{FakeLlm, FakeLlmConfig};
 pub use replay::{Recorded, ReplayError};
 pub use server::FakeReddit;

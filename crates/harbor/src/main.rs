@@ -60,6 +60,10 @@ enum Command {
     Backup(cmd::backup::BackupArgs),
     /// Restore a backup into the destination.
     Restore(cmd::restore::RestoreArgs),
+    /// Score problem posts into opportunity_analysis (heuristic, or an LLM on request).
+    Score(cmd::score::ScoreArgs),
+    /// Print the top-ranked opportunities.
+    Opportunities(cmd::opportunities::OpportunitiesArgs),
 }
 
 fn main() {
@@ -93,6 +97,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => cmd::export::run(&settings, args),
         Command::Backup(args) => cmd::backup::run(&settings, args),
         Command::Restore(args) => cmd::restore::run(&settings, args),
+        Command::Score(args) => cmd::score::run(&settings, args),
+        Command::Opportunities(args) => cmd::opportunities::run(&settings, args),
     }
 }
 

@@ -33,6 +33,10 @@ pub struct Settings {
     pub reddit: RedditSettings,
     /// What `harbor collect` collects.
     pub collect: CollectSettings,
+    /// Opportunity scoring (`harbor score`).
+    pub score: harbor_ai::ScoreConfig,
+    /// PII masking before loading and before sending to an LLM.
+    pub pii: harbor_ai::PiiOptions,
 }
 
 impl Default for Settings {
@@ -47,6 +51,8 @@ impl Default for Settings {
             tables: BTreeMap::new(),
             reddit: RedditSettings::default(),
             collect: CollectSettings::default(),
+            score: harbor_ai::ScoreConfig::default(),
+            pii: harbor_ai::PiiOptions::default(),
         }
     }
 }
@@ -229,6 +235,8 @@ const ENV_KEYS: &[&str] = &[
     "duckdb",
     "reddit.",
     "collect.",
+    "score",
+    "pii",
 ];
 
 impl Settings {

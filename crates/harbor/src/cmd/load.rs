@@ -88,6 +88,11 @@ pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
     extract.job = JobWriteOptions {
         compress: settings.load.compress_jobs,
     };
+    if let Some(m) = crate::cmd::pii::masker(settings)? {
+        extract.transform = Some(harbor_pipeline::RecordTransform(std::sync::Arc::new(move |v| {
+            m.mask_record(v)
+        })));
+    }
     let opts = LoadFilesOptions {
         extract,
         disposition: args.disposition.as_deref().and_then(WriteDisposition::parse),
