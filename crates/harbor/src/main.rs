@@ -4,6 +4,7 @@ mod cmd;
 mod dest;
 mod output;
 mod settings;
+mod traced;
 
 use std::path::PathBuf;
 
@@ -47,6 +48,18 @@ enum Command {
     Schema(cmd::schema::SchemaArgs),
     /// Print recent loads, row counts and pipeline state.
     Status(cmd::status::StatusArgs),
+    /// Print recent runs from the run traces (_harbor_runs).
+    Runs(cmd::runs::RunsArgs),
+    /// Print Prometheus metrics once (the text /metrics serves).
+    Metrics(cmd::metrics::MetricsArgs),
+    /// Compare a legacy database with the destination (the parallel test).
+    Compare(cmd::compare::CompareArgs),
+    /// Route subreddits between harbor and the legacy collector; roll back.
+    Cutover(cmd::cutover::CutoverArgs),
+    /// Evaluate the rollback triggers; optionally roll back.
+    Check(cmd::check::CheckArgs),
+    /// Import a legacy RedditHarbor database (either layout), keeping ids and history.
+    Import(cmd::import::ImportArgs),
 }
 
 fn main() {
@@ -74,6 +87,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Load(args) => cmd::load::run(&settings, args),
         Command::Schema(args) => cmd::schema::run(&settings, args),
         Command::Status(args) => cmd::status::run(&settings, args),
+        Command::Runs(args) => cmd::runs::run(&settings, args),
+        Command::Metrics(args) => cmd::metrics::run(&settings, args),
+        Command::Compare(args) => cmd::compare::run(&settings, args),
+        Command::Cutover(args) => cmd::cutover::run(&settings, args),
+        Command::Check(args) => cmd::check::run(&settings, args),
+        Command::Import(args) => cmd::import::run(&settings, args),
     }
 }
 

@@ -29,6 +29,14 @@ pub struct Settings {
     pub contracts: ContractSettings,
     /// Per-table options for tables that are not Reddit things.
     pub tables: BTreeMap<String, TableSettings>,
+    /// Alert webhooks (`[alerts]`).
+    pub alerts: harbor_ops::alert::AlertConfig,
+    /// The cutover from a legacy collector (`[cutover]`).
+    pub cutover: harbor_ops::config::CutoverConfig,
+    /// Rollback triggers evaluated by `harbor check` (`[check]`).
+    pub check: harbor_ops::config::CheckConfig,
+    /// Schedules run by `harbor schedule` (`[[schedules]]`).
+    pub schedules: Vec<harbor_ops::config::ScheduleConfig>,
 }
 
 impl Default for Settings {
@@ -41,6 +49,10 @@ impl Default for Settings {
             duckdb: DuckDbSettings::default(),
             contracts: ContractSettings::default(),
             tables: BTreeMap::new(),
+            alerts: Default::default(),
+            cutover: Default::default(),
+            check: Default::default(),
+            schedules: Vec::new(),
         }
     }
 }
@@ -119,7 +131,7 @@ fn default_disposition() -> String {
 
 /// Top-level keys that `HARBOR_*` variables may set (others, like `HARBOR_REDDIT_API_URL`, belong to
 /// other parts and are ignored here).
-const ENV_KEYS: &[&str] = &["pipeline", "destination", "workdir", "load", "duckdb"];
+const ENV_KEYS: &[&str] = &["pipeline", "destination", "workdir", "load", "duckdb", "alerts"];
 
 impl Settings {
     /// Loads settings from `harbor.toml` in the current directory (if present), an explicit config file,

@@ -1,5 +1,11 @@
 //! One module per command.
 
+pub mod check;
+pub mod compare;
+pub mod cutover;
+pub mod import;
 pub mod load;
+pub mod metrics;
+pub mod runs;
 pub mod schema;
 pub mod status;
