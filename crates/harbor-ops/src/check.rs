@@ -232,10 +232,10 @@ fn gaps(
     )?;
     let mut times: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for s in subs {
-        if let Some(s) = s.first().and_then(Value::as_text) {
-            if cut.route_of(&s) == Route::Harbor {
-                times.insert(s, Vec::new());
-            }
+        if let Some(s) = s.first().and_then(Value::as_text)
+            && cut.route_of(&s) == Route::Harbor
+        {
+            times.insert(s, Vec::new());
         }
     }
     for r in rows {

@@ -255,17 +255,17 @@ pub fn default_actor() -> String {
     format!("{user}@{host}")
 }
 
-fn audit_stmt(
-    pipeline: &str,
-    action: &str,
-    from: &str,
-    to: &str,
-    who: &str,
-    why: Option<&str>,
-    routes: &BTreeMap<String, Route>,
-    json: &str,
-    seconds: f64,
-) -> Stmt {
+/// One change, as the audit table records it.
+struct Change<'a> {
+    pipeline: &'a str,
+    action: &'a str,
+    from: &'a str,
+    to: &'a str,
+    who: &'a str,
+    why: Option<&'a str>,
+}
+
+fn audit_stmt(c: &Change<'_>, routes: &BTreeMap<String, Route>, json: &str, seconds: f64) -> Stmt {
     let routes = serde_json::to_string(routes).unwrap_or_else(|_| "{}".into());
     Stmt::new(
         format!(
@@ -275,12 +275,12 @@ fn audit_stmt(
         ),
         vec![
             sql_now().into(),
-            pipeline.into(),
-            action.into(),
-            from.into(),
-            to.into(),
-            who.into(),
-            why.into(),
+            c.pipeline.into(),
+            c.action.into(),
+            c.from.into(),
+            c.to.into(),
+            c.who.into(),
+            c.why.into(),
             routes.into(),
             seconds.into(),
         ],
@@ -355,17 +355,15 @@ pub fn set(
         stmts.push(upsert_stmt(pipeline, s, *r, &name, &now));
     }
     let json = store.dialect().json();
-    stmts.push(audit_stmt(
+    let change = Change {
         pipeline,
-        "set",
-        &before.phase,
-        &name,
+        action: "set",
+        from: &before.phase,
+        to: &name,
         who,
         why,
-        &routes,
-        json,
-        t0.elapsed().as_secs_f64(),
-    ));
+    };
+    stmts.push(audit_stmt(&change, &routes, json, t0.elapsed().as_secs_f64()));
     store.transaction(&stmts, "set the cutover")?;
     status(store, pipeline, 5)
 }
@@ -387,6 +385,14 @@ pub fn rollback(store: &mut dyn SqlStore, pipeline: &str, who: &str, why: Option
         .and_then(|r| r.first())
         .and_then(Value::as_text)
         .unwrap_or_else(|| "off".into());
+    let change = Change {
+        pipeline,
+        action: "rollback",
+        from: &phase_from,
+        to: "manual_only",
+        who,
+        why,
+    };
     let stmts = vec![
         Stmt::new(
             "UPDATE _harbor_cutover SET route = 'legacy', phase = 'manual_only', updated_at = CAST(CAST($2 AS TEXT) AS TIMESTAMP) \
@@ -394,17 +400,7 @@ pub fn rollback(store: &mut dyn SqlStore, pipeline: &str, who: &str, why: Option
             vec![pipeline.into(), now.clone().into()],
         ),
         upsert_stmt(pipeline, "*", Route::Legacy, "manual_only", &now),
-        audit_stmt(
-            pipeline,
-            "rollback",
-            &phase_from,
-            "manual_only",
-            who,
-            why,
-            &BTreeMap::new(),
-            json,
-            t0.elapsed().as_secs_f64(),
-        ),
+        audit_stmt(&change, &BTreeMap::new(), json, t0.elapsed().as_secs_f64()),
     ];
     store.transaction(&stmts, "roll back the cutover")?;
     Ok(t0.elapsed().as_secs_f64())

@@ -18,6 +18,8 @@ pub mod import;
 pub mod legacy;
 pub mod metrics;
 pub mod redact;
+pub mod schedule;
+pub mod status;
 pub mod store;
 pub mod trace;
 

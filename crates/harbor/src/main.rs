@@ -3,6 +3,7 @@
 mod cmd;
 mod dest;
 mod output;
+mod runlock;
 mod settings;
 mod traced;
 
@@ -60,6 +61,8 @@ enum Command {
     Check(cmd::check::CheckArgs),
     /// Import a legacy RedditHarbor database (either layout), keeping ids and history.
     Import(cmd::import::ImportArgs),
+    /// Run the cron schedules of harbor.toml, never two runs of one pipeline at once.
+    Schedule(cmd::schedule::ScheduleArgs),
 }
 
 fn main() {
@@ -93,6 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cutover(args) => cmd::cutover::run(&settings, args),
         Command::Check(args) => cmd::check::run(&settings, args),
         Command::Import(args) => cmd::import::run(&settings, args),
+        Command::Schedule(args) => cmd::schedule::run(&settings, args),
     }
 }
 

@@ -56,10 +56,11 @@ impl Traced {
         };
         match self.trace.finish(self.store.as_mut(), outcome) {
             Ok(rec) => {
-                if rec.status == harbor_ops::trace::RunStatus::Failed && self.alerts.on_failed_run {
-                    if let Err(e) = harbor_ops::alert::send(&self.alerts, &Alert::run_failed(&rec)) {
-                        tracing::warn!(error = %e, "Cannot deliver the failure alert");
-                    }
+                if rec.status == harbor_ops::trace::RunStatus::Failed
+                    && self.alerts.on_failed_run
+                    && let Err(e) = harbor_ops::alert::send(&self.alerts, &Alert::run_failed(&rec))
+                {
+                    tracing::warn!(error = %e, "Cannot deliver the failure alert");
                 }
             }
             Err(e) => tracing::warn!(error = %e, "Cannot complete the run trace"),

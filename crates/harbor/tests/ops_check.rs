@@ -1,6 +1,7 @@
 //! `harbor check`: each rollback trigger fires on data built to trip it and stays quiet on clean
 //! data; `--rollback` rolls the cutover back and sends an alert.
 
+#[allow(unused_imports)]
 mod common;
 mod ops_common;
 

@@ -1,6 +1,7 @@
 //! `harbor cutover`: phases route the right subreddits, the legacy command gets the legacy share,
 //! rollback is fast and audited.
 
+#[allow(unused_imports)]
 mod common;
 mod ops_common;
 

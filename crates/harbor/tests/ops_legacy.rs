@@ -1,6 +1,7 @@
 //! The migration from the legacy collector against a real PostgreSQL (testkit cluster): `harbor
 //! import` of both legacy layouts, and `harbor compare` (the parallel test).
 
+#[allow(unused_imports)]
 mod common;
 mod ops_common;
 
@@ -242,6 +243,22 @@ fn import_reads_the_original_layout_with_history_deleted_authors_and_cursors() {
     let golang: String =
         h.query("SELECT CAST(value AS VARCHAR) FROM _harbor_state WHERE key = 'reddit/r/golang/new'");
     assert!(golang.contains("t3_p10"), "{golang}");
+
+    // `harbor status` shows each subreddit's cursor, rows, last success and route.
+    let st: serde_json::Value = serde_json::from_str(&ok(&h.run(&["status", "--json"]))).expect("status");
+    let rust = st["subreddits"]
+        .as_array()
+        .expect("subreddits")
+        .iter()
+        .find(|s| s["subreddit"] == "rust")
+        .cloned()
+        .expect("rust");
+    assert_eq!(rust["submissions"], 20);
+    assert_eq!(rust["route"], "harbor");
+    assert!(
+        rust["cursor"].as_str().is_some() && rust["last_success"].as_str().is_some(),
+        "{rust}"
+    );
 
     // The run is traced; importing again changes nothing (merge on the kept ids).
     ok(&h.run(&["import", "--from", &url]));

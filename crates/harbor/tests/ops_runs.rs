@@ -1,5 +1,6 @@
 //! Run traces, `harbor runs`, `harbor metrics` and failure alerts, end to end.
 
+#[allow(unused_imports)]
 mod common;
 mod ops_common;
 

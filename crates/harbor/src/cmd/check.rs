@@ -40,11 +40,12 @@ pub fn run(settings: &Settings, args: CheckArgs) -> anyhow::Result<()> {
             Some(&why),
         )?);
     }
-    if report.fired && settings.alerts.on_check {
-        if let Err(e) = harbor_ops::alert::send(&settings.alerts, &alert(&report, rolled_back)) {
-            tracing::warn!(error = %e, "Cannot deliver the check alert");
-            eprintln!("warning: {e}");
-        }
+    if report.fired
+        && settings.alerts.on_check
+        && let Err(e) = harbor_ops::alert::send(&settings.alerts, &alert(&report, rolled_back))
+    {
+        tracing::warn!(error = %e, "Cannot deliver the check alert");
+        eprintln!("warning: {e}");
     }
     if args.json {
         let mut v = serde_json::to_value(&report)?;

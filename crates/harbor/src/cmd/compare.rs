@@ -49,10 +49,10 @@ pub fn parse_time(s: &str) -> anyhow::Result<f64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
         return Ok(t.timestamp_micros() as f64 / 1e6);
     }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc().timestamp() as f64);
-        }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc().timestamp() as f64);
     }
     Err(UserError {
         message: format!("cannot read the time `{s}`"),

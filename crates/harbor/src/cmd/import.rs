@@ -29,6 +29,7 @@ pub struct ImportArgs {
 }
 
 pub fn run(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
+    let _run = crate::runlock::acquire(settings, !args.no_wait)?;
     let (dest, ops) = crate::dest::open_with_ops(settings)?;
     let mut traced = crate::traced::Traced::start(ops, "import", settings);
     let result = run_traced(settings, &args, dest, &mut traced);
@@ -77,8 +78,10 @@ fn run_traced(
     )
     .map_err(pipeline_error)?;
     traced.locked();
-    let mut extract = ExtractOptions::default();
-    extract.chunk_records = settings.load.chunk_records;
+    let mut extract = ExtractOptions {
+        chunk_records: settings.load.chunk_records,
+        ..Default::default()
+    };
     if settings.load.workers > 0 {
         extract.workers = settings.load.workers;
     }

@@ -93,6 +93,7 @@ pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
         disposition: args.disposition.as_deref().and_then(WriteDisposition::parse),
         force: args.force,
     };
+    let _run = crate::runlock::acquire(settings, !args.no_wait)?;
     let (dest, ops) = crate::dest::open_with_ops(settings)?;
     let mut traced = crate::traced::Traced::start(ops, "load", settings);
     let result = load_traced(settings, &args, opts, dest, &mut traced);

@@ -7,5 +7,6 @@ pub mod import;
 pub mod load;
 pub mod metrics;
 pub mod runs;
+pub mod schedule;
 pub mod schema;
 pub mod status;
