@@ -135,8 +135,7 @@ print(json.dumps({
     let shape: serde_json::Value = serde_json::from_slice(
         out.stdout
             .split(|b| *b == b'\n')
-            .filter(|l| l.starts_with(b"{"))
-            .last()
+            .rfind(|l| l.starts_with(b"{"))
             .unwrap_or_default(),
     )
     .expect("probe json");
