@@ -87,6 +87,32 @@ pub fn open(settings: &Settings) -> anyhow::Result<Box<dyn Destination>> {
     }
 }
 
+/// Opens the store of the operations tables (`_harbor_runs`, cutover) of the configured destination.
+pub fn open_ops(settings: &Settings) -> anyhow::Result<Box<dyn harbor_ops::store::SqlStore>> {
+    match DestinationUrl::parse(&settings.destination)? {
+        DestinationUrl::DuckDb(path) => Ok(Box::new(harbor_ops::store::DuckStore::open(&path)?)),
+    }
+}
+
+/// Opens the destination and, on the same database (a clone of the DuckDB connection, so the file
+/// is opened once), the store of the operations tables.
+pub fn open_with_ops(
+    settings: &Settings,
+) -> anyhow::Result<(Box<dyn Destination>, Box<dyn harbor_ops::store::SqlStore>)> {
+    match DestinationUrl::parse(&settings.destination)? {
+        DestinationUrl::DuckDb(path) => {
+            let opts = DuckDbOptions {
+                threads: (settings.duckdb.threads > 0).then_some(settings.duckdb.threads),
+                memory_limit: Some(settings.duckdb.memory_limit.clone()),
+            };
+            let dest = DuckDbDestination::open(&path, &opts).map_err(crate::output::dest_error)?;
+            let conn = dest.connection().try_clone()?;
+            let ops = harbor_ops::store::DuckStore::from_connection(conn, dest.describe());
+            Ok((Box::new(dest), Box::new(ops)))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

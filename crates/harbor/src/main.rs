@@ -4,7 +4,9 @@ mod cmd;
 mod collect_print;
 mod dest;
 mod output;
+mod runlock;
 mod settings;
+mod traced;
 
 use std::path::PathBuf;
 
@@ -64,6 +66,20 @@ enum Command {
     Score(cmd::score::ScoreArgs),
     /// Print the top-ranked opportunities.
     Opportunities(cmd::opportunities::OpportunitiesArgs),
+    /// Print recent runs from the run traces (_harbor_runs).
+    Runs(cmd::runs::RunsArgs),
+    /// Print Prometheus metrics once (the text /metrics serves).
+    Metrics(cmd::metrics::MetricsArgs),
+    /// Compare a legacy database with the destination (the parallel test).
+    Compare(cmd::compare::CompareArgs),
+    /// Route subreddits between harbor and the legacy collector; roll back.
+    Cutover(cmd::cutover::CutoverArgs),
+    /// Evaluate the rollback triggers; optionally roll back.
+    Check(cmd::check::CheckArgs),
+    /// Import a legacy RedditHarbor database (either layout), keeping ids and history.
+    Import(cmd::import::ImportArgs),
+    /// Run the cron schedules of harbor.toml, never two runs of one pipeline at once.
+    Schedule(cmd::schedule::ScheduleArgs),
 }
 
 fn main() {
@@ -99,6 +115,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore(args) => cmd::restore::run(&settings, args),
         Command::Score(args) => cmd::score::run(&settings, args),
         Command::Opportunities(args) => cmd::opportunities::run(&settings, args),
+        Command::Runs(args) => cmd::runs::run(&settings, args),
+        Command::Metrics(args) => cmd::metrics::run(&settings, args),
+        Command::Compare(args) => cmd::compare::run(&settings, args),
+        Command::Cutover(args) => cmd::cutover::run(&settings, args),
+        Command::Check(args) => cmd::check::run(&settings, args),
+        Command::Import(args) => cmd::import::run(&settings, args),
+        Command::Schedule(args) => cmd::schedule::run(&settings, args),
     }
 }
 

@@ -37,6 +37,14 @@ pub struct Settings {
     pub score: harbor_ai::ScoreConfig,
     /// PII masking before loading and before sending to an LLM.
     pub pii: harbor_ai::PiiOptions,
+    /// Alert webhooks (`[alerts]`).
+    pub alerts: harbor_ops::alert::AlertConfig,
+    /// The cutover from a legacy collector (`[cutover]`).
+    pub cutover: harbor_ops::config::CutoverConfig,
+    /// Rollback triggers evaluated by `harbor check` (`[check]`).
+    pub check: harbor_ops::config::CheckConfig,
+    /// Schedules run by `harbor schedule` (`[[schedules]]`).
+    pub schedules: Vec<harbor_ops::config::ScheduleConfig>,
 }
 
 impl Default for Settings {
@@ -53,6 +61,10 @@ impl Default for Settings {
             collect: CollectSettings::default(),
             score: harbor_ai::ScoreConfig::default(),
             pii: harbor_ai::PiiOptions::default(),
+            alerts: Default::default(),
+            cutover: Default::default(),
+            check: Default::default(),
+            schedules: Vec::new(),
         }
     }
 }
@@ -237,6 +249,7 @@ const ENV_KEYS: &[&str] = &[
     "collect.",
     "score",
     "pii",
+    "alerts",
 ];
 
 impl Settings {

@@ -98,7 +98,21 @@ pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
         disposition: args.disposition.as_deref().and_then(WriteDisposition::parse),
         force: args.force,
     };
-    let dest = crate::dest::open(settings)?;
+    let _run = crate::runlock::acquire(settings, !args.no_wait)?;
+    let (dest, ops) = crate::dest::open_with_ops(settings)?;
+    let mut traced = crate::traced::Traced::start(ops, "load", settings);
+    let result = load_traced(settings, &args, opts, dest, &mut traced);
+    traced.finish(&result);
+    result
+}
+
+fn load_traced(
+    settings: &Settings,
+    args: &LoadArgs,
+    opts: LoadFilesOptions,
+    dest: Box<dyn harbor_core::destination::Destination>,
+    traced: &mut crate::traced::Traced,
+) -> anyhow::Result<()> {
     let described = dest.describe();
     let mut pipeline = Pipeline::open(
         PipelineOptions {
@@ -110,6 +124,7 @@ pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
         dest,
     )
     .map_err(pipeline_error)?;
+    traced.locked();
     let total: u64 = args
         .files
         .iter()
@@ -123,12 +138,35 @@ pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
     progress.finish();
     let summary = result.map_err(pipeline_error)?;
     let secs = started.elapsed().as_secs_f64();
+    record(traced, &summary, total);
     if args.json {
         println!("{}", summary_json(&summary, &described, secs));
     } else {
         print_summary(&summary, &described, secs);
     }
     Ok(())
+}
+
+/// What the run trace keeps of a load.
+fn record(traced: &mut crate::traced::Traced, s: &RunSummary, bytes: u64) {
+    traced.stage("extract", s.seconds.0);
+    traced.stage("load", s.seconds.1);
+    let stats = traced.stats();
+    stats.bytes = bytes;
+    stats.rejects = s.extract.rejects;
+    if let Some(load) = &s.load {
+        for (t, n) in &load.rows {
+            *stats.rows.entry(t.clone()).or_default() += n;
+        }
+        stats
+            .details
+            .insert("load_id".into(), serde_json::Value::String(load.load_id.clone()));
+    }
+    if !s.skipped.is_empty() {
+        stats
+            .details
+            .insert("skipped_files".into(), serde_json::json!(s.skipped));
+    }
 }
 
 fn summary_json(s: &RunSummary, dest: &str, secs: f64) -> serde_json::Value {

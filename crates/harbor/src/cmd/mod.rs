@@ -1,14 +1,21 @@
 //! One module per command.
 
-pub mod collect;
-pub mod demo;
-pub mod ingest;
 pub mod backup;
+pub mod check;
+pub mod collect;
+pub mod compare;
+pub mod cutover;
+pub mod demo;
 pub mod export;
+pub mod import;
+pub mod ingest;
 pub mod load;
-pub mod restore;
+pub mod metrics;
 pub mod opportunities;
 pub mod pii;
+pub mod restore;
+pub mod runs;
+pub mod schedule;
 pub mod schema;
 pub mod score;
 pub mod score_llm;

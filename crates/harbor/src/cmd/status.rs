@@ -18,7 +18,7 @@ pub struct StatusArgs {
 }
 
 pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
-    let dest = crate::dest::open(settings)?;
+    let (dest, mut ops) = crate::dest::open_with_ops(settings)?;
     let mut p = Pipeline::open(
         PipelineOptions {
             name: settings.pipeline.clone(),
@@ -34,6 +34,7 @@ pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
     let d = p.destination();
     let loads = d.loads(Some(&name), args.last).map_err(dest_error)?;
     let counts = d.table_counts().map_err(dest_error)?;
+    let subreddits = harbor_ops::status::subreddits(ops.as_mut(), &name, &settings.schedules)?;
     if args.json {
         let loads: Vec<_> = loads
             .iter()
@@ -43,7 +44,8 @@ pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
             })
             .collect();
         let v = serde_json::json!({"pipeline": name, "destination": d.describe(), "loads": loads,
-            "tables": counts.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(), "state": state.values});
+            "tables": counts.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(), "state": state.values,
+            "subreddits": subreddits});
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
@@ -58,6 +60,29 @@ pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
             "  {}  {}  {:>8} rows  schema v{}  {}",
             l.load_id, l.inserted_at, l.rows, l.schema_version, l.source
         );
+    }
+    if !subreddits.is_empty() {
+        println!("\nsubreddits:");
+        println!(
+            "  {:<24} {:>10}  {:<20}  {:<20}  {:<20}  route",
+            "subreddit", "posts", "cursor", "last success", "next run"
+        );
+        for s in &subreddits {
+            let short = |v: &Option<String>| {
+                v.as_deref()
+                    .map(|t| t.chars().take(19).collect())
+                    .unwrap_or_else(|| "-".to_owned())
+            };
+            println!(
+                "  {:<24} {:>10}  {:<20}  {:<20}  {:<20}  {}",
+                s.subreddit,
+                s.submissions,
+                short(&s.cursor),
+                short(&s.last_success),
+                short(&s.next_run),
+                s.route.as_str()
+            );
+        }
     }
     println!("\nstate ({} keys):", state.values.len());
     for (k, v) in &state.values {

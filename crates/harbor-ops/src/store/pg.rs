@@ -1,0 +1,187 @@
+//! [`SqlStore`] over a PostgreSQL connection (the Postgres destination, or a legacy database).
+
+use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, NoTls};
+
+use super::{Dialect, SqlStore, Stmt, Value};
+use crate::error::{Error, Result};
+use crate::redact::redact_url;
+
+/// A PostgreSQL database.
+pub struct PgStore {
+    client: Client,
+    describe: String,
+}
+
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
+
+impl PgStore {
+    /// Connects to `postgres://user:password@host:port/db` (the password never appears in errors).
+    pub fn connect(url: &str) -> Result<Self> {
+        let describe = redact_url(url);
+        let client = Client::connect(url, NoTls).map_err(|e| Error::Open {
+            store: describe.clone(),
+            message: crate::redact::redact_secrets(&error_text(&e)),
+        })?;
+        Ok(Self { client, describe })
+    }
+
+    fn err(&self, what: &str) -> impl Fn(postgres::Error) -> Error + use<> {
+        let store = self.describe.clone();
+        let what = what.to_owned();
+        move |e| Error::Sql {
+            store: store.clone(),
+            what: what.clone(),
+            message: error_text(&e),
+        }
+    }
+}
+
+fn error_text(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_owned(),
+        None => {
+            let mut s = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(x) = src {
+                s.push_str(&format!(": {x}"));
+                src = x.source();
+            }
+            s
+        }
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> std::result::Result<IsNull, BoxError> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Bool(b) => b.to_sql(ty, out),
+            Value::Int(i) => match *ty {
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::INT8 => i.to_sql(ty, out),
+                Type::FLOAT4 => (*i as f32).to_sql(ty, out),
+                Type::FLOAT8 => (*i as f64).to_sql(ty, out),
+                _ => text_to_sql(&i.to_string(), ty, out),
+            },
+            Value::Float(f) => match *ty {
+                Type::FLOAT4 => (*f as f32).to_sql(ty, out),
+                Type::FLOAT8 => f.to_sql(ty, out),
+                Type::INT8 => (*f as i64).to_sql(ty, out),
+                _ => text_to_sql(&f.to_string(), ty, out),
+            },
+            Value::Text(s) => text_to_sql(s, ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn text_to_sql(
+    s: &str,
+    ty: &Type,
+    out: &mut postgres::types::private::BytesMut,
+) -> std::result::Result<IsNull, BoxError> {
+    match *ty {
+        Type::JSONB => {
+            out.extend_from_slice(&[1]);
+            out.extend_from_slice(s.as_bytes());
+            Ok(IsNull::No)
+        }
+        Type::JSON | Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+            out.extend_from_slice(s.as_bytes());
+            Ok(IsNull::No)
+        }
+        _ => Err(format!("a text parameter cannot be sent as {ty}; cast it in the statement").into()),
+    }
+}
+
+/// A result cell of any type.
+struct Cell(Value);
+
+impl<'a> FromSql<'a> for Cell {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
+        Ok(Cell(match *ty {
+            Type::BOOL => Value::Bool(bool::from_sql(ty, raw)?),
+            Type::INT2 => Value::Int(i16::from_sql(ty, raw)?.into()),
+            Type::INT4 => Value::Int(i32::from_sql(ty, raw)?.into()),
+            Type::INT8 => Value::Int(i64::from_sql(ty, raw)?),
+            Type::FLOAT4 => Value::Float(f32::from_sql(ty, raw)?.into()),
+            Type::FLOAT8 => Value::Float(f64::from_sql(ty, raw)?),
+            Type::JSONB => Value::Text(std::str::from_utf8(raw.get(1..).unwrap_or_default())?.to_owned()),
+            Type::TIMESTAMP | Type::TIMESTAMPTZ => {
+                // Microseconds since 2000-01-01 00:00:00 UTC.
+                let micros = i64::from_sql(&Type::INT8, raw)?;
+                let t = chrono::DateTime::from_timestamp_micros(micros + 946_684_800_000_000)
+                    .ok_or("timestamp out of range")?;
+                Value::Text(t.naive_utc().to_string())
+            }
+            Type::NUMERIC => return Err("cast NUMERIC results to DOUBLE PRECISION in the statement".into()),
+            _ => Value::Text(std::str::from_utf8(raw)?.to_owned()),
+        }))
+    }
+
+    fn from_sql_null(_: &Type) -> std::result::Result<Self, BoxError> {
+        Ok(Cell(Value::Null))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+fn refs(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+impl SqlStore for PgStore {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+
+    fn batch(&mut self, sql: &str, what: &str) -> Result<()> {
+        let e = self.err(what);
+        self.client.batch_execute(sql).map_err(e)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value], what: &str) -> Result<u64> {
+        let e = self.err(what);
+        self.client.execute(sql, &refs(params)).map_err(e)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value], what: &str) -> Result<Vec<Vec<Value>>> {
+        let e = self.err(what);
+        let rows = self.client.query(sql, &refs(params)).map_err(&e)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut cells = Vec::with_capacity(row.len());
+            for i in 0..row.len() {
+                cells.push(row.try_get::<_, Cell>(i).map_err(&e)?.0);
+            }
+            out.push(cells);
+        }
+        Ok(out)
+    }
+
+    fn transaction(&mut self, stmts: &[Stmt], what: &str) -> Result<()> {
+        let e = self.err(what);
+        let mut tx = self.client.transaction().map_err(&e)?;
+        for s in stmts {
+            tx.execute(s.sql.as_str(), &refs(&s.params)).map_err(&e)?;
+        }
+        tx.commit().map_err(e)
+    }
+}
