@@ -47,6 +47,10 @@ enum Command {
     Schema(cmd::schema::SchemaArgs),
     /// Print recent loads, row counts and pipeline state.
     Status(cmd::status::StatusArgs),
+    /// Serve the HTTP API and the dashboard.
+    Serve(cmd::serve::ServeArgs),
+    /// Create, list and revoke API tokens.
+    Token(cmd::token::TokenArgs),
 }
 
 fn main() {
@@ -74,6 +78,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Load(args) => cmd::load::run(&settings, args),
         Command::Schema(args) => cmd::schema::run(&settings, args),
         Command::Status(args) => cmd::status::run(&settings, args),
+        Command::Serve(args) => cmd::serve::run(&settings, args),
+        Command::Token(args) => cmd::token::run(&settings, args),
     }
 }
 

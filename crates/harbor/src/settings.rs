@@ -29,6 +29,8 @@ pub struct Settings {
     pub contracts: ContractSettings,
     /// Per-table options for tables that are not Reddit things.
     pub tables: BTreeMap<String, TableSettings>,
+    /// The HTTP API (`harbor serve`).
+    pub serve: ServeSettings,
 }
 
 impl Default for Settings {
@@ -41,6 +43,7 @@ impl Default for Settings {
             duckdb: DuckDbSettings::default(),
             contracts: ContractSettings::default(),
             tables: BTreeMap::new(),
+            serve: ServeSettings::default(),
         }
     }
 }
@@ -92,6 +95,37 @@ impl Default for DuckDbSettings {
     }
 }
 
+/// The HTTP API (`harbor serve`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeSettings {
+    /// Listen address.
+    pub bind: String,
+    /// Browser origins allowed to call the API (CORS), e.g. the web app's `https://app.example.com`.
+    pub cors_origins: Vec<String>,
+    /// Directory that `POST /api/v1/runs` may load files from (default: `<workdir>/inbox`).
+    pub inbox: Option<PathBuf>,
+    /// Seconds before a request is answered with 503 `timeout`.
+    pub request_timeout_secs: u64,
+    /// Largest page size a client may ask for.
+    pub max_page: u32,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            cors_origins: Vec::new(),
+            inbox: None,
+            request_timeout_secs: 30,
+            max_page: 500,
+            body_limit: 64 * 1024,
+        }
+    }
+}
+
 /// Schema contracts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -119,7 +153,7 @@ fn default_disposition() -> String {
 
 /// Top-level keys that `HARBOR_*` variables may set (others, like `HARBOR_REDDIT_API_URL`, belong to
 /// other parts and are ignored here).
-const ENV_KEYS: &[&str] = &["pipeline", "destination", "workdir", "load", "duckdb"];
+const ENV_KEYS: &[&str] = &["pipeline", "destination", "workdir", "load", "duckdb", "serve"];
 
 impl Settings {
     /// Loads settings from `harbor.toml` in the current directory (if present), an explicit config file,

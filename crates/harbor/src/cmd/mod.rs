@@ -2,4 +2,6 @@
 
 pub mod load;
 pub mod schema;
+pub mod serve;
 pub mod status;
+pub mod token;

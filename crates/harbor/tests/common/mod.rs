@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 
+#[allow(unused_imports)]
 pub use harbor_testkit::fixtures::{api_bodies, fixtures_dir, thing_ids};
 
 /// A scratch project directory; `harbor` runs with it as the current directory.
