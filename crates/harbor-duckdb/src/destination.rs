@@ -84,6 +84,19 @@ impl DuckDbDestination {
         &self.conn
     }
 
+    /// A second handle on the same open database (shares its storage, cache and lock), for another
+    /// thread of the same process: the API server queries while a background run loads.
+    pub fn try_clone(&self) -> Result<Self, DestinationError> {
+        let conn = self.conn.try_clone().map_err(err(format!(
+            "cannot open another connection to {}",
+            self.path.display()
+        )))?;
+        Ok(Self {
+            conn,
+            path: self.path.clone(),
+        })
+    }
+
     fn descendants(schema: &Schema, root: &str) -> Vec<String> {
         schema
             .tables

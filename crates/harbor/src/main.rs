@@ -80,6 +80,10 @@ enum Command {
     Import(cmd::import::ImportArgs),
     /// Run the cron schedules of harbor.toml, never two runs of one pipeline at once.
     Schedule(cmd::schedule::ScheduleArgs),
+    /// Serve the HTTP API and the dashboard.
+    Serve(cmd::serve::ServeArgs),
+    /// Create, list and revoke API tokens.
+    Token(cmd::token::TokenArgs),
 }
 
 fn main() {
@@ -122,6 +126,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => cmd::check::run(&settings, args),
         Command::Import(args) => cmd::import::run(&settings, args),
         Command::Schedule(args) => cmd::schedule::run(&settings, args),
+        Command::Serve(args) => cmd::serve::run(&settings, args),
+        Command::Token(args) => cmd::token::run(&settings, args),
     }
 }
 

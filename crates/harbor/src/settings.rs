@@ -45,6 +45,8 @@ pub struct Settings {
     pub check: harbor_ops::config::CheckConfig,
     /// Schedules run by `harbor schedule` (`[[schedules]]`).
     pub schedules: Vec<harbor_ops::config::ScheduleConfig>,
+    /// The HTTP API (`harbor serve`).
+    pub serve: ServeSettings,
 }
 
 impl Default for Settings {
@@ -65,6 +67,7 @@ impl Default for Settings {
             cutover: Default::default(),
             check: Default::default(),
             schedules: Vec::new(),
+            serve: ServeSettings::default(),
         }
     }
 }
@@ -112,6 +115,37 @@ impl Default for DuckDbSettings {
         Self {
             memory_limit: "1GB".into(),
             threads: 0,
+        }
+    }
+}
+
+/// The HTTP API (`harbor serve`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeSettings {
+    /// Listen address.
+    pub bind: String,
+    /// Browser origins allowed to call the API (CORS), e.g. the web app's `https://app.example.com`.
+    pub cors_origins: Vec<String>,
+    /// Directory that `POST /api/v1/runs` may load files from (default: `<workdir>/inbox`).
+    pub inbox: Option<PathBuf>,
+    /// Seconds before a request is answered with 503 `timeout`.
+    pub request_timeout_secs: u64,
+    /// Largest page size a client may ask for.
+    pub max_page: u32,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            cors_origins: Vec::new(),
+            inbox: None,
+            request_timeout_secs: 30,
+            max_page: 500,
+            body_limit: 64 * 1024,
         }
     }
 }
@@ -250,6 +284,7 @@ const ENV_KEYS: &[&str] = &[
     "score",
     "pii",
     "alerts",
+    "serve",
 ];
 
 impl Settings {

@@ -52,52 +52,12 @@ pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
             .into());
         }
     }
-    let mut tables = std::collections::BTreeMap::new();
-    for (name, t) in &settings.tables {
-        let Some(d) = WriteDisposition::parse(&t.disposition) else {
-            bail!("invalid disposition for {name}")
-        };
-        tables.insert(name.clone(), (d, t.primary_key.clone()));
-    }
-    let mut normalize = NormalizeOptions {
-        routing: Routing {
-            default_table: args.table.clone(),
-        },
-        resolve: ResolveOptions {
-            contracts: settings.contracts(),
-            tables,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    normalize.flatten.max_nesting = settings.load.max_nesting;
-    for (name, t) in &settings.tables {
-        match &t.primary_key {
-            Some(pk) => normalize.flatten.primary_keys.insert(name.clone(), pk.clone()),
-            None => normalize.flatten.primary_keys.remove(name),
-        };
-    }
-    let mut extract = ExtractOptions {
-        normalize,
-        ..Default::default()
-    };
-    extract.chunk_records = settings.load.chunk_records;
-    if settings.load.workers > 0 {
-        extract.workers = settings.load.workers;
-    }
-    extract.job = JobWriteOptions {
-        compress: settings.load.compress_jobs,
-    };
-    if let Some(m) = crate::cmd::pii::masker(settings)? {
-        extract.transform = Some(harbor_pipeline::RecordTransform(std::sync::Arc::new(move |v| {
-            m.mask_record(v)
-        })));
-    }
-    let opts = LoadFilesOptions {
-        extract,
-        disposition: args.disposition.as_deref().and_then(WriteDisposition::parse),
-        force: args.force,
-    };
+    let opts = options(
+        settings,
+        args.table.clone(),
+        args.disposition.as_deref(),
+        args.force,
+    )?;
     let _run = crate::runlock::acquire(settings, !args.no_wait)?;
     let (dest, ops) = crate::dest::open_with_ops(settings)?;
     let mut traced = crate::traced::Traced::start(ops, "load", settings);
@@ -167,6 +127,30 @@ fn record(traced: &mut crate::traced::Traced, s: &RunSummary, bytes: u64) {
             .details
             .insert("skipped_files".into(), serde_json::json!(s.skipped));
     }
+}
+
+/// The load options of the settings for one run (shared with runs started through the API):
+/// `[load]`, `[contracts]`, `[tables]` and `[pii]`, bare objects routed to `table`.
+pub fn options(
+    settings: &Settings,
+    table: Option<String>,
+    disposition: Option<&str>,
+    force: bool,
+) -> anyhow::Result<LoadFilesOptions> {
+    let mut extract = settings.extract_options()?;
+    extract.normalize.routing = Routing {
+        default_table: table,
+    };
+    if let Some(m) = crate::cmd::pii::masker(settings)? {
+        extract.transform = Some(harbor_pipeline::RecordTransform(std::sync::Arc::new(
+            move |v| m.mask_record(v),
+        )));
+    }
+    Ok(LoadFilesOptions {
+        extract,
+        disposition: disposition.and_then(WriteDisposition::parse),
+        force,
+    })
 }
 
 fn summary_json(s: &RunSummary, dest: &str, secs: f64) -> serde_json::Value {

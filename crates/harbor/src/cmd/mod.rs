@@ -19,4 +19,6 @@ pub mod schedule;
 pub mod schema;
 pub mod score;
 pub mod score_llm;
+pub mod serve;
 pub mod status;
+pub mod token;

@@ -1,0 +1,161 @@
+// RedditHarbor dashboard: reads the API with a bearer token and draws charts with Chart.js.
+// All text from the data is set with textContent, never as HTML.
+"use strict";
+
+const charts = {};
+
+function token() {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromHash) {
+    localStorage.setItem("harbor-token", fromHash);
+    history.replaceState(null, "", location.pathname);
+  }
+  return localStorage.getItem("harbor-token") || "";
+}
+
+async function api(path) {
+  const res = await fetch(path, { headers: { Authorization: "Bearer " + token() } });
+  const body = await res.json();
+  if (!res.ok) throw new Error((body.error && body.error.message) || res.statusText);
+  return body;
+}
+
+function draw(id, config) {
+  if (charts[id]) charts[id].destroy();
+  config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options || {});
+  charts[id] = new Chart(document.getElementById(id), config);
+}
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+function drawRuns(runs) {
+  const items = runs.slice().reverse();
+  const labels = items.map((r) => (r.started_at || "").replace("T", " ").slice(0, 16) + " " + (r.command || ""));
+  draw("runs-chart", {
+    type: "line",
+    data: {
+      labels,
+      datasets: [
+        { label: "duration (s)", data: items.map((r) => r.seconds || 0), yAxisID: "y" },
+        { label: "rows", data: items.map((r) => r.rows_total || 0), yAxisID: "y1" },
+        { label: "API calls", data: items.map((r) => r.api_calls_total || 0), yAxisID: "y" },
+        { label: "HTTP 429", data: items.map((r) => r.http_429 || 0), yAxisID: "y" },
+      ],
+    },
+    options: { scales: { y: { beginAtZero: true }, y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false } } } },
+  });
+  draw("budget-chart", {
+    type: "bar",
+    data: {
+      labels,
+      datasets: [{
+        label: "% of budget",
+        data: items.map((r) => (r.seconds > 0 ? Math.round((100 * (r.api_calls_total || 0)) / ((r.seconds / 60) * 100)) : 0)),
+      }],
+    },
+    options: { scales: { y: { beginAtZero: true, suggestedMax: 100 } } },
+  });
+}
+
+function drawSubreddits(subs) {
+  const top = subs.slice(0, 20);
+  draw("subreddit-chart", {
+    type: "bar",
+    data: {
+      labels: top.map((s) => s.name),
+      datasets: [
+        { label: "submissions", data: top.map((s) => s.submissions) },
+        { label: "problem posts", data: top.map((s) => s.problem_submissions) },
+      ],
+    },
+    options: { indexAxis: "y" },
+  });
+}
+
+function drawCutover(c) {
+  const harbor = c.routes.filter((r) => r.route === "harbor").length;
+  const legacy = c.routes.length - harbor;
+  document.getElementById("cutover-phase").textContent =
+    "phase " + c.phase + " · " + harbor + " subreddits on harbor, " + legacy + " on legacy";
+  draw("cutover-chart", {
+    type: "doughnut",
+    data: { labels: ["harbor", "legacy"], datasets: [{ data: [harbor, legacy || (harbor ? 0 : 1)] }] },
+  });
+}
+
+function drawStatus(s) {
+  const box = document.getElementById("status");
+  box.replaceChildren();
+  box.append(el("div", "pipeline " + s.pipeline + " → " + s.destination));
+  for (const [t, n] of Object.entries(s.tables)) box.append(el("div", t + ": " + n + " rows"));
+  if (s.last_run) box.append(el("div", "last run " + s.last_run.run_id + " (" + s.last_run.status + ")"));
+  box.append(el("div", "failed runs in 24 h: " + s.failed_runs_24h));
+}
+
+function drawOpportunities(items) {
+  draw("opportunity-chart", {
+    type: "bar",
+    data: {
+      labels: items.map((o) => (o.title || o.post_id).slice(0, 40)),
+      datasets: [
+        { label: "final score", data: items.map((o) => o.final_score) },
+        { label: "pain intensity", data: items.map((o) => o.pain_intensity) },
+        { label: "market demand", data: items.map((o) => o.market_demand) },
+      ],
+    },
+    options: { scales: { y: { beginAtZero: true, max: 100 } } },
+  });
+  const body = document.getElementById("opportunities");
+  body.replaceChildren();
+  for (const o of items) {
+    const tr = el("tr");
+    tr.append(el("td", o.final_score == null ? "" : o.final_score.toFixed(1), "score"));
+    const post = el("td");
+    const a = el("a", o.title || o.post_id);
+    if (o.permalink) a.href = "https://www.reddit.com" + o.permalink;
+    post.append(a);
+    if (o.app_name) post.append(el("div", o.app_name));
+    tr.append(post);
+    tr.append(el("td", o.subreddit || ""));
+    const dims = ["market_demand", "pain_intensity", "monetization_potential", "market_gap", "technical_feasibility", "simplicity"]
+      .filter((k) => o[k] != null).map((k) => k.replace(/_/g, " ") + " " + Math.round(o[k])).join(", ");
+    tr.append(el("td", dims));
+    tr.append(el("td", o.evidence == null ? "" : JSON.stringify(o.evidence, null, 1), "evidence"));
+    body.append(tr);
+  }
+}
+
+async function refresh() {
+  const msg = document.getElementById("message");
+  msg.textContent = "";
+  try {
+    const [runs, subs, cutover, opps, status] = await Promise.all([
+      api("/api/v1/runs?limit=200"),
+      api("/api/v1/subreddits"),
+      api("/api/v1/cutover"),
+      api("/api/v1/opportunities?limit=10"),
+      api("/api/v1/status"),
+    ]);
+    drawRuns(runs.items);
+    drawSubreddits(subs.items);
+    drawCutover(cutover);
+    drawOpportunities(opps.items);
+    drawStatus(status);
+    document.body.dataset.loaded = "true";
+  } catch (e) {
+    msg.textContent = "Cannot load: " + e.message;
+    document.body.dataset.loaded = "error";
+  }
+}
+
+document.getElementById("save").addEventListener("click", () => {
+  localStorage.setItem("harbor-token", document.getElementById("token").value.trim());
+  refresh();
+});
+if (token()) refresh();
+setInterval(() => { if (token()) refresh(); }, 30000);

@@ -1,0 +1,205 @@
+//! `/api/v1/opportunities`: scored posts, best first (reads issue 7's `opportunity_analysis`).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use duckdb::types::Value;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::{Auth, READ};
+use crate::db::{Columns, col_or_null, has_col, has_table};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiQuery, decode_cursor, encode_cursor, page_size};
+use crate::model::{Opportunity, OpportunityPage};
+use crate::state::AppState;
+
+/// Filters of the opportunity list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OpportunityFilter {
+    /// Only this subreddit (case-insensitive).
+    pub subreddit: Option<String>,
+    /// Only opportunities with at least this final score (0-100).
+    #[param(minimum = 0, maximum = 100)]
+    pub min_score: Option<f64>,
+    /// Only this scorer (e.g. `heuristic-v1`).
+    pub scorer_id: Option<String>,
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+const TS: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+fn select(cols: &Columns) -> String {
+    let a = |c: &str, cast: &str| col_or_null(cols, "opportunity_analysis", "o", c, cast);
+    let s = |c: &str, cast: &str| col_or_null(cols, "submissions", "s", c, cast);
+    let ts = |table: &str, alias: &str, c: &str| {
+        if has_col(cols, table, c) {
+            format!("strftime({alias}.\"{c}\", '{TS}') AS \"{c}\"")
+        } else {
+            format!("NULL AS \"{c}\"")
+        }
+    };
+    [
+        "o.post_id".to_owned(),
+        "o.scorer_id".to_owned(),
+        a("final_score", "DOUBLE"),
+        a("market_demand", "DOUBLE"),
+        a("pain_intensity", "DOUBLE"),
+        a("monetization_potential", "DOUBLE"),
+        a("market_gap", "DOUBLE"),
+        a("technical_feasibility", "DOUBLE"),
+        a("simplicity", "DOUBLE"),
+        a("evidence", "VARCHAR"),
+        a("app_name", "VARCHAR"),
+        a("problem_description", "VARCHAR"),
+        a("app_concept", "VARCHAR"),
+        a("core_functions", "VARCHAR"),
+        a("value_proposition", "VARCHAR"),
+        a("target_user", "VARCHAR"),
+        a("monetization_model", "VARCHAR"),
+        a("model", "VARCHAR"),
+        ts("opportunity_analysis", "o", "scored_at"),
+        s("title", "VARCHAR"),
+        s("subreddit", "VARCHAR"),
+        s("permalink", "VARCHAR"),
+        s("score", "BIGINT"),
+        s("num_comments", "BIGINT"),
+        ts("submissions", "s", "created_utc"),
+    ]
+    .join(", ")
+}
+
+fn json(text: Option<String>) -> Option<serde_json::Value> {
+    text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
+}
+
+fn row(r: &duckdb::Row<'_>) -> duckdb::Result<Opportunity> {
+    Ok(Opportunity {
+        post_id: r.get(0)?,
+        scorer_id: r.get(1)?,
+        final_score: r.get(2)?,
+        market_demand: r.get(3)?,
+        pain_intensity: r.get(4)?,
+        monetization_potential: r.get(5)?,
+        market_gap: r.get(6)?,
+        technical_feasibility: r.get(7)?,
+        simplicity: r.get(8)?,
+        evidence: json(r.get(9)?),
+        app_name: r.get(10)?,
+        problem_description: r.get(11)?,
+        app_concept: r.get(12)?,
+        core_functions: json(r.get(13)?),
+        value_proposition: r.get(14)?,
+        target_user: r.get(15)?,
+        monetization_model: r.get(16)?,
+        model: r.get(17)?,
+        scored_at: r.get(18)?,
+        title: r.get(19)?,
+        subreddit: r.get(20)?,
+        permalink: r.get(21)?,
+        score: r.get(22)?,
+        num_comments: r.get(23)?,
+        created_utc: r.get(24)?,
+    })
+}
+
+/// Scored opportunities, best first (status `scored` only).
+#[utoipa::path(get, path = "/api/v1/opportunities", tag = "data", params(OpportunityFilter),
+    security(("bearer" = ["read"])),
+    responses((status = 200, body = OpportunityPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    _auth: Auth<READ>,
+    State(st): State<Arc<AppState>>,
+    ApiQuery(f): ApiQuery<OpportunityFilter>,
+) -> Result<Json<OpportunityPage>, ApiError> {
+    let limit = page_size(f.limit, st.config.default_page, st.config.max_page)?;
+    let offset: u64 = match &f.cursor {
+        Some(c) => decode_cursor(c, 1)?[0]
+            .parse()
+            .map_err(|_| ApiError::invalid("invalid cursor"))?,
+        None => 0,
+    };
+    if let Some(m) = f.min_score
+        && !(0.0..=100.0).contains(&m)
+    {
+        return Err(ApiError::invalid("`min_score` must be within 0..=100"));
+    }
+    let cols = st.db.columns().await?;
+    let needed = ["post_id", "scorer_id"];
+    if !has_table(&cols, "opportunity_analysis")
+        || !needed.iter().all(|c| has_col(&cols, "opportunity_analysis", c))
+    {
+        return Ok(Json(OpportunityPage {
+            items: Vec::new(),
+            next_cursor: None,
+        }));
+    }
+    let join = if has_table(&cols, "submissions") {
+        "LEFT JOIN submissions s ON s.id = o.post_id"
+    } else {
+        "LEFT JOIN (SELECT NULL::VARCHAR AS id) s ON false"
+    };
+    let mut wh: Vec<String> = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    if has_col(&cols, "opportunity_analysis", "status") {
+        wh.push("COALESCE(o.status, 'scored') = 'scored'".into());
+    }
+    if let Some(sub) = &f.subreddit {
+        wh.push(if has_col(&cols, "submissions", "subreddit") {
+            "lower(s.subreddit) = lower(?)".into()
+        } else {
+            "(? IS NULL AND false)".into()
+        });
+        args.push(Value::Text(sub.clone()));
+    }
+    if let Some(m) = f.min_score {
+        wh.push(if has_col(&cols, "opportunity_analysis", "final_score") {
+            "o.final_score >= ?".into()
+        } else {
+            "(? IS NULL AND false)".into()
+        });
+        args.push(Value::Double(m));
+    }
+    if let Some(sid) = &f.scorer_id {
+        wh.push("o.scorer_id = ?".into());
+        args.push(Value::Text(sid.clone()));
+    }
+    let order = if has_col(&cols, "opportunity_analysis", "final_score") {
+        "o.final_score DESC NULLS LAST, o.post_id, o.scorer_id"
+    } else {
+        "o.post_id, o.scorer_id"
+    };
+    let sql = format!(
+        "SELECT {} FROM opportunity_analysis o {join} {} ORDER BY {order} LIMIT {} OFFSET {offset}",
+        select(&cols),
+        if wh.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", wh.join(" AND "))
+        },
+        limit + 1
+    );
+    let mut items = st
+        .db
+        .run(move |c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(duckdb::params_from_iter(args), row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        Some(encode_cursor(&[(offset + u64::from(limit)).to_string()]))
+    } else {
+        None
+    };
+    Ok(Json(OpportunityPage { items, next_cursor }))
+}

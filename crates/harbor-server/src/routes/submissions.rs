@@ -1,0 +1,348 @@
+//! `/api/v1/submissions`: filtered, searched, cursor-paginated; one submission with its comments.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use duckdb::types::Value;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::{Auth, READ};
+use crate::db::{Columns, col_or_null, has_col, has_table};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{
+    ApiQuery, decode_cursor, encode_cursor, like_pattern, page_size, parse_time, reddit_id,
+};
+use crate::model::{CommentNode, Submission, SubmissionDetail, SubmissionPage};
+use crate::state::AppState;
+
+/// Filters of the submission list. Every value is bound as a parameter, never spliced into SQL.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SubmissionFilter {
+    /// Only this subreddit (case-insensitive).
+    pub subreddit: Option<String>,
+    /// Created at or after (RFC 3339 or YYYY-MM-DD).
+    pub since: Option<String>,
+    /// Created before (RFC 3339 or YYYY-MM-DD).
+    pub until: Option<String>,
+    /// Only posts the problem filter matched (true) or did not match (false).
+    pub is_problem: Option<bool>,
+    /// Only posts with at least this score.
+    pub min_score: Option<i64>,
+    /// Text that title or body must contain (literally, case-insensitive; at most 200 characters).
+    pub q: Option<String>,
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+const TS: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+/// The select list of a submission (missing columns are NULL) plus the sort key `k`.
+pub fn submission_columns(cols: &Columns) -> String {
+    let created = if has_col(cols, "submissions", "created_utc") {
+        format!("strftime(s.created_utc, '{TS}') AS created_utc, COALESCE(epoch_us(s.created_utc), 0) AS k")
+    } else {
+        "NULL AS created_utc, 0 AS k".to_owned()
+    };
+    [
+        "s.id AS id".to_owned(),
+        col_or_null(cols, "submissions", "s", "title", "VARCHAR"),
+        col_or_null(cols, "submissions", "s", "selftext", "VARCHAR"),
+        col_or_null(cols, "submissions", "s", "subreddit", "VARCHAR"),
+        col_or_null(cols, "submissions", "s", "author", "VARCHAR"),
+        col_or_null(cols, "submissions", "s", "score", "BIGINT"),
+        col_or_null(cols, "submissions", "s", "num_comments", "BIGINT"),
+        created,
+        col_or_null(cols, "submissions", "s", "permalink", "VARCHAR"),
+        col_or_null(cols, "submissions", "s", "url", "VARCHAR"),
+        col_or_null(cols, "submissions", "s", "is_problem", "BOOLEAN"),
+    ]
+    .join(", ")
+}
+
+/// Reads a row of [`submission_columns`]; returns it with its sort key.
+pub fn submission_row(r: &duckdb::Row<'_>) -> duckdb::Result<(Submission, i64)> {
+    Ok((
+        Submission {
+            id: r.get(0)?,
+            title: r.get(1)?,
+            selftext: r.get(2)?,
+            subreddit: r.get(3)?,
+            author: r.get(4)?,
+            score: r.get(5)?,
+            num_comments: r.get(6)?,
+            created_utc: r.get(7)?,
+            permalink: r.get(9)?,
+            url: r.get(10)?,
+            is_problem: r.get(11)?,
+        },
+        r.get(8)?,
+    ))
+}
+
+/// List submissions, newest first.
+#[utoipa::path(get, path = "/api/v1/submissions", tag = "data", params(SubmissionFilter),
+    security(("bearer" = ["read"])),
+    responses((status = 200, body = SubmissionPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    _auth: Auth<READ>,
+    State(st): State<Arc<AppState>>,
+    ApiQuery(f): ApiQuery<SubmissionFilter>,
+) -> Result<Json<SubmissionPage>, ApiError> {
+    let limit = page_size(f.limit, st.config.default_page, st.config.max_page)?;
+    let cols = st.db.columns().await?;
+    if !has_table(&cols, "submissions") {
+        return Ok(Json(SubmissionPage {
+            items: Vec::new(),
+            next_cursor: None,
+        }));
+    }
+    let mut wh: Vec<String> = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    let k = if has_col(&cols, "submissions", "created_utc") {
+        "COALESCE(epoch_us(s.created_utc), 0)"
+    } else {
+        "0"
+    };
+    if let Some(sub) = &f.subreddit {
+        if sub.is_empty() || sub.len() > 100 {
+            return Err(ApiError::invalid("`subreddit` must be 1-100 characters"));
+        }
+        wh.push(if has_col(&cols, "submissions", "subreddit") {
+            "lower(s.subreddit) = lower(?)".into()
+        } else {
+            "(? IS NULL AND false)".into()
+        });
+        args.push(Value::Text(sub.clone()));
+    }
+    if let Some(since) = &f.since {
+        wh.push(format!("{k} >= ?"));
+        args.push(Value::BigInt(parse_time("since", since)?));
+    }
+    if let Some(until) = &f.until {
+        wh.push(format!("{k} < ?"));
+        args.push(Value::BigInt(parse_time("until", until)?));
+    }
+    if let Some(p) = f.is_problem {
+        if has_col(&cols, "submissions", "is_problem") {
+            wh.push("COALESCE(s.is_problem, false) = ?".into());
+            args.push(Value::Boolean(p));
+        } else if p {
+            wh.push("false".into());
+        }
+    }
+    if let Some(m) = f.min_score {
+        wh.push(if has_col(&cols, "submissions", "score") {
+            "s.score >= ?".into()
+        } else {
+            "(? IS NULL AND false)".into()
+        });
+        args.push(Value::BigInt(m));
+    }
+    if let Some(q) = &f.q {
+        if q.is_empty() || q.chars().count() > 200 {
+            return Err(ApiError::invalid("`q` must be 1-200 characters"));
+        }
+        let text: Vec<&str> = ["title", "selftext"]
+            .into_iter()
+            .filter(|c| has_col(&cols, "submissions", c))
+            .collect();
+        if text.is_empty() {
+            wh.push("false".into());
+        } else {
+            let ors: Vec<String> = text
+                .iter()
+                .map(|c| format!("s.\"{c}\" ILIKE ? ESCAPE '\\'"))
+                .collect();
+            wh.push(format!("({})", ors.join(" OR ")));
+            for _ in &text {
+                args.push(Value::Text(like_pattern(q)));
+            }
+        }
+    }
+    if let Some(c) = &f.cursor {
+        let parts = decode_cursor(c, 2)?;
+        let key: i64 = parts[0]
+            .parse()
+            .map_err(|_| ApiError::invalid("invalid cursor"))?;
+        wh.push(format!("({k} < ? OR ({k} = ? AND s.id < ?))"));
+        args.extend([
+            Value::BigInt(key),
+            Value::BigInt(key),
+            Value::Text(parts[1].clone()),
+        ]);
+    }
+    let sql = format!(
+        "SELECT {} FROM submissions s {} ORDER BY k DESC, s.id DESC LIMIT {}",
+        submission_columns(&cols),
+        if wh.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", wh.join(" AND "))
+        },
+        limit + 1
+    );
+    let mut rows = st
+        .db
+        .run(move |c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(duckdb::params_from_iter(args), submission_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|(s, k)| encode_cursor(&[k.to_string(), s.id.clone()]))
+    } else {
+        None
+    };
+    Ok(Json(SubmissionPage {
+        items: rows.into_iter().map(|(s, _)| s).collect(),
+        next_cursor,
+    }))
+}
+
+/// One submission with its comment tree.
+#[utoipa::path(get, path = "/api/v1/submissions/{id}", tag = "data",
+    params(("id" = String, Path, description = "Submission id (base 36, optionally with t3_)")),
+    security(("bearer" = ["read"])),
+    responses((status = 200, body = SubmissionDetail), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn get_one(
+    _auth: Auth<READ>,
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<SubmissionDetail>, ApiError> {
+    let id = reddit_id(&id)?;
+    let cols = st.db.columns().await?;
+    if !has_table(&cols, "submissions") {
+        return Err(ApiError::not_found(format!("no submission {id}")));
+    }
+    let sql = format!(
+        "SELECT {} FROM submissions s WHERE s.id = ? LIMIT 1",
+        submission_columns(&cols)
+    );
+    let comment_sql = has_table(&cols, "comments").then(|| comment_sql(&cols)).flatten();
+    let key = id.clone();
+    let (sub, comments) = st
+        .db
+        .run(move |c| {
+            let mut stmt = c.prepare(&sql)?;
+            let mut rows = stmt.query_map([&key], submission_row)?;
+            let Some(sub) = rows.next().transpose()? else {
+                return Ok((None, Vec::new()));
+            };
+            let mut comments = Vec::new();
+            if let Some(csql) = comment_sql {
+                let mut stmt = c.prepare(&csql)?;
+                let rows = stmt.query_map([format!("t3_{key}")], |r| {
+                    Ok(CommentNode {
+                        id: r.get(0)?,
+                        parent_id: r.get(1)?,
+                        author: r.get(2)?,
+                        body: r.get(3)?,
+                        score: r.get(4)?,
+                        created_utc: r.get(5)?,
+                        replies: Vec::new(),
+                    })
+                })?;
+                comments = rows.collect::<Result<Vec<_>, _>>()?;
+            }
+            Ok((Some(sub.0), comments))
+        })
+        .await?;
+    let Some(submission) = sub else {
+        return Err(ApiError::not_found(format!("no submission {id}")));
+    };
+    let comment_count = comments.len() as u64;
+    Ok(Json(SubmissionDetail {
+        submission,
+        comments: build_tree(comments),
+        comment_count,
+    }))
+}
+
+fn comment_sql(cols: &Columns) -> Option<String> {
+    if !has_col(cols, "comments", "link_id") {
+        return None;
+    }
+    let created = if has_col(cols, "comments", "created_utc") {
+        format!("strftime(c.created_utc, '{TS}') AS created_utc")
+    } else {
+        "NULL AS created_utc".to_owned()
+    };
+    let order = if has_col(cols, "comments", "created_utc") {
+        "c.created_utc, c.id"
+    } else {
+        "c.id"
+    };
+    Some(format!(
+        "SELECT c.id, {}, {}, {}, {}, {created} FROM comments c WHERE c.link_id = ? ORDER BY {order} LIMIT 20000",
+        col_or_null(cols, "comments", "c", "parent_id", "VARCHAR"),
+        col_or_null(cols, "comments", "c", "author", "VARCHAR"),
+        col_or_null(cols, "comments", "c", "body", "VARCHAR"),
+        col_or_null(cols, "comments", "c", "score", "BIGINT"),
+    ))
+}
+
+/// Nests comments under their parents (`t1_<id>`); comments whose parent is the post, or missing,
+/// are top-level. Input order (oldest first) is kept among siblings.
+pub fn build_tree(comments: Vec<CommentNode>) -> Vec<CommentNode> {
+    let index: HashMap<String, usize> = comments
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.clone(), i))
+        .collect();
+    let parent_of: Vec<Option<usize>> = comments
+        .iter()
+        .map(|c| {
+            c.parent_id
+                .as_deref()
+                .and_then(|p| p.strip_prefix("t1_"))
+                .and_then(|p| index.get(p).copied())
+        })
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); comments.len()];
+    let mut roots = Vec::new();
+    for (i, p) in parent_of.iter().enumerate() {
+        match p {
+            Some(p) if *p != i => children[*p].push(i),
+            _ => roots.push(i),
+        }
+    }
+    let mut slots: Vec<Option<CommentNode>> = comments.into_iter().map(Some).collect();
+    // Assemble bottom-up without recursion: post-order over an explicit stack.
+    let mut order = Vec::new();
+    let mut stack: Vec<usize> = roots.clone();
+    let mut seen = vec![false; slots.len()];
+    while let Some(i) = stack.pop() {
+        seen[i] = true;
+        order.push(i);
+        stack.extend(children[i].iter().copied());
+    }
+    // Parent links that form a cycle are unreachable from the post: show those comments top-level.
+    for i in 0..slots.len() {
+        if !seen[i] {
+            children[i].clear();
+            roots.push(i);
+            order.push(i);
+        }
+    }
+    for &i in order.iter().rev() {
+        let kids: Vec<CommentNode> = children[i].iter().filter_map(|&k| slots[k].take()).collect();
+        if let Some(node) = slots[i].as_mut() {
+            node.replies = kids;
+        }
+    }
+    roots.into_iter().filter_map(|i| slots[i].take()).collect()
+}

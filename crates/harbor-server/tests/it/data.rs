@@ -1,0 +1,380 @@
+//! What the read endpoints return: filters, search, pagination, comment trees, rankings, runs.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use harbor_server::Scope;
+use serde_json::Value;
+
+use crate::harness::Api;
+
+fn ids(v: &Value) -> Vec<String> {
+    v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            i["id"]
+                .as_str()
+                .or(i["post_id"].as_str())
+                .or(i["run_id"].as_str())
+                .expect("id")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn submissions_paginate_without_gaps_or_duplicates() {
+    let api = Api::new();
+    let mut seen = Vec::new();
+    let mut uri = "/api/v1/submissions?limit=17".to_owned();
+    loop {
+        let page = api.get(&uri).await;
+        seen.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => uri = format!("/api/v1/submissions?limit=17&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len() as i64, api.count("SELECT count(*) FROM submissions"));
+    assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), seen.len());
+    let first = api.get("/api/v1/submissions?limit=1").await;
+    assert_eq!(ids(&first), vec!["p120"], "newest first");
+    assert_eq!(first["items"][0]["created_utc"], "2025-01-06T00:00:00Z");
+}
+
+#[tokio::test]
+async fn submission_filters_combine() {
+    let api = Api::new();
+    let v = api
+        .get("/api/v1/submissions?subreddit=saas&is_problem=true&min_score=600&limit=500")
+        .await;
+    let expected = api.count(
+        "SELECT count(*) FROM submissions WHERE lower(subreddit)='saas' AND is_problem AND score >= 600",
+    );
+    assert_eq!(ids(&v).len() as i64, expected);
+    assert!(expected > 0);
+    for item in v["items"].as_array().expect("items") {
+        assert_eq!(item["subreddit"], "SaaS");
+        assert_eq!(item["is_problem"], true);
+        assert!(item["score"].as_i64().expect("score") >= 600);
+    }
+    let v = api
+        .get("/api/v1/submissions?since=2025-01-02&until=2025-01-02T05:00:00Z&limit=500")
+        .await;
+    assert_eq!(ids(&v), vec!["p028", "p027", "p026", "p025", "p024"]);
+    let v = api.get("/api/v1/submissions?q=INVOICES%2012&limit=500").await;
+    assert_eq!(ids(&v), vec!["p120", "p012"]);
+}
+
+#[tokio::test]
+async fn search_and_filters_match_injection_attempts_literally() {
+    let api = Api::new();
+    let before = api.count("SELECT count(*) FROM submissions");
+    // Only the post whose title holds these characters matches; wildcards are not wildcards.
+    for (q, want) in [
+        ("100%25 of my_data's", vec!["q001"]),
+        ("%25", vec!["q001"]),
+        ("_", vec!["q001"]),
+        ("%5C", vec!["q001"]),
+        ("; DROP TABLE submissions; --", vec!["q001"]),
+        ("'; DROP TABLE submissions; --", vec![]),
+        ("' OR '1'='1", vec![]),
+        ("%22export%22", vec!["q001"]),
+    ] {
+        let v = api
+            .get(&format!(
+                "/api/v1/submissions?limit=500&q={}",
+                q.replace(' ', "%20").replace('\'', "%27").replace(';', "%3B")
+            ))
+            .await;
+        assert_eq!(ids(&v), want, "q={q}");
+    }
+    for uri in [
+        "/api/v1/submissions?subreddit=SaaS'%20OR%20'1'='1",
+        "/api/v1/submissions?subreddit=x%22;%20DROP%20TABLE%20comments;--",
+        "/api/v1/opportunities?subreddit=%27%29%20OR%201%3D1--",
+        "/api/v1/opportunities?scorer_id=x%27%20OR%20%271%27%3D%271",
+    ] {
+        let v = api.get(uri).await;
+        assert!(ids(&v).is_empty(), "{uri}: {v}");
+    }
+    let (s, code) = api.error("/api/v1/submissions/p001'%20OR%20'1'='1").await;
+    assert_eq!((s, code.as_str()), (StatusCode::BAD_REQUEST, "invalid_parameter"));
+    let (s, _) = api.error("/api/v1/runs/run-1'%20OR%20'1'='1").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(api.count("SELECT count(*) FROM submissions"), before);
+    assert_eq!(api.count("SELECT count(*) FROM comments"), 5);
+}
+
+#[tokio::test]
+async fn invalid_filters_are_400_with_a_code() {
+    let api = Api::new();
+    for uri in [
+        "/api/v1/submissions?limit=0",
+        "/api/v1/submissions?limit=501",
+        "/api/v1/submissions?limit=-1",
+        "/api/v1/submissions?limit=ten",
+        "/api/v1/submissions?since=yesterday",
+        "/api/v1/submissions?until=2025-13-01",
+        "/api/v1/submissions?is_problem=maybe",
+        "/api/v1/submissions?min_score=high",
+        "/api/v1/submissions?cursor=not-a-cursor",
+        "/api/v1/submissions?cursor=",
+        "/api/v1/submissions?q=",
+        "/api/v1/submissions?nope=1",
+        "/api/v1/opportunities?min_score=101",
+        "/api/v1/opportunities?min_score=NaN",
+        "/api/v1/opportunities?cursor=%%%",
+        "/api/v1/runs?status=weird",
+        "/api/v1/submissions/UPPER",
+    ] {
+        let (s, code) = api.error(uri).await;
+        assert_eq!(
+            (s, code.as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_parameter"),
+            "{uri}"
+        );
+    }
+    let long = "a".repeat(201);
+    let (s, _) = api.error(&format!("/api/v1/submissions?q={long}")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn unknown_ids_and_routes_are_404() {
+    let api = Api::new();
+    for uri in [
+        "/api/v1/submissions/zzz999",
+        "/api/v1/runs/no-such-run",
+        "/api/v1/nothing",
+        "/api/v2/submissions",
+    ] {
+        let (s, code) = api.error(uri).await;
+        assert_eq!((s, code.as_str()), (StatusCode::NOT_FOUND, "not_found"), "{uri}");
+    }
+    let (s, v) = api
+        .call(
+            "DELETE",
+            "/api/v1/submissions",
+            Some(api.token(Scope::Admin)),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(v["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn submission_detail_has_the_comment_tree() {
+    let api = Api::new();
+    let v = api.get("/api/v1/submissions/t3_p003").await;
+    assert_eq!(v["submission"]["id"], "p003");
+    assert_eq!(v["comment_count"], 4);
+    let top: Vec<&str> = v["comments"]
+        .as_array()
+        .expect("c")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(top, vec!["c1", "c4"]);
+    assert_eq!(v["comments"][0]["replies"][0]["id"], "c2");
+    assert_eq!(v["comments"][0]["replies"][0]["replies"][0]["body"], "deeper");
+    let none = api.get("/api/v1/submissions/p001").await;
+    assert_eq!(none["comments"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn opportunities_are_ranked_filtered_and_paginated() {
+    let api = Api::new();
+    let v = api.get("/api/v1/opportunities?limit=500").await;
+    let scores: Vec<f64> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|o| o["final_score"].as_f64().expect("score"))
+        .collect();
+    assert_eq!(
+        scores.len() as i64,
+        api.count("SELECT count(*) FROM opportunity_analysis WHERE status = 'scored'")
+    );
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    let top = &v["items"][0];
+    let best: String = api.conn.query_row("SELECT post_id FROM opportunity_analysis WHERE status='scored' ORDER BY final_score DESC, post_id LIMIT 1", [], |r| r.get(0)).expect("best");
+    assert_eq!(top["post_id"], best.as_str());
+    assert_eq!(top["evidence"]["matched"][0], "struggle");
+    assert_eq!(top["core_functions"][1], "remind");
+    assert!(top["title"].as_str().expect("joined title").contains("struggle"));
+    let high = api.get("/api/v1/opportunities?min_score=85&subreddit=SAAS").await;
+    for o in high["items"].as_array().expect("items") {
+        assert!(o["final_score"].as_f64().expect("score") >= 85.0 && o["subreddit"] == "SaaS");
+    }
+    let mut all = Vec::new();
+    let mut uri = "/api/v1/opportunities?limit=7".to_owned();
+    loop {
+        let p = api.get(&uri).await;
+        all.extend(ids(&p));
+        match p["next_cursor"].as_str() {
+            Some(c) => uri = format!("/api/v1/opportunities?limit=7&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), scores.len());
+}
+
+#[tokio::test]
+async fn subreddits_status_and_runs() {
+    let api = Api::new();
+    let v = api.get("/api/v1/subreddits").await;
+    assert_eq!(v["items"][0]["name"], "SaaS");
+    assert_eq!(v["items"][0]["submissions"], 61);
+    assert_eq!(v["items"][1]["problem_submissions"], 20);
+    let runs = api.get("/api/v1/runs").await;
+    assert_eq!(ids(&runs), vec!["run-3", "run-2", "run-1"]);
+    let failed = api.get("/api/v1/runs?status=failed").await;
+    assert_eq!(ids(&failed), vec!["run-2"]);
+    let one = api.get("/api/v1/runs/run-1").await;
+    assert_eq!(one["api_calls"]["listing"], 12);
+    assert_eq!(one["http_429"], 1);
+    assert_eq!(one["started_at"], "2025-01-01T00:00:00.000Z");
+    let st = api.get("/api/v1/status").await;
+    assert_eq!(st["tables"]["submissions"], 121);
+    assert_eq!(st["last_run"]["run_id"], "run-3");
+    assert_eq!(st["loads"][0]["load_id"], "load-1");
+    let page = api.get("/api/v1/runs?limit=2").await;
+    let next = page["next_cursor"].as_str().expect("next");
+    let rest = api.get(&format!("/api/v1/runs?limit=2&cursor={next}")).await;
+    assert_eq!(ids(&rest), vec!["run-1"]);
+}
+
+#[tokio::test]
+async fn post_run_starts_in_background_and_can_be_followed() {
+    let api = Api::new();
+    std::fs::write(api.dir.path().join("inbox/a.ndjson"), "{}\n{}\n{}\n").expect("write");
+    std::fs::write(api.dir.path().join("inbox/bad.ndjson"), "FAIL\n").expect("write");
+    let w = api.token(Scope::Write).to_owned();
+    let (s, v) = api
+        .call(
+            "POST",
+            "/api/v1/runs",
+            Some(&w),
+            Some(r#"{"command":"load","files":["a.ndjson"]}"#),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let id = v["run_id"].as_str().expect("run id").to_owned();
+    let run = follow(&api, &id).await;
+    assert_eq!(run["status"], "ok", "{run}");
+    assert_eq!(run["rows"]["submissions"], 3);
+    let listed = api.get("/api/v1/runs").await;
+    assert_eq!(ids(&listed)[0], id);
+    let (_, v) = api
+        .call(
+            "POST",
+            "/api/v1/runs",
+            Some(&w),
+            Some(r#"{"command":"load","files":["bad.ndjson"]}"#),
+        )
+        .await;
+    let run = follow(&api, v["run_id"].as_str().expect("id")).await;
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["error"], "input says FAIL");
+    for body in [
+        r#"{"command":"load","files":["../h.duckdb"]}"#,
+        r#"{"command":"load","files":["/etc/passwd"]}"#,
+        r#"{"command":"load","files":[]}"#,
+        r#"{"command":"load","files":["a.ndjson"],"table":"x; DROP"}"#,
+        r#"{"command":"rm","files":["a.ndjson"]}"#,
+        r#"{"command":"load","files":["a.ndjson"],"extra":1}"#,
+        r#"{"command":"#,
+    ] {
+        let (s, v) = api.call("POST", "/api/v1/runs", Some(&w), Some(body)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+    }
+}
+
+async fn follow(api: &Api, id: &str) -> Value {
+    for _ in 0..200 {
+        let run = api.get(&format!("/api/v1/runs/{id}")).await;
+        if run["status"] != "running" {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("run {id} did not finish");
+}
+
+#[tokio::test]
+async fn cutover_set_and_rollback_are_audited() {
+    let api = Api::new();
+    let v = api.get("/api/v1/cutover").await;
+    assert_eq!(v["phase"], "manual_only");
+    let admin = api.token(Scope::Admin).to_owned();
+    let (s, v) = api
+        .call(
+            "POST",
+            "/api/v1/cutover",
+            Some(&admin),
+            Some(r#"{"action":"set","phase":"100%","reason":"parallel test passed"}"#),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["phase"], "100%");
+    assert_eq!(v["harbor_share"], 1.0);
+    let (_, v) = api
+        .call(
+            "POST",
+            "/api/v1/cutover",
+            Some(&admin),
+            Some(r#"{"action":"set","subreddits":["SaaS"]}"#),
+        )
+        .await;
+    let routes: Vec<(String, String)> = v["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .map(|r| {
+            (
+                r["subreddit"].as_str().expect("s").to_owned(),
+                r["route"].as_str().expect("r").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        vec![
+            ("SaaS".into(), "harbor".into()),
+            ("smallbusiness".into(), "legacy".into())
+        ]
+    );
+    let (_, v) = api
+        .call(
+            "POST",
+            "/api/v1/cutover",
+            Some(&admin),
+            Some(r#"{"action":"rollback","reason":"429 storm"}"#),
+        )
+        .await;
+    assert_eq!(v["phase"], "legacy");
+    assert_eq!(v["harbor_share"], 0.0);
+    assert_eq!(api.count("SELECT count(*) FROM _harbor_cutover_audit"), 3);
+    assert_eq!(v["audit"][0]["action"], "rollback");
+    assert!(
+        v["audit"][0]["actor"]
+            .as_str()
+            .expect("actor")
+            .starts_with("token:")
+    );
+    for body in [
+        r#"{"action":"set"}"#,
+        r#"{"action":"set","phase":"33%"}"#,
+        r#"{"action":"explode"}"#,
+    ] {
+        let (s, _) = api
+            .call("POST", "/api/v1/cutover", Some(&admin), Some(body))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    }
+}

@@ -1,0 +1,194 @@
+//! A seeded database, tokens of every scope, and a request helper.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use harbor_server::{AppState, RunJob, RunLauncher, RunOutcome, Scope, ServerConfig, ServerParts};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// Posts, comments, opportunities and run traces in the shapes the loader, issue 7's scorer and
+/// issue 8's traces write (see the shared-table contracts).
+pub const SEED: &str = r#"
+CREATE TABLE submissions (id VARCHAR, title VARCHAR, selftext VARCHAR, subreddit VARCHAR, author VARCHAR,
+  score BIGINT, num_comments BIGINT, created_utc TIMESTAMP, permalink VARCHAR, url VARCHAR,
+  is_problem BOOLEAN, _harbor_id VARCHAR);
+CREATE TABLE comments (id VARCHAR, link_id VARCHAR, parent_id VARCHAR, author VARCHAR, body VARCHAR,
+  score BIGINT, created_utc TIMESTAMP);
+CREATE TABLE opportunity_analysis (post_id VARCHAR, scorer_id VARCHAR, market_demand DOUBLE,
+  pain_intensity DOUBLE, monetization_potential DOUBLE, market_gap DOUBLE, technical_feasibility DOUBLE,
+  simplicity DOUBLE, final_score DOUBLE, evidence JSON, app_name VARCHAR, problem_description VARCHAR,
+  app_concept VARCHAR, core_functions JSON, value_proposition VARCHAR, target_user VARCHAR,
+  monetization_model VARCHAR, growth_justification VARCHAR, status VARCHAR, failure_reason VARCHAR,
+  model VARCHAR, prompt_version VARCHAR, prompt_tokens BIGINT, completion_tokens BIGINT, cost_usd DOUBLE,
+  content_hash VARCHAR, scored_at TIMESTAMP);
+CREATE TABLE _harbor_runs (run_id VARCHAR PRIMARY KEY, command VARCHAR, pipeline VARCHAR,
+  started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR, seconds DOUBLE, stages JSON, api_calls JSON,
+  api_calls_total BIGINT, http_429 BIGINT, retries BIGINT, rows JSON, rows_total BIGINT, bytes BIGINT,
+  rejects BIGINT, error VARCHAR, llm_tokens BIGINT, llm_cost_usd DOUBLE);
+CREATE TABLE _harbor_loads (load_id VARCHAR, pipeline VARCHAR, status VARCHAR, inserted_at TIMESTAMP,
+  rows BIGINT, schema_version BIGINT, source VARCHAR);
+INSERT INTO submissions
+SELECT 'p' || lpad(i::VARCHAR, 3, '0'),
+       CASE WHEN i % 3 = 0 THEN 'I struggle with invoices ' || i ELSE 'Weekly thread ' || i END,
+       'body ' || i,
+       CASE WHEN i % 2 = 0 THEN 'SaaS' ELSE 'smallbusiness' END,
+       'user' || (i % 7), i * 10, i % 5,
+       TIMESTAMP '2025-01-01 00:00:00' + (i * INTERVAL 1 HOUR),
+       '/r/x/comments/p' || i, 'https://example.com/' || i, i % 3 = 0, 'h' || i
+FROM range(1, 121) t(i);
+INSERT INTO submissions VALUES ('q001', 'Why does 100% of my_data''s "export" fail?; DROP TABLE submissions; --',
+  'literal wildcards % and _ and \ here', 'SaaS', 'mallory', 5, 0, TIMESTAMP '2024-06-01 12:00:00',
+  '/r/SaaS/comments/q001', NULL, false, 'hq');
+INSERT INTO comments VALUES
+  ('c1', 't3_p003', 't3_p003', 'a', 'top one', 3, TIMESTAMP '2025-01-02 00:00:00'),
+  ('c2', 't3_p003', 't1_c1', 'b', 'reply to one', 2, TIMESTAMP '2025-01-02 00:01:00'),
+  ('c3', 't3_p003', 't1_c2', 'c', 'deeper', 1, TIMESTAMP '2025-01-02 00:02:00'),
+  ('c4', 't3_p003', 't3_p003', 'd', 'top two', 1, TIMESTAMP '2025-01-02 00:03:00'),
+  ('c5', 't3_p006', 't3_p006', 'e', 'other post', 1, TIMESTAMP '2025-01-02 00:04:00');
+INSERT INTO opportunity_analysis (post_id, scorer_id, final_score, market_demand, pain_intensity,
+  monetization_potential, market_gap, technical_feasibility, simplicity, evidence, app_name, core_functions,
+  status, model, scored_at)
+SELECT id, 'heuristic-v1', 40 + (CAST(substr(id, 2) AS INTEGER) % 50), 50, 60, 40, 30, 80, 85,
+  '{"matched": ["struggle"], "num_comments": 3}', 'InvoiceBot ' || id, '["scan", "remind"]', 'scored',
+  NULL, TIMESTAMP '2025-02-01 00:00:00'
+FROM submissions WHERE is_problem;
+INSERT INTO opportunity_analysis (post_id, scorer_id, status, failure_reason)
+  VALUES ('p006', 'llm-x-v1', 'failed', 'schema mismatch');
+INSERT INTO _harbor_runs VALUES
+  ('run-1', 'collect', 'reddit', TIMESTAMP '2025-01-01 00:00:00', TIMESTAMP '2025-01-01 00:01:00', 'ok', 60,
+   '{"extract": 50, "load": 10}', '{"listing": 12, "info": 3}', 15, 1, 2, '{"submissions": 100}', 100, 12345,
+   0, NULL, 0, 0),
+  ('run-2', 'collect', 'reddit', TIMESTAMP '2025-01-02 00:00:00', TIMESTAMP '2025-01-02 00:00:30', 'failed', 30,
+   '{"extract": 30}', '{"listing": 4}', 4, 3, 5, '{}', 0, 0, 0, 'rate limited', 0, 0),
+  ('run-3', 'score', 'reddit', TIMESTAMP '2025-01-03 00:00:00', NULL, 'running', NULL,
+   NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 1200, 0.01);
+INSERT INTO _harbor_loads VALUES ('load-1', 'reddit', 'completed', TIMESTAMP '2025-01-01 00:01:00', 121, 1, 'x');
+"#;
+
+/// A launcher that "loads" by counting lines, so `POST /runs` can be followed to the end.
+pub struct LineCounter;
+
+impl RunLauncher for LineCounter {
+    fn run(&self, job: &RunJob) -> Result<RunOutcome, String> {
+        let mut rows = 0u64;
+        for f in &job.files {
+            let text = std::fs::read_to_string(f).map_err(|e| e.to_string())?;
+            if text.contains("FAIL") {
+                return Err("input says FAIL".into());
+            }
+            rows += text.lines().count() as u64;
+        }
+        Ok(RunOutcome {
+            rows: BTreeMap::from([("submissions".to_owned(), rows)]),
+            ..Default::default()
+        })
+    }
+}
+
+/// One app over one seeded database.
+pub struct Api {
+    pub app: Router,
+    pub conn: duckdb::Connection,
+    pub tokens: BTreeMap<Scope, String>,
+    pub dir: tempfile::TempDir,
+    pub state: Arc<AppState>,
+}
+
+impl Api {
+    pub fn new() -> Api {
+        Self::with_config(ServerConfig::default())
+    }
+
+    pub fn with_config(config: ServerConfig) -> Api {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = duckdb::Connection::open(dir.path().join("h.duckdb")).expect("open");
+        conn.execute_batch(SEED).expect("seed");
+        std::fs::create_dir_all(dir.path().join("inbox")).expect("inbox");
+        let state = AppState::new(
+            &conn,
+            ServerParts {
+                config,
+                tokens: dir.path().join("tokens.json"),
+                launcher: Some(Arc::new(LineCounter)),
+                inbox: dir.path().join("inbox"),
+                pipeline: "reddit".into(),
+                destination: "duckdb://test".into(),
+                metrics: None,
+            },
+        )
+        .expect("state");
+        let mut tokens = BTreeMap::new();
+        for scope in [Scope::Read, Scope::Write, Scope::Admin] {
+            let (_, t) = state.tokens.create(scope, scope.as_str()).expect("token");
+            tokens.insert(scope, t);
+        }
+        Api {
+            app: harbor_server::router(state.clone()),
+            conn,
+            tokens,
+            dir,
+            state,
+        }
+    }
+
+    pub fn token(&self, s: Scope) -> &str {
+        &self.tokens[&s]
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(text) => b
+                .header("content-type", "application/json")
+                .body(Body::from(text.to_owned())),
+            None => b.body(Body::empty()),
+        }
+        .expect("request");
+        let res = self.app.clone().oneshot(req).await.expect("response");
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 16 << 20)
+            .await
+            .expect("body");
+        let v = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, v)
+    }
+
+    pub async fn get(&self, uri: &str) -> Value {
+        let (s, v) = self.call("GET", uri, Some(self.token(Scope::Read)), None).await;
+        assert_eq!(s, StatusCode::OK, "{uri}: {v}");
+        v
+    }
+
+    pub async fn error(&self, uri: &str) -> (StatusCode, String) {
+        let (s, v) = self.call("GET", uri, Some(self.token(Scope::Read)), None).await;
+        assert_error_shape(&v);
+        (s, v["error"]["code"].as_str().unwrap_or("").to_owned())
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+    }
+}
+
+/// Every error body is `{"error": {"code", "message"}}` and nothing else.
+pub fn assert_error_shape(v: &Value) {
+    let obj = v.as_object().unwrap_or_else(|| panic!("not an object: {v}"));
+    assert_eq!(obj.len(), 1, "{v}");
+    let e = v["error"].as_object().unwrap_or_else(|| panic!("no error: {v}"));
+    assert!(e["code"].is_string() && e["message"].is_string(), "{v}");
+    assert_eq!(e.len(), 2, "{v}");
+}

@@ -1,0 +1,135 @@
+//! `harbor serve`: the HTTP API and dashboard over the destination, with runs started in the
+//! background in the same process (the database is opened once and shared).
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use harbor_core::destination::Destination;
+use harbor_duckdb::{DuckDbDestination, DuckDbOptions};
+use harbor_pipeline::{Pipeline, PipelineOptions};
+use harbor_server::{AppState, RunJob, RunLauncher, RunOutcome, ServerConfig, ServerParts};
+
+use crate::dest::DestinationUrl;
+use crate::output::dest_error;
+use crate::settings::Settings;
+
+/// Serve the HTTP API (/api/v1, /openapi.json, /metrics, /healthz) and the dashboard (/).
+///
+/// Every API call needs a bearer token: create one with `harbor token create --scope read`.
+/// Prints the URL on stdout once listening; stops on Ctrl-C or SIGTERM after in-flight requests end.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen address (port 0 picks a free port) [default: serve.bind, 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<String>,
+    /// Browser origin allowed to call the API (CORS); repeat for several, `*` for any.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+    /// Directory that POST /api/v1/runs may load files from [default: <workdir>/inbox].
+    #[arg(long, value_name = "DIR")]
+    inbox: Option<PathBuf>,
+}
+
+struct LoadLauncher {
+    settings: Settings,
+    dest: Mutex<DuckDbDestination>,
+}
+
+impl RunLauncher for LoadLauncher {
+    fn run(&self, job: &RunJob) -> Result<RunOutcome, String> {
+        let dest = self
+            .dest
+            .lock()
+            .map_err(|_| "database handle poisoned".to_owned())?
+            .try_clone()
+            .map_err(|e| e.to_string())?;
+        let opts = crate::cmd::load::options(&self.settings, job.table.clone(), None, job.force)
+            .map_err(|e| format!("{e:#}"))?;
+        let mut pipeline = Pipeline::open(
+            PipelineOptions {
+                name: self.settings.pipeline.clone(),
+                workdir: self.settings.workdir.clone(),
+                keep_packages: self.settings.load.keep_packages,
+                wait_for_lock: false,
+            },
+            Box::new(dest),
+        )
+        .map_err(|e| e.to_string())?;
+        let bytes = job
+            .files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        let summary = pipeline
+            .load_files(&job.files, &opts, Arc::new(AtomicU64::new(0)))
+            .map_err(|e| e.to_string())?;
+        let rows = summary
+            .load
+            .map(|l| l.rows.into_iter().collect())
+            .unwrap_or_default();
+        Ok(RunOutcome {
+            rows,
+            rejects: summary.extract.rejects,
+            bytes,
+        })
+    }
+}
+
+pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
+    let DestinationUrl::DuckDb(path) = DestinationUrl::parse(&settings.destination)?;
+    let opts = DuckDbOptions {
+        threads: (settings.duckdb.threads > 0).then_some(settings.duckdb.threads),
+        memory_limit: Some(settings.duckdb.memory_limit.clone()),
+    };
+    let dest = DuckDbDestination::open(&path, &opts).map_err(dest_error)?;
+    let described = dest.describe();
+    let inbox = args
+        .inbox
+        .or_else(|| settings.serve.inbox.clone())
+        .unwrap_or_else(|| settings.workdir.join("inbox"));
+    let mut cors = settings.serve.cors_origins.clone();
+    cors.extend(args.cors_origins);
+    let config = ServerConfig {
+        bind: args.bind.unwrap_or_else(|| settings.serve.bind.clone()),
+        cors_origins: cors,
+        request_timeout: Duration::from_secs(settings.serve.request_timeout_secs.max(1)),
+        body_limit: settings.serve.body_limit,
+        max_page: settings.serve.max_page.max(1),
+        ..Default::default()
+    };
+    let bind = config.bind.clone();
+    let state = AppState::new(
+        dest.connection(),
+        ServerParts {
+            config,
+            tokens: crate::cmd::token::store(settings).path().to_path_buf(),
+            launcher: Some(Arc::new(LoadLauncher {
+                settings: settings.clone(),
+                dest: Mutex::new(dest.try_clone().map_err(dest_error)?),
+            })),
+            inbox,
+            pipeline: settings.pipeline.clone(),
+            destination: described,
+            metrics: None,
+        },
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = harbor_server::bind(&bind).await?;
+        let addr = listener.local_addr().context("listener address")?;
+        println!("http://{addr}");
+        eprintln!("serving the API and dashboard on http://{addr} (Ctrl-C stops)");
+        harbor_server::serve(listener, state, harbor_server::shutdown_signal()).await?;
+        // The database handle closes after the last request, so the file is consistent on exit.
+        drop(dest);
+        anyhow::Ok(())
+    })
+}

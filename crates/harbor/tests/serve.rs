@@ -1,0 +1,245 @@
+//! `harbor serve` and `harbor token` end to end: the real binary over a database that `harbor load`
+//! filled from a real Reddit thread and synthetic posts, spoken to over HTTP on loopback.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Harbor, fixtures_dir, synthetic_submissions};
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns status and body.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(req.as_bytes()).expect("write");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").expect("http response");
+    let status = head[9..12].parse().expect("status");
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).expect("chunk size");
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+fn json(addr: &str, path: &str, token: &str) -> Value {
+    let (status, body) = http(addr, "GET", path, Some(token), None);
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).expect("json")
+}
+
+/// A database with a real thread (submission + full comment tree), synthetic posts, and the
+/// scorer's and run traces' tables in their contract shapes.
+fn seeded() -> Harbor {
+    let h = Harbor::new();
+    let posts = h.write("posts.ndjson", &synthetic_submissions(0, 300));
+    let dir = fixtures_dir().join("api/asyncpraw/thread_n49rw_full_expansion");
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    entries.sort();
+    let mut args = vec!["load".to_owned(), posts.display().to_string()];
+    for (i, p) in entries.iter().enumerate() {
+        let v: Value = serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json");
+        args.push(
+            h.write(&format!("n49rw_{i}.json"), &v["body"].to_string())
+                .display()
+                .to_string(),
+        );
+    }
+    let out = h.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let conn = duckdb::Connection::open(h.db()).expect("open");
+    conn.execute_batch(harbor_server::seed::SEED_SQL).expect("seed");
+    h
+}
+
+fn token(h: &Harbor, scope: &str) -> String {
+    let out = h.run(&["token", "create", "--scope", scope, "--name", scope]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
+}
+
+fn serve(h: &Harbor) -> Server {
+    let mut child = h
+        .command(&["serve", "--bind", "127.0.0.1:0"], &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read url");
+    let addr = line
+        .trim()
+        .strip_prefix("http://")
+        .expect("url on stdout")
+        .to_owned();
+    Server { child, addr }
+}
+
+#[test]
+fn tokens_are_shown_once_stored_hashed_and_revocable() {
+    let h = Harbor::new();
+    let read = token(&h, "read");
+    assert!(read.starts_with("hbr_"));
+    let file = std::fs::read_to_string(h.path().join(".harbor/tokens.json")).expect("token file");
+    assert!(!file.contains(&read), "the token is stored only as a hash");
+    let list = h.run(&["token", "list", "--json"]);
+    let list: Value = serde_json::from_slice(&list.stdout).expect("json");
+    let id = list[0]["id"].as_str().expect("id").to_owned();
+    assert!(!String::from_utf8_lossy(&h.run(&["token", "list"]).stdout).contains(&read));
+    let srv = serve(&h);
+    assert_eq!(http(&srv.addr, "GET", "/api/v1/status", Some(&read), None).0, 200);
+    let out = h.run(&["token", "revoke", &id]);
+    assert!(out.status.success());
+    assert_eq!(http(&srv.addr, "GET", "/api/v1/status", Some(&read), None).0, 401);
+    let out = h.run(&["token", "revoke", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "unknown token is a user error");
+    let out = h.run(&["token", "create", "--scope", "root"]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn serves_loaded_data_and_runs_loads_in_the_background() {
+    let h = seeded();
+    let read = token(&h, "read");
+    let write = token(&h, "write");
+    std::fs::create_dir_all(h.path().join(".harbor/inbox")).expect("inbox");
+    std::fs::write(
+        h.path().join(".harbor/inbox/more.ndjson"),
+        synthetic_submissions(300, 50),
+    )
+    .expect("write");
+    let srv = serve(&h);
+    let a = srv.addr.as_str();
+    assert_eq!(http(a, "GET", "/healthz", None, None).0, 200);
+    assert_eq!(http(a, "GET", "/api/v1/submissions", None, None).0, 401);
+    let thread = json(a, "/api/v1/submissions/n49rw", &read);
+    assert_eq!(thread["submission"]["id"], "n49rw");
+    let total = thread["comment_count"].as_u64().expect("count");
+    assert!(total > 100, "the full n49rw tree: {total}");
+    assert!(
+        thread["comments"].as_array().expect("top").len() < total as usize,
+        "replies are nested"
+    );
+    let subs = json(a, "/api/v1/subreddits", &read);
+    assert!(
+        subs["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|s| s["name"] == "smallbusiness")
+    );
+    let page = json(a, "/api/v1/submissions?subreddit=rust&limit=10&q=invoices", &read);
+    assert_eq!(page["items"].as_array().expect("items").len(), 10);
+    let opp = json(a, "/api/v1/opportunities?limit=3", &read);
+    assert_eq!(opp["items"].as_array().expect("items").len(), 3);
+    assert!(opp["items"][0]["title"].is_string());
+    let (s, body) = http(
+        a,
+        "POST",
+        "/api/v1/runs",
+        Some(&read),
+        Some(r#"{"command":"load","files":["more.ndjson"]}"#),
+    );
+    assert_eq!(s, 403, "{body}");
+    let (s, body) = http(
+        a,
+        "POST",
+        "/api/v1/runs",
+        Some(&write),
+        Some(r#"{"command":"load","files":["more.ndjson"]}"#),
+    );
+    assert_eq!(s, 202, "{body}");
+    let id = serde_json::from_str::<Value>(&body).expect("json")["run_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let run = loop {
+        let run = json(a, &format!("/api/v1/runs/{id}"), &read);
+        if run["status"] != "running" {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "run did not finish: {run}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(run["status"], "ok", "{run}");
+    assert_eq!(run["rows"]["submissions"], 50);
+    let new = json(a, "/api/v1/submissions/p0000349", &read);
+    assert_eq!(new["submission"]["subreddit"], "python");
+    let (s, metrics) = http(a, "GET", "/metrics", Some(&read), None);
+    assert_eq!(s, 200);
+    assert!(metrics.contains("harbor_server_responses_total"));
+}
+
+#[test]
+fn stops_gracefully_on_sigterm_and_releases_the_database() {
+    let h = seeded();
+    let read = token(&h, "read");
+    let mut srv = serve(&h);
+    assert_eq!(http(&srv.addr, "GET", "/api/v1/status", Some(&read), None).0, 200);
+    let pid = srv.child.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = srv.child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    // The file lock is released: another process can open the database.
+    let out = h.run(&["status", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
