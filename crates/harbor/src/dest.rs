@@ -69,15 +69,9 @@ pub fn redact(url: &str) -> String {
 /// Opens the destination the settings name.
 pub fn open(settings: &Settings) -> anyhow::Result<Box<dyn Destination>> {
     match DestinationUrl::parse(&settings.destination)? {
-        DestinationUrl::DuckDb(path) => {
-            let opts = DuckDbOptions {
-                threads: (settings.duckdb.threads > 0).then_some(settings.duckdb.threads),
-                memory_limit: Some(settings.duckdb.memory_limit.clone()),
-            };
-            Ok(Box::new(
-                DuckDbDestination::open(&path, &opts).map_err(crate::output::dest_error)?,
-            ))
-        }
+        DestinationUrl::DuckDb(path) => Ok(Box::new(
+            DuckDbDestination::open(&path, &duckdb_options(settings)).map_err(crate::output::dest_error)?,
+        )),
         DestinationUrl::Postgres(url) => Ok(Box::new(
             harbor_postgres::PostgresDestination::open(&url).map_err(crate::output::dest_error)?,
         )),
@@ -87,29 +81,50 @@ pub fn open(settings: &Settings) -> anyhow::Result<Box<dyn Destination>> {
     }
 }
 
-/// Opens the store of the operations tables (`_harbor_runs`, cutover) of the configured destination.
+/// Opens the store of the operations tables (`_harbor_runs`, cutover) of the configured destination:
+/// the database itself for DuckDB and Postgres; for a Parquet directory, a DuckDB file inside it
+/// (`_harbor_ops.duckdb`), since Parquet files hold no tables that can be updated.
 pub fn open_ops(settings: &Settings) -> anyhow::Result<Box<dyn harbor_ops::store::SqlStore>> {
     match DestinationUrl::parse(&settings.destination)? {
         DestinationUrl::DuckDb(path) => Ok(Box::new(harbor_ops::store::DuckStore::open(&path)?)),
+        DestinationUrl::Postgres(url) => Ok(Box::new(harbor_ops::store::PgStore::connect(&url)?)),
+        DestinationUrl::Parquet(dir) => {
+            std::fs::create_dir_all(&dir)?;
+            Ok(Box::new(harbor_ops::store::DuckStore::open(
+                &dir.join(PARQUET_OPS_FILE),
+            )?))
+        }
     }
 }
 
-/// Opens the destination and, on the same database (a clone of the DuckDB connection, so the file
-/// is opened once), the store of the operations tables.
+/// The DuckDB file of the operations tables of a Parquet destination.
+const PARQUET_OPS_FILE: &str = "_harbor_ops.duckdb";
+
+/// Opens the destination and, on the same database (for DuckDB a clone of the connection, so the
+/// file is opened once), the store of the operations tables.
 pub fn open_with_ops(
     settings: &Settings,
 ) -> anyhow::Result<(Box<dyn Destination>, Box<dyn harbor_ops::store::SqlStore>)> {
     match DestinationUrl::parse(&settings.destination)? {
         DestinationUrl::DuckDb(path) => {
-            let opts = DuckDbOptions {
-                threads: (settings.duckdb.threads > 0).then_some(settings.duckdb.threads),
-                memory_limit: Some(settings.duckdb.memory_limit.clone()),
-            };
-            let dest = DuckDbDestination::open(&path, &opts).map_err(crate::output::dest_error)?;
+            let dest = DuckDbDestination::open(&path, &duckdb_options(settings))
+                .map_err(crate::output::dest_error)?;
             let conn = dest.connection().try_clone()?;
             let ops = harbor_ops::store::DuckStore::from_connection(conn, dest.describe());
             Ok((Box::new(dest), Box::new(ops)))
         }
+        DestinationUrl::Postgres(_) | DestinationUrl::Parquet(_) => {
+            let dest = open(settings)?;
+            Ok((dest, open_ops(settings)?))
+        }
+    }
+}
+
+/// `[duckdb]` as destination options.
+pub fn duckdb_options(settings: &Settings) -> DuckDbOptions {
+    DuckDbOptions {
+        threads: (settings.duckdb.threads > 0).then_some(settings.duckdb.threads),
+        memory_limit: Some(settings.duckdb.memory_limit.clone()),
     }
 }
 

@@ -170,11 +170,10 @@ pub struct Table {
 
 impl Table {
     pub fn read(path: &Path) -> Table {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).expect("open export"))
-            .expect("parquet")
-            .build()
-            .expect("reader");
-        let schema = reader.schema();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).expect("open export"))
+            .expect("parquet");
+        let schema = builder.schema().clone();
+        let reader = builder.build().expect("reader");
         let columns = schema
             .fields()
             .iter()
@@ -252,9 +251,10 @@ pub fn submissions(start: usize, n: usize, tag: &str, extra_awards: usize) -> St
             .map(|k| serde_json::json!({"id": format!("award_{k}"), "name": "Silver", "count": k + 1,
                 "resized_icons": [{"url": "https://x/16.png", "width": 16}, {"url": "https://x/32.png", "width": 32}]}))
             .collect();
+        let subreddit = ["rust", "python"][i % 2];
         let v = serde_json::json!({
             "id": format!("p{i:05}"), "name": format!("t3_p{i:05}"), "title": format!("Post {i} {tag}"),
-            "subreddit": ["rust", "python"][i % 2], "author": format!("user{}", i % 7),
+            "subreddit": subreddit, "author": format!("user{}", i % 7),
             "created_utc": 1_690_000_000.0 + i as f64 * 10.0, "score": (i * 31) % 1000,
             "upvote_ratio": 0.5 + (i % 50) as f64 / 100.0, "over_18": i % 4 == 0,
             "edited": if i % 5 == 0 { serde_json::json!(1_700_000_000.5 + i as f64) } else { serde_json::json!(false) },

@@ -126,8 +126,9 @@ fn csv_field(v: &serde_json::Value) -> String {
 }
 
 fn convert(parquet: &Path, out: &Path, csv: bool) -> anyhow::Result<()> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(parquet)?)?.build()?;
-    let schema = reader.schema();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(parquet)?)?;
+    let schema = builder.schema().clone();
+    let reader = builder.build()?;
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let mut w = BufWriter::new(File::create(out)?);
     if csv {

@@ -4,12 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use anyhow::bail;
 use clap::Args;
 use harbor_core::WriteDisposition;
-use harbor_core::normalize::{NormalizeOptions, ResolveOptions, Routing};
-use harbor_parquet::JobWriteOptions;
-use harbor_pipeline::{ExtractOptions, LoadFilesOptions, Pipeline, PipelineOptions, RunSummary};
+use harbor_core::normalize::Routing;
+use harbor_pipeline::{LoadFilesOptions, Pipeline, PipelineOptions, RunSummary};
 
 use crate::output::{Progress, UserError, pipeline_error};
 use crate::settings::Settings;
@@ -138,13 +136,11 @@ pub fn options(
     force: bool,
 ) -> anyhow::Result<LoadFilesOptions> {
     let mut extract = settings.extract_options()?;
-    extract.normalize.routing = Routing {
-        default_table: table,
-    };
+    extract.normalize.routing = Routing { default_table: table };
     if let Some(m) = crate::cmd::pii::masker(settings)? {
-        extract.transform = Some(harbor_pipeline::RecordTransform(std::sync::Arc::new(
-            move |v| m.mask_record(v),
-        )));
+        extract.transform = Some(harbor_pipeline::RecordTransform(std::sync::Arc::new(move |v| {
+            m.mask_record(v)
+        })));
     }
     Ok(LoadFilesOptions {
         extract,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use harbor_core::destination::Destination;
-use harbor_duckdb::{DuckDbDestination, DuckDbOptions};
+use harbor_duckdb::DuckDbDestination;
 use harbor_pipeline::{Pipeline, PipelineOptions};
 use harbor_server::{AppState, RunJob, RunLauncher, RunOutcome, ServerConfig, ServerParts};
 
@@ -81,12 +81,21 @@ impl RunLauncher for LoadLauncher {
 }
 
 pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
-    let DestinationUrl::DuckDb(path) = DestinationUrl::parse(&settings.destination)?;
-    let opts = DuckDbOptions {
-        threads: (settings.duckdb.threads > 0).then_some(settings.duckdb.threads),
-        memory_limit: Some(settings.duckdb.memory_limit.clone()),
+    let DestinationUrl::DuckDb(path) = DestinationUrl::parse(&settings.destination)? else {
+        return Err(crate::output::UserError {
+            message: format!(
+                "harbor serve reads a DuckDB destination; `{}` is not one",
+                crate::dest::redact(&settings.destination)
+            ),
+            hint: Some(
+                "serve a DuckDB file (--destination duckdb:///path/harbor.duckdb); the API over \
+                 Postgres and Parquet destinations is not built yet"
+                    .into(),
+            ),
+        }
+        .into());
     };
-    let dest = DuckDbDestination::open(&path, &opts).map_err(dest_error)?;
+    let dest = DuckDbDestination::open(&path, &crate::dest::duckdb_options(settings)).map_err(dest_error)?;
     let described = dest.describe();
     let inbox = args
         .inbox
