@@ -90,9 +90,19 @@ pub fn open_ops(settings: &Settings) -> anyhow::Result<Box<dyn harbor_ops::store
         DestinationUrl::Postgres(url) => Ok(Box::new(harbor_ops::store::PgStore::connect(&url)?)),
         DestinationUrl::Parquet(dir) => {
             std::fs::create_dir_all(&dir)?;
-            Ok(Box::new(harbor_ops::store::DuckStore::open(
-                &dir.join(PARQUET_OPS_FILE),
-            )?))
+            let file = dir.join(PARQUET_OPS_FILE);
+            match harbor_ops::store::DuckStore::open(&file) {
+                Ok(store) => Ok(Box::new(store)),
+                // Another process (a second writer of the same directory) holds the sidecar: its
+                // own run is traced there; this one keeps its trace in memory rather than fail.
+                Err(e) => {
+                    tracing::warn!(error = %e, "Run trace not kept: the operations file is busy");
+                    Ok(Box::new(harbor_ops::store::DuckStore::in_memory(format!(
+                        "duckdb://{} (busy; in memory)",
+                        file.display()
+                    ))?))
+                }
+            }
         }
     }
 }

@@ -26,6 +26,17 @@ impl DuckStore {
         Ok(Self { conn, describe })
     }
 
+    /// An in-memory database: operations tables that live as long as the process (for destinations
+    /// that cannot hold them, when their sidecar file is busy).
+    pub fn in_memory(describe: impl Into<String>) -> Result<Self> {
+        let describe = describe.into();
+        let conn = Connection::open_in_memory().map_err(|e| Error::Open {
+            store: describe.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(Self { conn, describe })
+    }
+
     /// Wraps a connection (e.g. `DuckDbDestination::connection().try_clone()`).
     pub fn from_connection(conn: Connection, describe: impl Into<String>) -> Self {
         Self {
