@@ -280,3 +280,31 @@ pub fn is_reddit_table(table: &str) -> bool {
         "submissions" | "comments" | "redditors" | "subreddits" | "messages"
     )
 }
+
+/// The problem-first filter's default keywords: the legacy collector's list (`struggle, problem,
+/// frustrated, wish, can't, difficult, annoying, pain`) followed by their common inflections. The API
+/// collector (`harbor_reddit::ProblemFilter`) and the dump filter (`harbor_dumps::KeywordFilter`)
+/// both start from it.
+pub const PROBLEM_KEYWORDS: &[&str] = &[
+    "struggle",
+    "problem",
+    "frustrated",
+    "wish",
+    "can't",
+    "difficult",
+    "annoying",
+    "pain",
+    "struggling",
+    "struggles",
+    "problems",
+    "frustrating",
+    "frustration",
+    "wishes",
+    "cannot",
+    "difficulty",
+    "annoyed",
+    "painful",
+    "stuck",
+    "tedious",
+    "hate",
+];

@@ -10,29 +10,7 @@ use regex::Regex;
 use crate::error::{Error, Result};
 
 /// The legacy collector's keywords and their inflections (the list of `harbor_reddit::ProblemFilter`).
-pub const DEFAULT_KEYWORDS: &[&str] = &[
-    "struggle",
-    "problem",
-    "frustrated",
-    "wish",
-    "can't",
-    "difficult",
-    "annoying",
-    "pain",
-    "struggling",
-    "struggles",
-    "problems",
-    "frustrating",
-    "frustration",
-    "wishes",
-    "cannot",
-    "difficulty",
-    "annoyed",
-    "painful",
-    "stuck",
-    "tedious",
-    "hate",
-];
+pub const DEFAULT_KEYWORDS: &[&str] = harbor_core::registry::PROBLEM_KEYWORDS;
 
 /// A compiled keyword list.
 #[derive(Debug, Clone)]

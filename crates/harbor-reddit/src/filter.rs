@@ -12,29 +12,7 @@ use crate::thing;
 
 /// The legacy collector's list (`struggle, problem, frustrated, wish, can't, difficult, annoying,
 /// pain`) followed by their common inflections.
-pub const LEGACY_PROBLEM_KEYWORDS: &[&str] = &[
-    "struggle",
-    "problem",
-    "frustrated",
-    "wish",
-    "can't",
-    "difficult",
-    "annoying",
-    "pain",
-    "struggling",
-    "struggles",
-    "problems",
-    "frustrating",
-    "frustration",
-    "wishes",
-    "cannot",
-    "difficulty",
-    "annoyed",
-    "painful",
-    "stuck",
-    "tedious",
-    "hate",
-];
+pub const LEGACY_PROBLEM_KEYWORDS: &[&str] = harbor_core::registry::PROBLEM_KEYWORDS;
 
 /// What the collector does with the filter's verdict.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
