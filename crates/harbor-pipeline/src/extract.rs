@@ -251,7 +251,13 @@ fn parse_and_flatten(
         match serde_json::from_slice::<serde_json::Value>(&bytes) {
             Ok(mut v) => {
                 tag_content_hash(&mut v, hash);
-                chunk.add_record(v, rec.source, &opts.routing, &opts.flatten)
+                let before = chunk.rejects.len();
+                chunk.add_record(v, rec.source, &opts.routing, &opts.flatten);
+                // A record the normalizer refuses (no primary key, unknown shape) keeps its text
+                // in the rejects file, like a line that is not JSON.
+                for r in chunk.rejects.drain(before..) {
+                    bad.push((r, Some(bytes.clone())));
+                }
             }
             Err(e) => bad.push((
                 Reject {
