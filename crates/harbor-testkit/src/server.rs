@@ -32,8 +32,13 @@ impl Drop for FakeReddit {
 impl FakeReddit {
     /// Starts the fake on `127.0.0.1` with a random port, inside the current tokio runtime.
     pub async fn start(config: FakeConfig) -> std::io::Result<Self> {
+        Self::start_on(config, 0).await
+    }
+
+    /// Starts the fake on `127.0.0.1:port` (0: a random port), inside the current tokio runtime.
+    pub async fn start_on(config: FakeConfig, port: u16) -> std::io::Result<Self> {
         let shared = Arc::new(Shared::new(config));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let app = Router::new()
             .fallback(crate::handler::handle)

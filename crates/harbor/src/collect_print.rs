@@ -61,12 +61,43 @@ pub fn report_json(r: &CollectReport, destination: &str) -> Value {
         "rate_limit_wait_seconds": r.stats.rate_limit_wait.as_secs_f64(),
         "rows": r.rows,
         "rows_total": r.rows_total(),
+        "rejects": r.rejects,
         "recovered_loads": r.recovered,
         "top_problem_posts": r.top_problem_posts,
         "seconds": r.seconds(),
         "seconds_collect": r.seconds_collect,
         "seconds_load": r.seconds_load,
     })
+}
+
+/// Keeps the counters of a collection in the run trace: API calls per endpoint, 429s, retries,
+/// rows per table, rejects, and the collect and load seconds.
+pub fn record(traced: &mut crate::traced::Traced, r: &CollectReport) {
+    traced.stage("collect", r.seconds_collect);
+    traced.stage("load", r.seconds_load);
+    let stats = traced.stats();
+    for (endpoint, n) in api_calls(&r.stats) {
+        *stats.api_calls.entry(endpoint.to_owned()).or_default() += n;
+    }
+    stats.http_429 += r.stats.rate_limited;
+    stats.retries += r.stats.retries;
+    for (t, n) in &r.rows {
+        *stats.rows.entry(t.clone()).or_default() += n;
+    }
+    stats.rejects += r.rejects;
+    if let Some(id) = &r.load_id {
+        stats.details.insert("load_id".into(), json!(id));
+    }
+    let failed: Vec<&str> = r.failed().map(|s| s.subreddit.as_str()).collect();
+    if !failed.is_empty() {
+        stats.details.insert("failed_subreddits".into(), json!(failed));
+    }
+    let unavailable: Vec<&str> = r.unavailable().map(|s| s.subreddit.as_str()).collect();
+    if !unavailable.is_empty() {
+        stats
+            .details
+            .insert("unavailable_subreddits".into(), json!(unavailable));
+    }
 }
 
 /// One line of API usage: `312 calls (comments 280, listing 6, ...), 0 x 429, 0 retries`.

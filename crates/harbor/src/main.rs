@@ -84,6 +84,8 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Create, list and revoke API tokens.
     Token(cmd::token::TokenArgs),
+    /// Collect, load and score in one traced run (the scheduled job of a pipeline).
+    Run(cmd::run::RunArgs),
 }
 
 fn main() {
@@ -128,6 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schedule(args) => cmd::schedule::run(&settings, args),
         Command::Serve(args) => cmd::serve::run(&settings, args),
         Command::Token(args) => cmd::token::run(&settings, args),
+        Command::Run(args) => cmd::run::run(&settings, args),
     }
 }
 

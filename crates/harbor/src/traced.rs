@@ -43,6 +43,16 @@ impl Traced {
         self.trace.stats()
     }
 
+    /// The id of this run (the `run_id` of its `_harbor_runs` row).
+    pub fn run_id(&self) -> &str {
+        self.trace.run_id()
+    }
+
+    /// The store of the operations tables (cutover routes, run traces) of the run's destination.
+    pub fn store(&mut self) -> &mut dyn SqlStore {
+        self.store.as_mut()
+    }
+
     /// Adds seconds to a stage.
     pub fn stage(&mut self, name: &str, seconds: f64) {
         self.trace.stage(name, seconds);
@@ -66,4 +76,44 @@ impl Traced {
             Err(e) => tracing::warn!(error = %e, "Cannot complete the run trace"),
         }
     }
+}
+
+/// Runs `body` as a command that writes: takes the run lock of the pipeline (waiting for another
+/// run when `wait`), opens the destination with its operations store, and traces the run as
+/// `command`. `body` gets the destination and the trace, and calls [`Traced::locked`] once it
+/// holds the pipeline.
+pub fn run_locked<T>(
+    settings: &crate::settings::Settings,
+    command: &str,
+    wait: bool,
+    body: impl FnOnce(Box<dyn harbor_core::destination::Destination>, &mut Traced) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let _run = crate::runlock::acquire(settings, wait)?;
+    let (dest, ops) = crate::dest::open_with_ops(settings)?;
+    let mut traced = Traced::start(ops, command, settings);
+    let result = body(dest, &mut traced);
+    traced.finish(&result);
+    result
+}
+
+/// Opens the pipeline of the settings on `dest` (waiting for its lock when `wait`) and marks the
+/// traces of interrupted runs as failed.
+pub fn open_pipeline(
+    settings: &crate::settings::Settings,
+    dest: Box<dyn harbor_core::destination::Destination>,
+    wait: bool,
+    traced: &mut Traced,
+) -> anyhow::Result<harbor_pipeline::Pipeline> {
+    let pipeline = harbor_pipeline::Pipeline::open(
+        harbor_pipeline::PipelineOptions {
+            name: settings.pipeline.clone(),
+            workdir: settings.workdir.clone(),
+            keep_packages: settings.load.keep_packages,
+            wait_for_lock: wait,
+        },
+        dest,
+    )
+    .map_err(crate::output::pipeline_error)?;
+    traced.locked();
+    Ok(pipeline)
 }

@@ -7,81 +7,10 @@ use std::collections::BTreeSet;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::reddit::{Fake, command, corpus};
 use common::{Harbor, table_digest};
-use harbor_testkit::{CorpusConfig, FakeConfig, FakeReddit, Fault};
+use harbor_testkit::Fault;
 use serde_json::Value;
-
-/// A fake Reddit on its own runtime (the binary under test is another process).
-struct Fake {
-    // Dropped before the runtime that serves it.
-    fake: FakeReddit,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl Fake {
-    fn start(config: FakeConfig) -> Fake {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let fake = rt.block_on(FakeReddit::start(config)).expect("fake reddit");
-        Fake { fake, _rt: rt }
-    }
-
-    /// Credentials and URLs for the binary, as a user would set them.
-    fn env(&self) -> Vec<(&'static str, String)> {
-        let c = self.fake.config();
-        vec![
-            ("REDDIT_CLIENT_ID", c.client_id.clone()),
-            ("REDDIT_CLIENT_SECRET", c.client_secret.clone()),
-            (
-                "REDDIT_USER_AGENT",
-                "test:harbor-collect:0.1 (by /u/tester)".into(),
-            ),
-            ("HARBOR_REDDIT_API_URL", self.fake.api_url()),
-            ("HARBOR_REDDIT_TOKEN_URL", self.fake.token_url()),
-        ]
-    }
-
-    /// `--as-of` for the refresh window: the corpus clock (the synthetic corpus lives in the past).
-    fn as_of(&self) -> String {
-        (self.fake.newest_created_utc() + 60.0).to_string()
-    }
-
-    /// Every comment id of a subreddit's posts.
-    fn comment_ids(&self, sub: &str) -> BTreeSet<String> {
-        self.fake
-            .post_ids(sub)
-            .iter()
-            .flat_map(|p| self.fake.comment_ids(p))
-            .collect()
-    }
-}
-
-fn corpus(subs: &[&str], posts: usize) -> FakeConfig {
-    FakeConfig {
-        corpus: Some(CorpusConfig {
-            subreddits: subs.iter().map(|s| (*s).to_owned()).collect(),
-            posts_per_subreddit: posts,
-            big_thread_every: 40,
-            big_thread_comments: 120,
-            ..CorpusConfig::default()
-        }),
-        ..FakeConfig::default()
-    }
-}
-
-fn command(h: &Harbor, fake: &Fake, args: &[&str], extra: &[(&str, &str)]) -> Command {
-    let env = fake.env();
-    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    all.extend_from_slice(extra);
-    let mut c = h.command(args, &all);
-    c.env_remove("REDDIT_USERNAME")
-        .env_remove("REDDIT_PASSWORD")
-        .env_remove("REDDIT_REFRESH_TOKEN");
-    c
-}
 
 fn collect(h: &Harbor, fake: &Fake, args: &[&str], extra: &[(&str, &str)]) -> (Value, Output) {
     let mut full = vec!["collect", "--json"];
@@ -413,6 +342,16 @@ fn demo_collects_twice_without_credentials_and_can_run_again() {
             .as_array()
             .is_some_and(|a| !a.is_empty())
     );
+    // The demo ends with the top opportunities: its problem posts scored by the heuristic.
+    let top = report["top_opportunities"].as_array().expect("top_opportunities");
+    assert!(!top.is_empty() && top.len() <= 10, "{top:?}");
+    assert!(
+        top.windows(2)
+            .all(|w| w[0]["final_score"].as_f64() >= w[1]["final_score"].as_f64())
+    );
+    let scored: i64 = h.query("SELECT count(*) FROM opportunity_analysis WHERE scorer_id LIKE 'heuristic%'");
+    let problem: i64 = h.query("SELECT count(*) FROM submissions WHERE is_problem");
+    assert_eq!(scored, problem, "every problem post is scored");
     assert!(h.db().exists(), "writes ./harbor.duckdb");
     assert_eq!(h.count("submissions"), 185);
     assert_eq!(h.count("subreddits"), 5);

@@ -3,13 +3,12 @@
 
 #[allow(unused_imports)]
 mod common;
-mod ops_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::Harbor;
-use ops_common::{now, posts};
+use common::reddit::{Fake, corpus};
 
 fn venv() -> PathBuf {
     let v = std::env::var_os("HARBOR_AIRFLOW_VENV")
@@ -85,27 +84,23 @@ fn the_dag_loads_in_airflow_and_runs_every_shard_end_to_end() {
         "freelance",
         "personalfinance",
     ];
-    // Each shard's input: the posts of its subreddits (the command is configurable; the default is
-    // `harbor run --subreddits {subreddits}`).
-    let t = now();
-    for s in subs {
-        h.write(
-            &format!("{}.ndjson", s.to_lowercase()),
-            &posts(&s[..3], s, 20, t, 60.0),
-        );
-    }
+    // The fake Reddit serves these subreddits on 127.0.0.1 from this process: Airflow's task
+    // processes reach it over TCP like any Reddit endpoint. Each shard runs the DAG's default
+    // command, `harbor run --subreddits {subreddits}` (collect -> load -> score -> trace).
+    let fake = Fake::start(corpus(&subs, 20));
     let failures = h.path().join("failures.jsonl");
-    let env: Vec<(String, String)> = vec![
+    let mut env: Vec<(String, String)> = fake
+        .env()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    env.extend([
         ("HARBOR_BIN".into(), env!("CARGO_BIN_EXE_harbor").into()),
         ("HARBOR_PROJECT_DIR".into(), h.path().display().to_string()),
         ("HARBOR_SUBREDDITS".into(), subs.join(",")),
         ("HARBOR_SHARDS".into(), "3".into()),
-        (
-            "HARBOR_TASK".into(),
-            "load $(echo {subreddits} | tr 'A-Z' 'a-z' | sed 's/\\([^,]*\\)/\\1.ndjson/g; s/,/ /g')".into(),
-        ),
         ("HARBOR_FAILURE_LOG".into(), failures.display().to_string()),
-    ];
+    ]);
     let af = Airflow::new(env);
 
     // The DAG's shape, read by Airflow itself: parallel shards, retries, failure callback.
@@ -181,12 +176,26 @@ print(json.dumps({
     eprintln!("airflow dags test took {:.1} s", t0.elapsed().as_secs_f64());
     assert!(out.contains("harbor_check"), "{out}");
 
-    // Every shard loaded its subreddits; every run is traced; nothing failed.
+    // Every shard collected and scored its subreddits; every run is traced; nothing failed.
     assert_eq!(h.count("submissions"), 100);
-    let subs_loaded = h.strings("SELECT DISTINCT lower(subreddit) FROM submissions");
-    assert_eq!(subs_loaded.len(), 5);
-    let ok: i64 = h.query("SELECT count(*) FROM _harbor_runs WHERE command = 'load' AND status = 'ok'");
+    let subs_loaded = h.strings("SELECT DISTINCT subreddit FROM submissions");
+    assert_eq!(subs_loaded, subs.map(String::from).into());
+    assert!(h.count("comments") > 0);
+    let ok: i64 = h.query("SELECT count(*) FROM _harbor_runs WHERE command = 'run' AND status = 'ok'");
     assert_eq!(ok, 3);
+    let runs: i64 = h.query("SELECT count(*) FROM _harbor_runs");
+    assert_eq!(runs, 3, "one traced run per shard");
+    let scored: i64 = h.query(
+        "SELECT count(DISTINCT post_id) FROM opportunity_analysis WHERE status = 'scored'",
+    );
+    let problem: i64 = h.query("SELECT count(*) FROM submissions WHERE is_problem");
+    assert!(problem > 0);
+    assert_eq!(scored, problem, "every problem post was scored");
+    assert_eq!(
+        fake.fake.count("listing"),
+        5,
+        "one listing page per subreddit"
+    );
     assert!(
         !failures.exists(),
         "a task failed: {}",

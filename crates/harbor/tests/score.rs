@@ -244,19 +244,9 @@ fn recorded_reddit_data_scores_every_problem_post() {
 
 mod llm {
     use super::*;
+    use crate::common::reddit::fake_llm as fake;
     use harbor_testkit::llm::MALFORMED_ALWAYS;
     use harbor_testkit::{FakeLlm, FakeLlmConfig};
-
-    /// The fake LLM on a runtime of its own, serving while the harbor process runs.
-    fn fake(cfg: FakeLlmConfig) -> (tokio::runtime::Runtime, FakeLlm) {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let f = rt.block_on(FakeLlm::start(cfg)).expect("fake llm");
-        (rt, f)
-    }
 
     fn project(fake: &FakeLlm, extra: &str) -> Harbor {
         let h = Harbor::new();

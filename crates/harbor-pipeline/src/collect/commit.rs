@@ -67,9 +67,10 @@ pub fn run(
         ),
         ..Default::default()
     };
-    if let Some((load, _)) = commit(pipeline, gathered, &state, opts, progress)? {
+    if let Some((load, summary)) = commit(pipeline, gathered, &state, opts, progress)? {
         report.load_id = Some(load.load_id);
         report.rows = load.rows.into_iter().collect();
+        report.rejects = summary.rejects;
     }
     report.seconds_load = started.elapsed().as_secs_f64();
     Ok(report)

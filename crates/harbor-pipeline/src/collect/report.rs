@@ -186,6 +186,8 @@ pub struct CollectReport {
     pub load_id: Option<String>,
     /// Rows written per table.
     pub rows: BTreeMap<String, u64>,
+    /// Things that could not be normalized (kept in the rejects file of the load).
+    pub rejects: u64,
     /// Packages of an interrupted earlier run that were loaded first.
     pub recovered: Vec<String>,
     /// The problem posts collected or refreshed in this run with the most engagement.

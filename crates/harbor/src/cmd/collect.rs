@@ -23,92 +23,198 @@ use crate::settings::Settings;
 /// REDDIT_USERNAME and REDDIT_PASSWORD for a script app, or REDDIT_REFRESH_TOKEN), and are never
 /// printed. HARBOR_REDDIT_API_URL and HARBOR_REDDIT_TOKEN_URL point the client at any compatible
 /// server. Every option also has a `[collect]` entry in harbor.toml; flags override it for one run.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct CollectArgs {
     /// Subreddits to collect (names without r/), instead of [collect] subreddits.
     #[arg(value_name = "SUBREDDIT")]
-    subreddits: Vec<String>,
+    pub subreddits: Vec<String>,
     /// Subreddits, comma-separated (same as the positional names).
     #[arg(long, short = 's', value_delimiter = ',', value_name = "NAMES")]
-    subreddits_list: Vec<String>,
+    pub subreddits_list: Vec<String>,
     /// Listings per subreddit, comma-separated: new, hot, rising, top:week, controversial:all...
     #[arg(long, value_delimiter = ',', value_name = "LISTINGS")]
-    listings: Vec<String>,
+    pub listings: Vec<String>,
     /// Most items read from one listing in this run (Reddit serves about 1000).
     #[arg(long)]
-    limit: Option<usize>,
+    pub limit: Option<usize>,
     /// Seconds below the `new` cursor read again, for posts that show up late.
     #[arg(long, value_name = "SECS")]
-    lag_window: Option<f64>,
+    pub lag_window: Option<f64>,
     /// Collect comment trees (the default).
     #[arg(long, overrides_with = "no_comments")]
-    comments: bool,
+    pub comments: bool,
     /// Do not collect comments.
     #[arg(long)]
-    no_comments: bool,
+    pub no_comments: bool,
     /// Calls per thread to expand "load more" stubs (like PRAW's replace_more(limit)); -1 = all.
     #[arg(long, allow_negative_numbers = true, value_name = "N")]
-    max_more_calls: Option<i64>,
+    pub max_more_calls: Option<i64>,
     /// Refresh posts younger than this many days (score, comments, edits, deletions); 0 = off.
     #[arg(long, value_name = "DAYS")]
-    refresh_window: Option<f64>,
+    pub refresh_window: Option<f64>,
     /// Problem filter: tag (keep all, tag problem posts), only (keep problem posts) or off.
     #[arg(long, value_parser = ["tag", "only", "off"])]
-    filter: Option<String>,
+    pub filter: Option<String>,
     /// Keep a submission_history row (score, comments, ratio) per post and run.
     #[arg(long, overrides_with = "no_history")]
-    history: bool,
+    pub history: bool,
     /// Do not keep history rows.
     #[arg(long)]
-    no_history: bool,
+    pub no_history: bool,
     /// Collect /r/{sub}/about into the subreddits table.
     #[arg(long)]
-    about: bool,
+    pub about: bool,
     /// Collect /user/{name}/about of new posts' authors into the redditors table.
     #[arg(long)]
-    redditors: bool,
+    pub redditors: bool,
     /// Blank the text and author of deleted or removed content (removed_at is always recorded).
     #[arg(long)]
-    purge_removed: bool,
+    pub purge_removed: bool,
     /// Forget the cursors and tracked posts of these subreddits first and collect them as a first
     /// run would (rows already loaded are merged, not duplicated).
     #[arg(long)]
-    full_refresh: bool,
+    pub full_refresh: bool,
     /// Reference time (epoch seconds) of the refresh window, instead of the clock.
     #[arg(long, value_name = "EPOCH")]
-    as_of: Option<f64>,
+    pub as_of: Option<f64>,
     /// Fail at once if another run of this pipeline is active, instead of waiting.
     #[arg(long)]
-    no_wait: bool,
+    pub no_wait: bool,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 pub fn run(settings: &Settings, args: CollectArgs) -> anyhow::Result<()> {
     let opts = options(settings, &args)?;
     let client = client(settings.reddit_config())?;
     let runtime = runtime()?;
-    let mut pipeline = open_pipeline(settings, &settings.pipeline, !args.no_wait)?;
-    let destination = pipeline.destination().describe();
-    if args.full_refresh {
-        let n = collect::reset(&mut pipeline, &opts.subreddits).map_err(pipeline_error)?;
-        eprintln!("full refresh: forgot {n} cursors and tracked-post lists");
+    crate::traced::run_locked(settings, "collect", !args.no_wait, |dest, traced| {
+        let mut pipeline = crate::traced::open_pipeline(settings, dest, !args.no_wait, traced)?;
+        let destination = pipeline.destination().describe();
+        let step = Step {
+            runtime: &runtime,
+            client: &client,
+            full_refresh: args.full_refresh,
+        };
+        let collected = step.run(settings, opts, &mut pipeline, traced)?;
+        if args.json {
+            println!("{}", collected.json(&destination));
+        } else {
+            collected.print(&destination);
+        }
+        collected.outcome()
+    })
+}
+
+/// The collection step of `harbor collect` and `harbor run`.
+pub struct Step<'a> {
+    /// The runtime that drives the client.
+    pub runtime: &'a tokio::runtime::Runtime,
+    /// The Reddit client.
+    pub client: &'a RedditClient,
+    /// Forget the cursors of the subreddits first.
+    pub full_refresh: bool,
+}
+
+/// What a collection step did: the report of the subreddits routed to harbor, and the subreddits
+/// routed to the legacy collector by the cutover with its exit code.
+pub struct Collected {
+    /// The harbor share's collection (empty when every subreddit went to legacy).
+    pub report: CollectReport,
+    /// Subreddits the cutover routes to the legacy collector.
+    pub legacy: Vec<String>,
+    /// Exit code of the legacy command, when it ran.
+    pub legacy_exit: Option<i32>,
+}
+
+impl Step<'_> {
+    /// Collects the subreddits of `opts` that the cutover routes to harbor, then runs the legacy
+    /// command for the others, keeping the counters in the run trace.
+    pub fn run(
+        &self,
+        settings: &Settings,
+        mut opts: CollectOptions,
+        pipeline: &mut Pipeline,
+        traced: &mut crate::traced::Traced,
+    ) -> anyhow::Result<Collected> {
+        let route = harbor_ops::cutover::status(traced.store(), &settings.pipeline, 0)?;
+        let (harbor, legacy) = route.split(&opts.subreddits);
+        opts.subreddits = harbor;
+        let report = if opts.subreddits.is_empty() {
+            eprintln!("cutover: no subreddit of this run is routed to harbor");
+            CollectReport::default()
+        } else {
+            if self.full_refresh {
+                let n = collect::reset(pipeline, &opts.subreddits).map_err(pipeline_error)?;
+                eprintln!("full refresh: forgot {n} cursors and tracked-post lists");
+            }
+            collect::run(
+                pipeline,
+                self.runtime.handle(),
+                self.client,
+                &opts,
+                &collect_print::print_event,
+            )
+            .map_err(pipeline_error)?
+        };
+        collect_print::record(traced, &report);
+        traced
+            .stats()
+            .details
+            .insert("subreddits".into(), serde_json::json!(opts.subreddits));
+        let mut legacy_exit = None;
+        if !legacy.is_empty() {
+            eprintln!(
+                "cutover: running the legacy collector for r/{}",
+                legacy.join(", r/")
+            );
+            let t0 = std::time::Instant::now();
+            legacy_exit = Some(crate::cmd::cutover::run_legacy(settings, &legacy)?);
+            traced.stage("legacy", t0.elapsed().as_secs_f64());
+            traced
+                .stats()
+                .details
+                .insert("legacy_subreddits".into(), serde_json::json!(legacy));
+        }
+        Ok(Collected {
+            report,
+            legacy,
+            legacy_exit,
+        })
     }
-    let report = collect::run(
-        &mut pipeline,
-        runtime.handle(),
-        &client,
-        &opts,
-        &collect_print::print_event,
-    )
-    .map_err(pipeline_error)?;
-    if args.json {
-        println!("{}", collect_print::report_json(&report, &destination));
-    } else {
-        collect_print::print_report(&report, &destination);
+}
+
+impl Collected {
+    /// The summary as JSON.
+    pub fn json(&self, destination: &str) -> serde_json::Value {
+        let mut v = collect_print::report_json(&self.report, destination);
+        v["legacy_subreddits"] = serde_json::json!(self.legacy);
+        v["legacy_exit"] = serde_json::json!(self.legacy_exit);
+        v
     }
-    failed_subreddits(&report)
+
+    /// The summary on stderr.
+    pub fn print(&self, destination: &str) {
+        if !self.report.subreddits.is_empty() {
+            collect_print::print_report(&self.report, destination);
+        }
+        if let Some(code) = self.legacy_exit {
+            eprintln!(
+                "  legacy collector for r/{}: exit {code}",
+                self.legacy.join(", r/")
+            );
+        }
+    }
+
+    /// An error naming what failed: subreddits whose collection failed, or the legacy command.
+    pub fn outcome(&self) -> anyhow::Result<()> {
+        failed_subreddits(&self.report)?;
+        match self.legacy_exit {
+            Some(code) if code != 0 => bail!("the legacy collector exited with {code}"),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// An error naming the subreddits whose collection failed (the others were loaded).
@@ -188,7 +294,7 @@ fn user_error(message: String, hint: &str) -> anyhow::Error {
 }
 
 /// Resolves `[collect]` and the flags into the options of one run.
-fn options(settings: &Settings, args: &CollectArgs) -> anyhow::Result<CollectOptions> {
+pub fn options(settings: &Settings, args: &CollectArgs) -> anyhow::Result<CollectOptions> {
     let c = &settings.collect;
     let mut subreddits: Vec<String> = args
         .subreddits
@@ -268,7 +374,7 @@ fn options(settings: &Settings, args: &CollectArgs) -> anyhow::Result<CollectOpt
         subreddit_about: args.about || c.subreddit_about,
         redditor_about: args.redditors || c.redditor_about,
         now_utc: args.as_of,
-        extract: settings.extract_options()?,
+        extract: crate::cmd::pii::extract_options(settings)?,
         rejects_dir: settings.workdir.join(&settings.pipeline).join("rejects"),
     })
 }

@@ -7,6 +7,8 @@ use harbor_testkit::{FakeConfig, FakeReddit};
 use serde_json::json;
 
 use crate::cmd::collect::{client, failed_subreddits, open_pipeline, runtime};
+use crate::cmd::opportunities::OpportunitiesArgs;
+use crate::cmd::score::ScoreArgs;
 use crate::collect_print;
 use crate::output::pipeline_error;
 use crate::settings::Settings;
@@ -130,6 +132,7 @@ pub fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
             .cloned(),
         10,
     );
+    let opportunities = score_demo(settings, &subreddits, &mut pipeline)?;
     if args.json {
         let v = json!({
             "destination": destination,
@@ -137,12 +140,48 @@ pub fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
             "first": collect_print::report_json(&first, &destination),
             "incremental": collect_print::report_json(&second, &destination),
             "top_problem_posts": top,
+            "top_opportunities": opportunities,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print_summary(&first, &second, &top, &destination);
+        println!("\ntop opportunities (heuristic scorer; `harbor score --scorer llm` asks an LLM):");
+        crate::cmd::opportunities::print_table(&opportunities);
+        println!(
+            "\nnext: `harbor status --pipeline {DEMO_PIPELINE}`; with Reddit credentials \
+             (REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USER_AGENT), `harbor run --subreddits <names>` \
+             collects and scores the same way from reddit.com"
+        );
     }
     Ok(())
+}
+
+/// Scores the demo's problem posts with the heuristic (new and changed posts only) and returns the
+/// top opportunities of the demo subreddits.
+fn score_demo(
+    settings: &Settings,
+    subreddits: &[String],
+    pipeline: &mut harbor_pipeline::Pipeline,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut demo = settings.clone();
+    demo.pipeline = DEMO_PIPELINE.to_owned();
+    let args = ScoreArgs {
+        scorer: Some("heuristic".into()),
+        subreddit: subreddits.to_vec(),
+        ..ScoreArgs::default()
+    };
+    let summary = crate::cmd::score::score(&demo, &args, pipeline)?;
+    eprintln!(
+        "\n== scoring: {} problem posts, {} scored, {} unchanged since the last scoring",
+        summary.problem_posts, summary.heuristic.scored, summary.heuristic_cached
+    );
+    let top = OpportunitiesArgs {
+        top: 10,
+        subreddit: subreddits.to_vec(),
+        scorer: None,
+        json: false,
+    };
+    crate::cmd::opportunities::top(pipeline.destination(), &top)
 }
 
 /// New posts in every subreddit, score changes on recent posts and one deletion per subreddit.
@@ -191,9 +230,4 @@ fn print_summary(first: &CollectReport, second: &CollectReport, top: &[ProblemPo
     println!("\nincremental run: {}", collect_print::calls_line(&second.stats));
     println!("\ntop problem posts:");
     collect_print::print_problem_posts(top);
-    println!(
-        "\nnext: `harbor status --pipeline {DEMO_PIPELINE}`; with Reddit credentials \
-         (REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USER_AGENT), `harbor collect <subreddit>...` \
-         runs the same against reddit.com"
-    );
 }

@@ -6,15 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
 use clap::{Args, ValueEnum};
-use harbor_core::WriteDisposition;
-use harbor_core::normalize::{NormalizeOptions, ResolveOptions};
 use harbor_dumps::{DumpFilter, KeywordFilter, parse_time};
-use harbor_parquet::JobWriteOptions;
-use harbor_pipeline::{
-    ExtractOptions, IngestOptions, IngestProgress, IngestSummary, Pipeline, PipelineOptions,
-};
+use harbor_pipeline::{IngestOptions, IngestProgress, IngestSummary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::output::{UserError, pipeline_error};
@@ -143,43 +137,6 @@ fn filter(args: &IngestArgs) -> anyhow::Result<DumpFilter> {
     Ok(f)
 }
 
-fn extract_options(settings: &Settings) -> anyhow::Result<ExtractOptions> {
-    let mut tables = std::collections::BTreeMap::new();
-    for (name, t) in &settings.tables {
-        let Some(d) = WriteDisposition::parse(&t.disposition) else {
-            bail!("invalid disposition for {name}")
-        };
-        tables.insert(name.clone(), (d, t.primary_key.clone()));
-    }
-    let mut normalize = NormalizeOptions {
-        resolve: ResolveOptions {
-            contracts: settings.contracts(),
-            tables,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    normalize.flatten.max_nesting = settings.load.max_nesting;
-    for (name, t) in &settings.tables {
-        match &t.primary_key {
-            Some(pk) => normalize.flatten.primary_keys.insert(name.clone(), pk.clone()),
-            None => normalize.flatten.primary_keys.remove(name),
-        };
-    }
-    let mut extract = ExtractOptions {
-        normalize,
-        ..Default::default()
-    };
-    extract.chunk_records = settings.load.chunk_records;
-    if settings.load.workers > 0 {
-        extract.workers = settings.load.workers;
-    }
-    extract.job = JobWriteOptions {
-        compress: settings.load.compress_jobs,
-    };
-    Ok(extract)
-}
-
 pub fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
     for f in &args.files {
         if !f.is_file() {
@@ -192,7 +149,7 @@ pub fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
     }
     let workdir = std::path::absolute(&settings.workdir)?;
     let opts = IngestOptions {
-        extract: extract_options(settings)?,
+        extract: crate::cmd::pii::extract_options(settings)?,
         filter: Arc::new(filter(&args)?),
         package_lines: args.commit_every.max(1),
         rejects_path: workdir
@@ -202,42 +159,51 @@ pub fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
         restart: args.restart,
         skip_corrupt: args.skip_corrupt,
     };
-    let dest = crate::dest::open(settings)?;
-    let described = dest.describe();
-    let mut pipeline = Pipeline::open(
-        PipelineOptions {
-            name: settings.pipeline.clone(),
-            workdir,
-            keep_packages: settings.load.keep_packages,
-            wait_for_lock: !args.no_wait,
-        },
-        dest,
-    )
-    .map_err(pipeline_error)?;
-    let total: u64 = args
-        .files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
-    let progress = Arc::new(IngestProgress::default());
-    let shown = ShowProgress::start(args.progress, total, progress.clone());
-    let result = pipeline.ingest(&args.files, &opts, &progress);
-    shown.finish();
-    let summary = result.map_err(pipeline_error)?;
-    if args.json {
-        println!("{}", summary_json(&summary, &described));
-    } else {
-        print_summary(&summary, &described);
-    }
-    if summary.files.iter().any(|f| f.error.is_some()) {
-        return Err(UserError {
-            message: "some files were corrupt; everything before the corrupt part was ingested".into(),
-            hint: Some("re-download the files named above; the rest is loaded".into()),
+    crate::traced::run_locked(settings, "ingest", !args.no_wait, |dest, traced| {
+        let described = dest.describe();
+        let mut pipeline = crate::traced::open_pipeline(settings, dest, !args.no_wait, traced)?;
+        let total: u64 = args
+            .files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        let progress = Arc::new(IngestProgress::default());
+        let shown = ShowProgress::start(args.progress, total, progress.clone());
+        let result = pipeline.ingest(&args.files, &opts, &progress);
+        shown.finish();
+        let summary = result.map_err(pipeline_error)?;
+        record(traced, &summary);
+        if args.json {
+            println!("{}", summary_json(&summary, &described));
+        } else {
+            print_summary(&summary, &described);
         }
-        .into());
-    }
-    Ok(())
+        if summary.files.iter().any(|f| f.error.is_some()) {
+            return Err(UserError {
+                message: "some files were corrupt; everything before the corrupt part was ingested".into(),
+                hint: Some("re-download the files named above; the rest is loaded".into()),
+            }
+            .into());
+        }
+        Ok(())
+    })
+}
+
+/// What the run trace keeps of an ingest.
+fn record(traced: &mut crate::traced::Traced, s: &IngestSummary) {
+    traced.stage("ingest", s.seconds);
+    let stats = traced.stats();
+    stats.rows = s.rows.clone();
+    stats.rejects = s.rejects;
+    stats.bytes = s.files.iter().map(|f| f.bytes).sum();
+    stats.details.insert(
+        "lines".into(),
+        serde_json::json!(s.files.iter().map(|f| f.lines).sum::<u64>()),
+    );
+    stats
+        .details
+        .insert("packages".into(), serde_json::json!(s.packages));
 }
 
 fn rate(n: u64, secs: f64) -> f64 {

@@ -135,13 +135,8 @@ pub fn options(
     disposition: Option<&str>,
     force: bool,
 ) -> anyhow::Result<LoadFilesOptions> {
-    let mut extract = settings.extract_options()?;
+    let mut extract = crate::cmd::pii::extract_options(settings)?;
     extract.normalize.routing = Routing { default_table: table };
-    if let Some(m) = crate::cmd::pii::masker(settings)? {
-        extract.transform = Some(harbor_pipeline::RecordTransform(std::sync::Arc::new(move |v| {
-            m.mask_record(v)
-        })));
-    }
     Ok(LoadFilesOptions {
         extract,
         disposition: disposition.and_then(WriteDisposition::parse),

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod opportunities;
 pub mod pii;
 pub mod restore;
+pub mod run;
 pub mod runs;
 pub mod schedule;
 pub mod schema;

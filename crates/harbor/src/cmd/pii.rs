@@ -40,3 +40,15 @@ pub fn masker(settings: &Settings) -> anyhow::Result<Option<Masker>> {
     };
     Ok(Some(Masker::new(opts, &key)))
 }
+
+/// The settings' extract options with the `[pii]` masker (when enabled) applied to every record
+/// before it is normalized, so masked values are all that reach the destination.
+pub fn extract_options(settings: &Settings) -> anyhow::Result<harbor_pipeline::ExtractOptions> {
+    let mut extract = settings.extract_options()?;
+    if let Some(m) = masker(settings)? {
+        extract.transform = Some(harbor_pipeline::RecordTransform(std::sync::Arc::new(move |v| {
+            m.mask_record(v)
+        })));
+    }
+    Ok(extract)
+}

@@ -17,7 +17,7 @@ use harbor_core::normalize::{NormalizeOptions, ResolveOptions, Routing, SourceRe
 use harbor_core::state::PipelineState;
 use harbor_pipeline::input::RawRecord;
 use harbor_pipeline::rejects::RejectSink;
-use harbor_pipeline::{ExtractOptions, Pipeline, PipelineOptions};
+use harbor_pipeline::{ExtractOptions, Pipeline};
 use serde::Serialize;
 
 use crate::output::{UserError, dest_error, pipeline_error};
@@ -57,6 +57,9 @@ pub struct ScoreArgs {
     /// Stop sending posts to the LLM once this many tokens are spent in this run.
     #[arg(long, value_name = "TOKENS")]
     pub max_tokens: Option<u64>,
+    /// Fail at once if another run of this pipeline is active, instead of waiting.
+    #[arg(long)]
+    pub no_wait: bool,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -111,25 +114,59 @@ pub fn config(settings: &Settings, args: &ScoreArgs) -> ScoreConfig {
 }
 
 pub fn run(settings: &Settings, args: ScoreArgs) -> anyhow::Result<()> {
-    let dest = crate::dest::open(settings)?;
-    let mut pipeline = Pipeline::open(
-        PipelineOptions {
-            name: settings.pipeline.clone(),
-            workdir: settings.workdir.clone(),
-            keep_packages: settings.load.keep_packages,
-            wait_for_lock: true,
-        },
-        dest,
-    )
-    .map_err(pipeline_error)?;
-    pipeline.recover().map_err(pipeline_error)?;
-    let summary = score(settings, &args, &mut pipeline)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print_summary(&summary);
+    crate::traced::run_locked(settings, "score", !args.no_wait, |dest, traced| {
+        let mut pipeline = crate::traced::open_pipeline(settings, dest, !args.no_wait, traced)?;
+        pipeline.recover().map_err(pipeline_error)?;
+        let summary = score_traced(settings, &args, &mut pipeline, traced)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else {
+            print_summary(&summary);
+        }
+        Ok(())
+    })
+}
+
+/// [`score`], with its counters and seconds kept in the run trace.
+pub fn score_traced(
+    settings: &Settings,
+    args: &ScoreArgs,
+    pipeline: &mut Pipeline,
+    traced: &mut crate::traced::Traced,
+) -> anyhow::Result<ScoreSummary> {
+    let t0 = std::time::Instant::now();
+    let summary = score(settings, args, pipeline)?;
+    traced.stage("score", t0.elapsed().as_secs_f64());
+    let stats = traced.stats();
+    if summary.rows > 0 {
+        *stats.rows.entry(TABLE.to_owned()).or_default() += summary.rows;
     }
-    Ok(())
+    if let Some(l) = &summary.llm {
+        stats.llm_tokens += l.prompt_tokens + l.completion_tokens;
+        stats.llm_cost_usd += l.cost_usd;
+        if l.requests > 0 {
+            *stats.api_calls.entry("llm".to_owned()).or_default() += l.requests;
+        }
+    }
+    if let Some(st) = &summary.llm_stats {
+        stats.http_429 += st.http_429;
+        stats.retries += st.retries;
+    }
+    stats.details.insert(
+        "score".into(),
+        serde_json::json!({
+            "problem_posts": summary.problem_posts,
+            "heuristic_scored": summary.heuristic.scored,
+            "heuristic_cached": summary.heuristic_cached,
+            "llm_scored": summary.llm.as_ref().map(|l| l.scored),
+            "llm_failed": summary.llm.as_ref().map(|l| l.failed),
+            "llm_cached": summary.llm_cached,
+            "llm_left_unscored": summary.llm.as_ref().map(|l| l.left_unscored),
+            "llm_stopped": summary.llm.as_ref().and_then(|l| l.stopped.clone()),
+            "load_id": summary.load_id,
+        }),
+    );
+    Ok(summary)
 }
 
 /// Parses --since into a UTC `YYYY-MM-DD HH:MM:SS`.

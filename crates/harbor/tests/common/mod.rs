@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 
+pub mod reddit;
+
 #[allow(unused_imports)]
 pub use harbor_testkit::fixtures::{api_bodies, fixtures_dir, thing_ids};
 
@@ -93,7 +95,8 @@ impl Harbor {
 /// Per data table: row count and a digest of all `_harbor_id`s (and of `id`, for root tables).
 pub fn table_digest(h: &Harbor) -> Vec<(String, i64, String)> {
     let tables = h.strings(
-        "SELECT table_name FROM information_schema.tables WHERE table_name NOT LIKE '\\_harbor\\_%' ESCAPE '\\'",
+        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' \
+         AND table_name NOT LIKE '\\_harbor\\_%' ESCAPE '\\'",
     );
     tables
         .into_iter()
