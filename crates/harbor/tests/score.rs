@@ -447,7 +447,7 @@ mod llm {
         let results: String =
             h.query("SELECT string_agg(to_json(o)::VARCHAR, ' ') FROM opportunity_analysis o");
         let sent = f.log_text();
-        for secret in ["jane.doe@example.com", "555", "123-4567", "janedoe"] {
+        for secret in ["jane.doe@example.com", "(555)", "123-4567", "janedoe"] {
             assert!(!db.contains(secret), "{secret} reached the database: {db}");
             assert!(!results.contains(secret), "{secret} reached opportunity_analysis");
             assert!(!sent.contains(secret), "{secret} reached the LLM");
