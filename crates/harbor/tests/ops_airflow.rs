@@ -89,11 +89,7 @@ fn the_dag_loads_in_airflow_and_runs_every_shard_end_to_end() {
     // command, `harbor run --subreddits {subreddits}` (collect -> load -> score -> trace).
     let fake = Fake::start(corpus(&subs, 20));
     let failures = h.path().join("failures.jsonl");
-    let mut env: Vec<(String, String)> = fake
-        .env()
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+    let mut env: Vec<(String, String)> = fake.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     env.extend([
         ("HARBOR_BIN".into(), env!("CARGO_BIN_EXE_harbor").into()),
         ("HARBOR_PROJECT_DIR".into(), h.path().display().to_string()),
@@ -185,17 +181,12 @@ print(json.dumps({
     assert_eq!(ok, 3);
     let runs: i64 = h.query("SELECT count(*) FROM _harbor_runs");
     assert_eq!(runs, 3, "one traced run per shard");
-    let scored: i64 = h.query(
-        "SELECT count(DISTINCT post_id) FROM opportunity_analysis WHERE status = 'scored'",
-    );
+    let scored: i64 =
+        h.query("SELECT count(DISTINCT post_id) FROM opportunity_analysis WHERE status = 'scored'");
     let problem: i64 = h.query("SELECT count(*) FROM submissions WHERE is_problem");
     assert!(problem > 0);
     assert_eq!(scored, problem, "every problem post was scored");
-    assert_eq!(
-        fake.fake.count("listing"),
-        5,
-        "one listing page per subreddit"
-    );
+    assert_eq!(fake.fake.count("listing"), 5, "one listing page per subreddit");
     assert!(
         !failures.exists(),
         "a task failed: {}",

@@ -400,7 +400,14 @@ fn run_collects_the_harbor_share_and_hands_the_rest_to_the_legacy_collector() {
     let out = command(
         &h,
         &fake,
-        &["run", "--subreddits", &subs.join(","), "--as-of", &as_of, "--json"],
+        &[
+            "run",
+            "--subreddits",
+            &subs.join(","),
+            "--as-of",
+            &as_of,
+            "--json",
+        ],
         &[],
     )
     .output()
@@ -427,5 +434,8 @@ fn run_collects_the_harbor_share_and_hands_the_rest_to_the_legacy_collector() {
     assert_eq!(sent, legacy);
     assert_eq!(v["collect"]["legacy_exit"], 0);
     let trace = &runs(&h)[0];
-    assert_eq!(trace["details"]["legacy_subreddits"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        trace["details"]["legacy_subreddits"].as_array().map(Vec::len),
+        Some(2)
+    );
 }
