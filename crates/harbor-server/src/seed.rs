@@ -33,7 +33,9 @@ FROM (
   FROM submissions WHERE title IS NOT NULL ORDER BY id LIMIT 5000
 );
 DELETE FROM _harbor_runs WHERE run_id LIKE 'seed-%';
-INSERT INTO _harbor_runs
+INSERT INTO _harbor_runs (run_id, command, pipeline, started_at, finished_at, status, seconds, stages,
+  api_calls, api_calls_total, http_429, retries, "rows", rows_total, bytes, rejects, error, llm_tokens,
+  llm_cost_usd)
 SELECT 'seed-' || lpad(i::VARCHAR, 3, '0'), CASE WHEN i % 4 = 0 THEN 'score' ELSE 'collect' END, 'reddit',
   TIMESTAMP '2025-01-01 00:00:00' + i * INTERVAL 6 HOUR,
   TIMESTAMP '2025-01-01 00:00:00' + i * INTERVAL 6 HOUR + (30 + i * 7 % 90) * INTERVAL 1 SECOND,

@@ -66,12 +66,41 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A DuckDB database this process already holds open (`harbor serve`), handed out as clones so
+/// commands run inside the process (scheduled runs) never open the same file a second time.
+static SHARED_DUCKDB: std::sync::Mutex<Option<(PathBuf, DuckDbDestination)>> = std::sync::Mutex::new(None);
+
+fn canonical(path: &std::path::Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Registers the open database at `path`: later opens of the same file in this process get a
+/// second handle on it instead of a new database instance.
+pub fn share_duckdb(path: &std::path::Path, dest: DuckDbDestination) {
+    if let Ok(mut shared) = SHARED_DUCKDB.lock() {
+        *shared = Some((canonical(path), dest));
+    }
+}
+
+/// A second handle on the shared database, if this process holds the file at `path`.
+fn shared_duckdb(path: &std::path::Path) -> Option<anyhow::Result<DuckDbDestination>> {
+    let shared = SHARED_DUCKDB.lock().ok()?;
+    let (p, dest) = shared.as_ref()?;
+    (*p == canonical(path)).then(|| dest.try_clone().map_err(crate::output::dest_error))
+}
+
+/// Opens a DuckDB destination, or clones the shared handle when this process holds that file.
+fn open_duckdb(path: &std::path::Path, settings: &Settings) -> anyhow::Result<DuckDbDestination> {
+    if let Some(dest) = shared_duckdb(path) {
+        return dest;
+    }
+    DuckDbDestination::open(path, &duckdb_options(settings)).map_err(crate::output::dest_error)
+}
+
 /// Opens the destination the settings name.
 pub fn open(settings: &Settings) -> anyhow::Result<Box<dyn Destination>> {
     match DestinationUrl::parse(&settings.destination)? {
-        DestinationUrl::DuckDb(path) => Ok(Box::new(
-            DuckDbDestination::open(&path, &duckdb_options(settings)).map_err(crate::output::dest_error)?,
-        )),
+        DestinationUrl::DuckDb(path) => Ok(Box::new(open_duckdb(&path, settings)?)),
         DestinationUrl::Postgres(url) => Ok(Box::new(
             harbor_postgres::PostgresDestination::open(&url).map_err(crate::output::dest_error)?,
         )),
@@ -86,7 +115,17 @@ pub fn open(settings: &Settings) -> anyhow::Result<Box<dyn Destination>> {
 /// (`_harbor_ops.duckdb`), since Parquet files hold no tables that can be updated.
 pub fn open_ops(settings: &Settings) -> anyhow::Result<Box<dyn harbor_ops::store::SqlStore>> {
     match DestinationUrl::parse(&settings.destination)? {
-        DestinationUrl::DuckDb(path) => Ok(Box::new(harbor_ops::store::DuckStore::open(&path)?)),
+        DestinationUrl::DuckDb(path) => match shared_duckdb(&path) {
+            Some(dest) => {
+                let dest = dest?;
+                let conn = dest.connection().try_clone()?;
+                Ok(Box::new(harbor_ops::store::DuckStore::from_connection(
+                    conn,
+                    dest.describe(),
+                )))
+            }
+            None => Ok(Box::new(harbor_ops::store::DuckStore::open(&path)?)),
+        },
         DestinationUrl::Postgres(url) => Ok(Box::new(harbor_ops::store::PgStore::connect(&url)?)),
         DestinationUrl::Parquet(dir) => {
             std::fs::create_dir_all(&dir)?;
@@ -117,8 +156,7 @@ pub fn open_with_ops(
 ) -> anyhow::Result<(Box<dyn Destination>, Box<dyn harbor_ops::store::SqlStore>)> {
     match DestinationUrl::parse(&settings.destination)? {
         DestinationUrl::DuckDb(path) => {
-            let dest = DuckDbDestination::open(&path, &duckdb_options(settings))
-                .map_err(crate::output::dest_error)?;
+            let dest = open_duckdb(&path, settings)?;
             let conn = dest.connection().try_clone()?;
             let ops = harbor_ops::store::DuckStore::from_connection(conn, dest.describe());
             Ok((Box::new(dest), Box::new(ops)))

@@ -109,7 +109,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(w) = cli.workdir {
         settings.workdir = w;
     }
-    match cli.command {
+    dispatch(settings, cli.command)
+}
+
+/// Runs one command with resolved settings (also used by `harbor serve` for scheduled runs).
+fn dispatch(settings: settings::Settings, command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Load(args) => cmd::load::run(&settings, args),
         Command::Schema(args) => cmd::schema::run(&settings, args),
         Command::Status(args) => cmd::status::run(&settings, args),

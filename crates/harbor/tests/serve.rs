@@ -216,6 +216,74 @@ fn serves_loaded_data_and_runs_loads_in_the_background() {
     let (s, metrics) = http(a, "GET", "/metrics", Some(&read), None);
     assert_eq!(s, 200);
     assert!(metrics.contains("harbor_server_responses_total"));
+    // The run metrics of `harbor metrics` (harbor_ops::metrics::render_metrics), from the run traces.
+    assert!(metrics.contains("# TYPE harbor_runs_total counter"), "{metrics}");
+    assert!(
+        metrics.contains(r#"harbor_runs_total{pipeline="reddit",command="collect",status="failed"}"#),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn runs_the_configured_schedules_in_the_server_process() {
+    let h = seeded();
+    let read = token(&h, "read");
+    std::fs::create_dir_all(h.path().join("inbox")).expect("inbox");
+    std::fs::write(h.path().join("inbox/tick.ndjson"), synthetic_submissions(1000, 7)).expect("write");
+    // Every second: a load of a file (idempotent after the first run) and a bad command that fails
+    // without stopping the scheduler or the server.
+    h.write(
+        "harbor.toml",
+        r#"
+[[schedules]]
+name = "tick"
+cron = "* * * * * *"
+args = ["load", "inbox/tick.ndjson"]
+
+[[schedules]]
+name = "broken"
+cron = "* * * * * *"
+args = ["load", "inbox/missing.ndjson"]
+missed = "skip"
+"#,
+    );
+    let srv = serve(&h);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = http(
+            &srv.addr,
+            "GET",
+            "/api/v1/submissions/p0001006",
+            Some(&read),
+            None,
+        );
+        if status == 200 {
+            assert!(body.contains("p0001006"), "{body}");
+            break;
+        }
+        assert_eq!(status, 404, "{body}");
+        assert!(Instant::now() < deadline, "the scheduled load did not run");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let last = std::fs::read_to_string(h.path().join(".harbor/schedules/tick.last")).expect("last start");
+    assert!(last.starts_with("20"), "{last}");
+    // The server keeps answering while schedules keep firing, and the failing schedule runs too.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(http(&srv.addr, "GET", "/api/v1/status", Some(&read), None).0, 200);
+    assert!(h.path().join(".harbor/schedules/broken.last").exists());
+    drop(srv);
+    // A schedule that would start another server is refused before listening.
+    h.write(
+        "harbor.toml",
+        "[[schedules]]\nname = \"loop\"\ncron = \"* * * * *\"\nargs = [\"serve\"]\n",
+    );
+    let out = h.run(&["serve", "--bind", "127.0.0.1:0"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -21,5 +21,6 @@ pub mod schema;
 pub mod score;
 pub mod score_llm;
 pub mod serve;
+pub mod serve_schedule;
 pub mod status;
 pub mod token;

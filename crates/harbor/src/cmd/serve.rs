@@ -2,7 +2,7 @@
 //! background in the same process (the database is opened once and shared).
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +17,8 @@ use crate::dest::DestinationUrl;
 use crate::output::dest_error;
 use crate::settings::Settings;
 
-/// Serve the HTTP API (/api/v1, /openapi.json, /metrics, /healthz) and the dashboard (/).
+/// Serve the HTTP API (/api/v1, /openapi.json, /metrics, /healthz) and the dashboard (/), and run
+/// the [[schedules]] of harbor.toml in the same process (one run at a time).
 ///
 /// Every API call needs a bearer token: create one with `harbor token create --scope read`.
 /// Prints the URL on stdout once listening; stops on Ctrl-C or SIGTERM after in-flight requests end.
@@ -80,6 +81,22 @@ impl RunLauncher for LoadLauncher {
     }
 }
 
+/// `/metrics` beyond the server's own counters: the run, cursor and cutover metrics of
+/// `harbor metrics`, computed from the database at each scrape.
+fn render_metrics(conn: &duckdb::Connection) -> String {
+    let rendered = conn.try_clone().map_err(|e| e.to_string()).and_then(|c| {
+        let mut store = harbor_ops::store::DuckStore::from_connection(c, "duckdb");
+        harbor_ops::metrics::render_metrics(&mut store, None).map_err(|e| e.to_string())
+    });
+    rendered.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "Cannot render the run metrics");
+        // Prometheus keeps scraping; the gauge says the run metrics are missing.
+        "# HELP harbor_metrics_error Whether the run metrics could not be computed.\n\
+         # TYPE harbor_metrics_error gauge\nharbor_metrics_error 1\n"
+            .to_owned()
+    })
+}
+
 pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     let DestinationUrl::DuckDb(path) = DestinationUrl::parse(&settings.destination)? else {
         return Err(crate::output::UserError {
@@ -95,8 +112,11 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         }
         .into());
     };
+    let scheduler = super::serve_schedule::ServeScheduler::new(settings)?;
     let dest = DuckDbDestination::open(&path, &crate::dest::duckdb_options(settings)).map_err(dest_error)?;
     let described = dest.describe();
+    // Scheduled runs execute in this process on clones of this handle (DuckDB admits one process).
+    crate::dest::share_duckdb(&path, dest.try_clone().map_err(dest_error)?);
     let inbox = args
         .inbox
         .or_else(|| settings.serve.inbox.clone())
@@ -124,7 +144,7 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
             inbox,
             pipeline: settings.pipeline.clone(),
             destination: described,
-            metrics: None,
+            metrics: Some(Arc::new(render_metrics)),
         },
     )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -136,7 +156,13 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr().context("listener address")?;
         println!("http://{addr}");
         eprintln!("serving the API and dashboard on http://{addr} (Ctrl-C stops)");
+        let stop = Arc::new(AtomicBool::new(false));
+        if let Some(s) = scheduler {
+            s.spawn(stop.clone())
+                .context("cannot start the scheduler thread")?;
+        }
         harbor_server::serve(listener, state, harbor_server::shutdown_signal()).await?;
+        stop.store(true, Ordering::Relaxed);
         // The database handle closes after the last request, so the file is consistent on exit.
         drop(dest);
         anyhow::Ok(())
