@@ -133,7 +133,7 @@ fn read_state(c: &duckdb::Connection) -> Result<CutoverState, ApiError> {
 }
 
 /// The cutover phase, routes and recent changes.
-#[utoipa::path(get, path = "/api/v1/cutover", tag = "cutover",
+#[utoipa::path(get, path = "/api/v1/cutover", operation_id = "getCutover", tag = "cutover",
     security(("bearer" = ["read"])),
     responses((status = 200, body = CutoverState), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
@@ -154,7 +154,7 @@ pub async fn get_state(
 }
 
 /// Changes the cutover (admin): set a phase or a list, or roll everything back to legacy.
-#[utoipa::path(post, path = "/api/v1/cutover", tag = "cutover", request_body = CutoverChange,
+#[utoipa::path(post, path = "/api/v1/cutover", operation_id = "changeCutover", tag = "cutover", request_body = CutoverChange,
     security(("bearer" = ["admin"])),
     responses((status = 200, body = CutoverState), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

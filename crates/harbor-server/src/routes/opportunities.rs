@@ -111,7 +111,7 @@ fn row(r: &duckdb::Row<'_>) -> duckdb::Result<Opportunity> {
 }
 
 /// Scored opportunities, best first (status `scored` only).
-#[utoipa::path(get, path = "/api/v1/opportunities", tag = "data", params(OpportunityFilter),
+#[utoipa::path(get, path = "/api/v1/opportunities", operation_id = "listOpportunities", tag = "data", params(OpportunityFilter),
     security(("bearer" = ["read"])),
     responses((status = 200, body = OpportunityPage), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]

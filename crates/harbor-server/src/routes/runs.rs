@@ -104,7 +104,7 @@ fn order(cols: &Columns) -> &'static str {
 }
 
 /// Runs, newest first.
-#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(RunFilter),
+#[utoipa::path(get, path = "/api/v1/runs", operation_id = "listRuns", tag = "runs", params(RunFilter),
     security(("bearer" = ["read"])),
     responses((status = 200, body = RunPage), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -172,7 +172,7 @@ pub async fn list(
 }
 
 /// One run: its trace, or the state of a run this server started.
-#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs",
+#[utoipa::path(get, path = "/api/v1/runs/{id}", operation_id = "getRun", tag = "runs",
     params(("id" = String, Path, description = "Run id")),
     security(("bearer" = ["read"])),
     responses((status = 200, body = Run), (status = 400, body = ErrorBody),
@@ -217,7 +217,7 @@ pub async fn get_one(
 }
 
 /// Starts a run in the background; follow it with `GET /api/v1/runs/{run_id}`.
-#[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = RunRequest,
+#[utoipa::path(post, path = "/api/v1/runs", operation_id = "startRun", tag = "runs", request_body = RunRequest,
     security(("bearer" = ["write"])),
     responses((status = 202, body = RunStarted), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

@@ -14,7 +14,7 @@ use crate::routes::runs::{run_columns, run_row};
 use crate::state::AppState;
 
 /// Dataset and pipeline health at a glance.
-#[utoipa::path(get, path = "/api/v1/status", tag = "runs",
+#[utoipa::path(get, path = "/api/v1/status", operation_id = "getStatus", tag = "runs",
     security(("bearer" = ["read"])),
     responses((status = 200, body = Status), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]

@@ -88,7 +88,7 @@ pub fn submission_row(r: &duckdb::Row<'_>) -> duckdb::Result<(Submission, i64)> 
 }
 
 /// List submissions, newest first.
-#[utoipa::path(get, path = "/api/v1/submissions", tag = "data", params(SubmissionFilter),
+#[utoipa::path(get, path = "/api/v1/submissions", operation_id = "listSubmissions", tag = "data", params(SubmissionFilter),
     security(("bearer" = ["read"])),
     responses((status = 200, body = SubmissionPage), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -212,7 +212,7 @@ pub async fn list(
 }
 
 /// One submission with its comment tree.
-#[utoipa::path(get, path = "/api/v1/submissions/{id}", tag = "data",
+#[utoipa::path(get, path = "/api/v1/submissions/{id}", operation_id = "getSubmission", tag = "data",
     params(("id" = String, Path, description = "Submission id (base 36, optionally with t3_)")),
     security(("bearer" = ["read"])),
     responses((status = 200, body = SubmissionDetail), (status = 400, body = ErrorBody),

@@ -12,7 +12,7 @@ use crate::model::{SubredditList, SubredditSummary};
 use crate::state::AppState;
 
 /// Subreddits with stored submissions, largest first.
-#[utoipa::path(get, path = "/api/v1/subreddits", tag = "data",
+#[utoipa::path(get, path = "/api/v1/subreddits", operation_id = "listSubreddits", tag = "data",
     security(("bearer" = ["read"])),
     responses((status = 200, body = SubredditList), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]

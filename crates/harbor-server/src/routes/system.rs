@@ -16,21 +16,21 @@ use crate::model::Health;
 use crate::state::AppState;
 
 /// Liveness: answers without a token and without touching the database.
-#[utoipa::path(get, path = "/healthz", tag = "system",
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "system",
     responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok".into() })
 }
 
 /// The OpenAPI document of this API (no token needed).
-#[utoipa::path(get, path = "/openapi.json", tag = "system",
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "system",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 pub async fn openapi() -> impl IntoResponse {
     Json(crate::routes::ApiDoc::openapi())
 }
 
 /// Prometheus text-format metrics: server counters, plus run metrics when the binary renders them.
-#[utoipa::path(get, path = "/metrics", tag = "system",
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "system",
     security(("bearer" = ["read"])),
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]

@@ -18,3 +18,17 @@ async fn served_document_matches() {
     assert_eq!(v, serde_json::to_value(ApiDoc::openapi()).expect("json"));
     assert_eq!(v["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
 }
+
+/// Generators (openapi-typescript, schemathesis) need one unique `operationId` per operation.
+#[test]
+fn operation_ids_are_unique() {
+    let doc = serde_json::to_value(ApiDoc::openapi()).expect("json");
+    let mut ids = Vec::new();
+    for item in doc["paths"].as_object().expect("paths").values() {
+        for op in item.as_object().expect("item").values() {
+            ids.push(op["operationId"].as_str().expect("operationId").to_owned());
+        }
+    }
+    let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+}
