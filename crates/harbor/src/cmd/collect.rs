@@ -309,7 +309,8 @@ pub fn options(settings: &Settings, args: &CollectArgs) -> anyhow::Result<Collec
     if subreddits.is_empty() {
         return Err(user_error(
             "no subreddits to collect".into(),
-            "pass names (`harbor collect rust selfhosted`) or set [collect] subreddits in harbor.toml",
+            "pass names (`harbor collect rust selfhosted`, `harbor run --subreddits rust,selfhosted`) \
+             or set [collect] subreddits in harbor.toml",
         ));
     }
     let listing_names = if args.listings.is_empty() {
