@@ -9,10 +9,12 @@
 //! | timestamp   | `timestamptz`      | UTC instants, microseconds                               |
 //! | json        | `json`             | the text is kept exactly as loaded; cast to `jsonb` to index |
 //!
-//! Root tables loaded with merge get a unique index on their primary key (needed by
-//! `INSERT ... ON CONFLICT`); child tables get an index on `_harbor_root_id` (merge replaces the child
+//! Root tables created by a merge load get a unique index on their primary key (needed by
+//! `INSERT ... ON CONFLICT`); an append into such a table replaces it by a non-unique index, and merges
+//! into a table without the unique index delete + insert by key instead; child tables get an index on `_harbor_root_id` (merge replaces the child
 //! rows of every merged root).
 
+use harbor_core::package::TablePlan;
 use harbor_core::schema::{C_ID, C_ROOT_ID};
 use harbor_core::{Column, DataType, SchemaChange, TableSchema, WriteDisposition};
 
@@ -65,6 +67,19 @@ fn column_def(c: &Column) -> String {
 pub fn pk_index(table: &str) -> String {
     // Identifiers are at most 63 bytes; harbor names are shorter than that, the hash keeps it unique.
     format!("{}_hpk", &table[..table.len().min(50)])
+}
+
+/// Replaces the unique key index of a root table by a non-unique one on the same column (before an
+/// append that may repeat keys).
+pub fn relax_key_sql(schema: &str, table: &str, plan: &TablePlan) -> String {
+    let key = plan.primary_key.as_deref().unwrap_or(C_ID);
+    format!(
+        "DROP INDEX {}; CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+        qualified(schema, &pk_index(table)),
+        quote(&format!("{}_hkey", &table[..table.len().min(50)])),
+        qualified(schema, table),
+        quote(key)
+    )
 }
 
 /// `CREATE TABLE` (and its indexes) for a data table.

@@ -8,12 +8,12 @@ use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use harbor_core::destination::{DestinationError, LoadReport};
 use harbor_core::package::{Job, JobState, Package, TablePlan};
 use harbor_core::schema::{C_ID, C_ROOT_ID};
-use harbor_core::{DataType, Schema, TableSchema, WriteDisposition};
+use harbor_core::{DataType, Schema, SchemaChange, TableSchema, WriteDisposition};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use postgres::Transaction;
 
 use crate::copy::{encode_batch, header, trailer};
-use crate::ddl::{change_sql, describe_change, literal, pk_index, qualified};
+use crate::ddl::{change_sql, describe_change, literal, pk_index, qualified, relax_key_sql};
 use crate::destination::{PostgresDestination, exec, parse_schema, q, read_is_loaded, read_schema, rows};
 use crate::error::pg_err;
 
@@ -72,6 +72,18 @@ pub fn load_once(d: &mut PostgresDestination, package: &Package) -> Result<LoadR
     let mut full = stored.clone();
     full.merge(&m.schema);
     for c in &changes {
+        // A table gets its unique key index only when it is created by a merge load: the schema's
+        // default disposition may be overridden for this load (e.g. `--disposition append`).
+        let c = &match c {
+            SchemaChange::CreateTable(t) => {
+                let mut t = t.clone();
+                if let Some(plan) = m.tables.iter().find(|p| p.name == t.name) {
+                    t.disposition = plan.disposition;
+                }
+                SchemaChange::CreateTable(t)
+            }
+            other => other.clone(),
+        };
         tx.batch_execute(&change_sql(&cfg.schema, c))
             .map_err(e(format!("schema change failed ({})", describe_change(c))))?;
     }
@@ -175,7 +187,15 @@ impl TableLoad<'_, '_> {
         let t = qualified(self.schema, &plan.name);
         let is_root = plan.parent.is_none();
         match plan.disposition {
-            WriteDisposition::Append => self.copy_jobs(&t, jobs, false),
+            WriteDisposition::Append => {
+                if is_root && self.has_pk_index()? {
+                    // Append keeps rows with known keys, so the unique index of a table first loaded
+                    // with merge gives way to a plain one (later merges delete + insert on it).
+                    exec(self.tx, &relax_key_sql(self.schema, &self.table.name, plan))
+                        .map_err(self.err("append (key index)"))?;
+                }
+                self.copy_jobs(&t, jobs, false)
+            }
             WriteDisposition::Replace => {
                 if is_root && !cleared.contains(&plan.name) {
                     let names: Vec<String> = std::iter::once(plan.name.clone())

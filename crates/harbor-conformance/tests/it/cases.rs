@@ -3,7 +3,9 @@
 use harbor_core::WriteDisposition;
 use harbor_core::package::{JobState, Package};
 
-use crate::support::{Env, Run, awards, count, submissions};
+use harbor_conformance::PIPELINE;
+
+use crate::support::{Env, Run, awards, count, kill_load_at, snapshot, submissions};
 
 const AWARDS: &str = "submissions__all_awardings";
 const ICONS: &str = "submissions__all_awardings__resized_icons";
@@ -128,6 +130,30 @@ pub fn appends(env: Env) {
     assert_eq!(t.rows.iter().filter(|r| r[t.col("id")] == "p00003").count(), 2);
 }
 
+/// An append into a table that a merge load created keeps rows with known keys.
+pub fn appends_after_merge(env: Env) {
+    let a = env.write("a.ndjson", &submissions(0, 10, "a", 0));
+    env.load(&a, &Run::default()).expect("merge load");
+    let b = env.write("b.ndjson", &submissions(5, 10, "b", 0));
+    let append = Run {
+        disposition: Some(WriteDisposition::Append),
+        ..Default::default()
+    };
+    env.load(&b, &append).expect("append load");
+    let c = env.counts();
+    assert_eq!(count(&c, "submissions"), 20, "{c:?}");
+    assert_eq!(count(&c, AWARDS), awards(0, 10, 0) + awards(5, 10, 0), "{c:?}");
+    let t = env.table("submissions");
+    let titles: Vec<&String> = t
+        .rows
+        .iter()
+        .filter(|r| r[t.col("id")] == "p00007")
+        .map(|r| &r[t.col("title")])
+        .collect();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert!(titles.contains(&&"Post 7 a".to_owned()) && titles.contains(&&"Post 7 b".to_owned()));
+}
+
 /// Replace swaps a root table and its child tables for the new load's rows.
 pub fn replaces(env: Env) {
     let run = Run {
@@ -178,12 +204,45 @@ pub fn exactly_once_replay(env: Env) {
     assert_eq!(env.dest().loads(None, 10).expect("loads").len(), 1);
 }
 
+/// A load killed with SIGKILL at every stage (normalizing, after extract, with the package written,
+/// inside the destination's commit, after the commit) and then run again lands exactly once: the
+/// tables, loads and state equal those of a clean load.
+pub fn exactly_once_after_a_kill(make: fn() -> Env) {
+    let data = submissions(0, 120, "k", 0);
+    let clean = make();
+    let f = clean.write("k.ndjson", &data);
+    clean.load(&f, &Run::default()).expect("clean load");
+    let expected = snapshot(&clean);
+    assert_eq!(count(&clean.counts(), "submissions"), 120);
+    for point in ["normalize", "extract", "package", "commit", "finalize"] {
+        let env = make();
+        let f = env.write("k.ndjson", &data);
+        kill_load_at(&env, &f, point);
+        env.load(&f, &Run::default())
+            .unwrap_or_else(|e| panic!("rerun after a kill at {point}: {e}"));
+        assert_eq!(snapshot(&env), expected, "tables after a kill at {point}");
+        let mut d = env.dest();
+        assert_eq!(
+            d.loads(None, 10).expect("loads").len(),
+            1,
+            "loads after a kill at {point}"
+        );
+        let state = d.stored_state(PIPELINE).expect("state");
+        assert_eq!(state.values.len(), 1, "state after a kill at {point}: {state:?}");
+        drop(d);
+        // A third run finds the file in the committed state and changes nothing.
+        let s = env.load(&f, &Run::default()).expect("third run");
+        assert_eq!(s.skipped.len(), 1, "third run after a kill at {point}");
+        assert_eq!(snapshot(&env), expected, "third run after a kill at {point}");
+    }
+}
+
 /// Two runs of the same pipeline at the same time (separate working directories): both land exactly
 /// once, or one fails cleanly and lands on its retry.
 pub fn concurrent_runs(env: Env) {
     let a = env.write("a.ndjson", &submissions(0, 200, "a", 0));
     let b = env.write("b.ndjson", &submissions(150, 200, "b", 0));
-    let target = env.target.as_ref();
+    let target = &env.target;
     let results: Vec<bool> = std::thread::scope(|s| {
         let handles: Vec<_> = [(&a, "wa"), (&b, "wb")]
             .into_iter()
@@ -209,6 +268,47 @@ pub fn concurrent_runs(env: Env) {
     assert_eq!(d.stored_state("conformance").expect("state").values.len(), 2);
     let schema = d.stored_schema("conformance").expect("schema");
     assert!(schema.tables["submissions"].column("title").is_some());
+}
+
+/// Two `conformance-load` processes of the same pipeline at once (separate working directories): each
+/// file lands exactly once, or a run is refused (DuckDB allows one writing process per file) and lands
+/// when run again.
+pub fn concurrent_processes(env: Env) {
+    let a = env.write("a.ndjson", &submissions(0, 300, "a", 0));
+    let b = env.write("b.ndjson", &submissions(250, 300, "b", 0));
+    let spawn = |f: &std::path::Path, w: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_conformance-load"))
+            .arg(env.target.to_arg())
+            .arg(env.path().join(w))
+            .arg(f)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn conformance-load")
+    };
+    let children = [(spawn(&a, "wa"), &a, "wa"), (spawn(&b, "wb"), &b, "wb")];
+    let mut refused = 0;
+    for (child, f, w) in children {
+        let out = child.wait_with_output().expect("wait");
+        if !out.status.success() {
+            refused += 1;
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("load failed"), "{err}");
+            crate::support::load_into(&env.target, &env.path().join(w), f, &Run::default())
+                .expect("the refused run lands when run again");
+        }
+    }
+    assert!(refused < 2, "both runs were refused");
+    let c = env.counts();
+    assert_eq!(count(&c, "submissions"), 550, "{c:?}");
+    let titles = env.table("submissions").values("title");
+    // Keys 250..300 are in both files: the run that committed last wins, once per key.
+    assert!(titles.contains("Post 10 a") && titles.contains("Post 500 b"));
+    let t = env.table("submissions");
+    assert_eq!(t.values("id").len(), 550);
+    let mut d = env.dest();
+    assert_eq!(d.loads(None, 10).expect("loads").len(), 2);
+    assert_eq!(d.stored_state(PIPELINE).expect("state").values.len(), 2);
 }
 
 /// A frozen table rejects a new column and nothing of that load lands.

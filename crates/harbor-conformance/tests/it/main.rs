@@ -32,12 +32,24 @@ macro_rules! conformance {
                 cases::appends(support::$dest());
             }
             #[test]
+            fn appends_after_merge() {
+                cases::appends_after_merge(support::$dest());
+            }
+            #[test]
+            fn exactly_once_after_a_kill() {
+                cases::exactly_once_after_a_kill(support::$dest);
+            }
+            #[test]
             fn replaces() {
                 cases::replaces(support::$dest());
             }
             #[test]
             fn exactly_once_replay() {
                 cases::exactly_once_replay(support::$dest());
+            }
+            #[test]
+            fn concurrent_processes() {
+                cases::concurrent_processes(support::$dest());
             }
             #[test]
             fn frozen_schema() {
@@ -51,9 +63,9 @@ conformance!(duckdb);
 conformance!(postgres);
 conformance!(parquet);
 
-// Two runs at once in one process. DuckDB allows one writing process per file, and two handles in one
-// process would share its file locks, so its concurrent runs are tested with two `harbor` processes in
-// `crates/harbor/tests/destinations.rs` (the second waits or fails with a hint, then lands).
+// Two runs at once in one process (two threads), besides `concurrent_processes` above. DuckDB allows
+// one writing process per file, and two handles in one process would share its file locks, so DuckDB
+// is tested with processes only.
 #[test]
 fn postgres_concurrent_runs() {
     cases::concurrent_runs(support::postgres());

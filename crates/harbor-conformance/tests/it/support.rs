@@ -3,53 +3,24 @@
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::process::{Command, Stdio};
 
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use harbor_core::WriteDisposition;
-use harbor_core::contract::{ContractMode, Contracts, SchemaContract};
+pub use harbor_conformance::{Run, Target, load_into};
 use harbor_core::destination::Destination;
-use harbor_pipeline::{ExtractOptions, LoadFilesOptions, Pipeline, PipelineOptions, RunSummary};
+use harbor_pipeline::RunSummary;
 use harbor_testkit::postgres::PgCluster;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
-/// A destination under test: opens new connections to one fresh database, file or directory.
-pub trait Target: Send + Sync {
-    /// A new handle on the destination.
-    fn open(&self) -> Box<dyn Destination>;
-}
-
-pub struct DuckDb(pub PathBuf);
-impl Target for DuckDb {
-    fn open(&self) -> Box<dyn Destination> {
-        Box::new(harbor_duckdb::DuckDbDestination::open(&self.0, &Default::default()).expect("open duckdb"))
-    }
-}
-
-pub struct Postgres(pub String);
-impl Target for Postgres {
-    fn open(&self) -> Box<dyn Destination> {
-        Box::new(harbor_postgres::PostgresDestination::open(&self.0).expect("open postgres"))
-    }
-}
-
-pub struct Parquet(pub PathBuf);
-impl Target for Parquet {
-    fn open(&self) -> Box<dyn Destination> {
-        Box::new(harbor_parquet::ParquetDestination::open(&self.0).expect("open parquet"))
-    }
-}
 
 /// A scratch directory plus the destination.
 pub struct Env {
     pub dir: tempfile::TempDir,
-    pub target: Box<dyn Target>,
+    pub target: Target,
 }
 
 pub fn duckdb() -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
-    let target = Box::new(DuckDb(dir.path().join("harbor.duckdb")));
+    let target = Target::DuckDb(dir.path().join("harbor.duckdb"));
     Env { dir, target }
 }
 
@@ -60,24 +31,14 @@ pub fn postgres() -> Env {
         .expect("create database");
     Env {
         dir,
-        target: Box::new(Postgres(url)),
+        target: Target::Postgres(url),
     }
 }
 
 pub fn parquet() -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
-    let target = Box::new(Parquet(dir.path().join("lake")));
+    let target = Target::Parquet(dir.path().join("lake"));
     Env { dir, target }
-}
-
-/// How one run loads.
-#[derive(Default, Clone)]
-pub struct Run {
-    pub disposition: Option<WriteDisposition>,
-    pub freeze_columns: bool,
-    pub force: bool,
-    pub keep_packages: bool,
-    pub workdir: Option<PathBuf>,
 }
 
 impl Env {
@@ -93,12 +54,7 @@ impl Env {
 
     /// Loads NDJSON lines as `submissions`.
     pub fn load(&self, file: &Path, run: &Run) -> harbor_pipeline::Result<RunSummary> {
-        load_into(
-            self.target.as_ref(),
-            &run.workdir.clone().unwrap_or_else(|| self.path().join("work")),
-            file,
-            run,
-        )
+        load_into(&self.target, &self.path().join("work"), file, run)
     }
 
     pub fn dest(&self) -> Box<dyn Destination> {
@@ -119,46 +75,6 @@ impl Env {
         c.sort();
         c
     }
-}
-
-pub fn load_into(
-    target: &dyn Target,
-    workdir: &Path,
-    file: &Path,
-    run: &Run,
-) -> harbor_pipeline::Result<RunSummary> {
-    let mut extract = ExtractOptions {
-        chunk_records: 16,
-        workers: 2,
-        ..Default::default()
-    };
-    extract.normalize.routing.default_table = Some("submissions".into());
-    if run.freeze_columns {
-        let mut c = Contracts::default();
-        c.tables.insert(
-            "submissions".into(),
-            SchemaContract {
-                columns: ContractMode::Freeze,
-                ..Default::default()
-            },
-        );
-        extract.normalize.resolve.contracts = c;
-    }
-    let opts = LoadFilesOptions {
-        extract,
-        disposition: run.disposition,
-        force: run.force,
-    };
-    let mut p = Pipeline::open(
-        PipelineOptions {
-            name: "conformance".into(),
-            workdir: workdir.to_owned(),
-            keep_packages: run.keep_packages,
-            wait_for_lock: true,
-        },
-        target.open(),
-    )?;
-    p.load_files(&[file.to_owned()], &opts, Arc::new(AtomicU64::new(0)))
 }
 
 /// A table read back: column names and Arrow types, and its rows rendered as text.
@@ -278,4 +194,53 @@ pub fn count(counts: &[(String, u64)], table: &str) -> u64 {
         .find(|(t, _)| t == table)
         .map(|(_, n)| *n)
         .unwrap_or(0)
+}
+
+/// Runs the load of `file` in a `conformance-load` process (same target, the scratch dir's `work`
+/// directory) paused at `point`, and kills it there with SIGKILL.
+pub fn kill_load_at(env: &Env, file: &Path, point: &str) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_conformance-load"))
+        .arg(env.target.to_arg())
+        .arg(env.path().join("work"))
+        .arg(file)
+        .env("HARBOR_TEST_PAUSE_AT", point)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn conformance-load");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let want = format!("harbor: paused at {point}");
+    let mut said = Vec::new();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains(&want) => break,
+            Some(Ok(l)) => said.push(l),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "conformance-load ended before pause point {point}: {}",
+                    said.join("\n")
+                );
+            }
+        }
+    }
+    // `Child::kill` sends SIGKILL on Unix: no destructor, no rollback by the process itself.
+    child.kill().expect("SIGKILL conformance-load");
+    let _ = child.wait();
+}
+
+/// Every data table: its row count and its rows in canonical form.
+pub type Snapshot = Vec<(String, u64, (Vec<(String, String)>, Vec<Vec<String>>))>;
+
+pub fn snapshot(env: &Env) -> Snapshot {
+    env.counts()
+        .into_iter()
+        .map(|(t, n)| {
+            let rows = env.table(&t).canonical();
+            (t, n, rows)
+        })
+        .collect()
 }
