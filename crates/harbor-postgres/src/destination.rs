@@ -239,6 +239,16 @@ impl Destination for PostgresDestination {
                     std::thread::sleep(backoff(attempt));
                     attempt += 1;
                 }
+                Err(e) if e.transient => {
+                    // Out of attempts: say what state things are in, unless a more precise hint exists.
+                    let hint = e.hint.clone().unwrap_or_else(|| {
+                        "the connection to the server was lost and retries ran out".to_owned()
+                    });
+                    return Err(e.hint(format!(
+                        "{hint}; nothing of this load was committed, and it stays on disk: run the same \
+                         command again to load it"
+                    )));
+                }
                 Err(e) => return Err(e),
             }
         }

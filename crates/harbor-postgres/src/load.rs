@@ -72,13 +72,14 @@ pub fn load_once(d: &mut PostgresDestination, package: &Package) -> Result<LoadR
     let mut full = stored.clone();
     full.merge(&m.schema);
     for c in &changes {
-        // A table gets its unique key index only when it is created by a merge load: the schema's
-        // default disposition may be overridden for this load (e.g. `--disposition append`).
+        // A merge table gets its unique key index when it is created, unless this load appends to it
+        // (`--disposition append` overrides the schema's disposition and may repeat keys).
         let c = &match c {
             SchemaChange::CreateTable(t) => {
                 let mut t = t.clone();
-                if let Some(plan) = m.tables.iter().find(|p| p.name == t.name) {
-                    t.disposition = plan.disposition;
+                let plan = m.tables.iter().find(|p| p.name == t.name);
+                if plan.is_some_and(|p| p.disposition == WriteDisposition::Append) {
+                    t.disposition = WriteDisposition::Append;
                 }
                 SchemaChange::CreateTable(t)
             }

@@ -290,6 +290,69 @@ impl PgCluster {
         )
     }
 
+    /// Starts PgBouncer (`/usr/sbin/pgbouncer`, Debian's `pgbouncer` package; override with
+    /// `HARBOR_PGBOUNCER`) in front of this cluster in transaction pooling mode with two server
+    /// connections: a stand-in for Supabase's transaction pooler. Stopped on drop.
+    pub fn pgbouncer(&self) -> Result<PgBouncer, PgError> {
+        let program = std::env::var_os("HARBOR_PGBOUNCER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/usr/sbin/pgbouncer".into());
+        if !program.exists() {
+            return Err(PgError(format!(
+                "{} not found; install it: apt-get install -y pgbouncer",
+                program.display()
+            )));
+        }
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let dir = self.dir.join(format!("pgbouncer-{n}"));
+        std::fs::create_dir_all(&dir).map_err(|e| PgError(format!("pgbouncer dir: {e}")))?;
+        let mut last = None;
+        for _ in 0..5 {
+            let port = free_port()?;
+            let ini = format!(
+                "[databases]\n* = host=127.0.0.1 port={server}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\n\
+                 listen_port = {port}\nunix_socket_dir =\nauth_type = scram-sha-256\nauth_file = {dir}/users.txt\n\
+                 pool_mode = transaction\ndefault_pool_size = 2\nmax_client_conn = 50\n\
+                 logfile = {dir}/pgbouncer.log\npidfile = {dir}/pgbouncer.pid\n",
+                server = self.port,
+                dir = dir.display()
+            );
+            let write = |name: &str, text: &str| {
+                std::fs::write(dir.join(name), text).map_err(|e| PgError(format!("pgbouncer {name}: {e}")))
+            };
+            write("pgbouncer.ini", &ini)?;
+            write("users.txt", &format!("\"postgres\" \"{}\"\n", Self::PASSWORD))?;
+            if self.as_postgres {
+                self.run_plain("chown", &["-R", "postgres:postgres", &dir.to_string_lossy()])?;
+            }
+            let st = self
+                .command(
+                    &program.to_string_lossy(),
+                    &["-d", &dir.join("pgbouncer.ini").to_string_lossy()],
+                )
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map_err(|e| PgError(format!("pgbouncer: {e}")))?;
+            let bouncer = PgBouncer {
+                dir: dir.clone(),
+                port,
+            };
+            // `-d` forks once the configuration is read; wait until it accepts connections.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while st.success() && std::time::Instant::now() < deadline {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(bouncer);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let log = std::fs::read_to_string(dir.join("pgbouncer.log")).unwrap_or_default();
+            last = Some(PgError(format!("pgbouncer did not start: {}", log.trim())));
+        }
+        Err(last.unwrap_or_else(|| PgError("pgbouncer did not start".into())))
+    }
+
     fn command(&self, program: &str, args: &[&str]) -> Command {
         if self.as_postgres {
             let mut c = Command::new("runuser");
@@ -334,6 +397,43 @@ impl PgCluster {
             Ok(())
         } else {
             Err(PgError(format!("{program} {args:?} failed")))
+        }
+    }
+}
+
+/// A running PgBouncer in transaction pooling mode (see [`PgCluster::pgbouncer`]).
+#[derive(Debug)]
+pub struct PgBouncer {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl PgBouncer {
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A connection URL through the pooler for a database of the cluster.
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgres://postgres:{}@127.0.0.1:{}/{db}?sslmode=disable",
+            PgCluster::PASSWORD,
+            self.port
+        )
+    }
+
+    fn pid(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.join("pgbouncer.pid"))
+            .ok()
+            .map(|s| s.trim().to_owned())
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
         }
     }
 }

@@ -219,3 +219,129 @@ fn custom_schema_and_pooler_mode() {
     let counts = dest.table_counts().expect("counts");
     assert!(counts.contains(&("submissions".to_owned(), 30)), "{counts:?}");
 }
+
+/// Through a real transaction pooler (PgBouncer, `pool_mode = transaction`, two server connections, as
+/// Supabase's port 6543): four loaders at once, a schema change, and every read work, because no
+/// statement or session setting outlives its transaction.
+#[test]
+fn loads_and_reads_through_pgbouncer_in_transaction_mode() {
+    let pg = PgCluster::shared();
+    let bouncer = pg
+        .pgbouncer()
+        .expect("pgbouncer must be installed (apt-get install pgbouncer)");
+    let name = db(&pg.create_database("bouncer").expect("db"));
+    let url = format!("{}&pooler=transaction&schema=reddit", bouncer.url(&name));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("subs.ndjson");
+    std::fs::write(&file, submissions(300)).expect("write");
+    let loaders: Vec<_> = (0..4)
+        .map(|k| {
+            let (u, w, f) = (url.clone(), dir.path().join(format!("w{k}")), file.clone());
+            std::thread::spawn(move || load(&u, &w, &f))
+        })
+        .collect();
+    for l in loaders {
+        l.join().expect("thread").expect("load through the pooler");
+    }
+    let extra = dir.path().join("extra.ndjson");
+    std::fs::write(&extra, "{\"id\":\"p000001\",\"title\":\"new\",\"brand_new\":7}\n").expect("write");
+    let s = load(&url, &dir.path().join("w9"), &extra).expect("schema change through the pooler");
+    assert!(
+        s.load
+            .is_some_and(|l| l.schema_changes.iter().any(|c| c.contains("brand_new")))
+    );
+    assert_eq!(
+        pg.psql(
+            &name,
+            "SELECT count(*) || ' ' || count(brand_new) FROM reddit.submissions"
+        )
+        .expect("count"),
+        "300 1"
+    );
+    assert_eq!(
+        pg.psql(&name, "SELECT count(*) FROM reddit._harbor_loads")
+            .expect("loads"),
+        "5"
+    );
+    let mut dest = PostgresDestination::open(&url).expect("open through the pooler");
+    assert_eq!(dest.loads(Some("p"), 10).expect("loads").len(), 5);
+    assert_eq!(dest.stored_state("p").expect("state").values.len(), 2);
+    assert!(
+        dest.stored_schema("p")
+            .expect("schema")
+            .tables
+            .contains_key("submissions")
+    );
+    let out = dir.path().join("out.parquet");
+    assert_eq!(dest.export_table("submissions", None, &out).expect("export"), 300);
+    // 300 posts with two awards each, minus the two of the post the last load merged without awards.
+    let counts = dest.table_counts().expect("counts");
+    assert!(
+        counts.contains(&("submissions__all_awardings".to_owned(), 598)),
+        "{counts:?}"
+    );
+}
+
+/// The server goes down during the load's COPY and stays down past every retry: a clear error with a
+/// hint, nothing committed (not even the new tables); once it is back, the next run loads the package
+/// left on disk exactly once.
+#[test]
+fn server_down_during_a_load_fails_clearly_and_the_next_run_loads() {
+    let pg = PgCluster::start().expect("cluster");
+    let url = format!(
+        "{}&connect_attempts=2&load_attempts=2",
+        pg.create_database("down").expect("db")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("subs.ndjson");
+    std::fs::write(&file, submissions(60_000)).expect("write");
+    let work = dir.path().join("work");
+    let (u, w, f) = (url.clone(), work.clone(), file.clone());
+    let loader = std::thread::spawn(move || load(&u, &w, &f));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let probe = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'harbor' AND query ILIKE 'COPY%' AND state = 'active'";
+    let mut stopped = false;
+    while Instant::now() < deadline && !loader.is_finished() {
+        if pg.psql("postgres", probe).map(|s| s != "0").unwrap_or(false) {
+            pg.stop().expect("stop");
+            stopped = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(stopped, "the load finished before the server could be stopped");
+    let err = loader.join().expect("thread").expect_err("the server is down");
+    let text = format!("{err}");
+    let hint = err.hint().unwrap_or_default();
+    assert!(
+        hint.contains("nothing of this load was committed"),
+        "{text} / {hint}"
+    );
+    assert!(!text.contains(PgCluster::PASSWORD) && !hint.contains(PgCluster::PASSWORD));
+    pg.start_again().expect("start again");
+    let d = db(&url);
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM _harbor_loads").expect("loads"),
+        "0"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT to_regclass('public.submissions') IS NULL")
+            .expect("table"),
+        "t"
+    );
+    let s = load(&url, &work, &file).expect("the next run loads");
+    assert_eq!(
+        s.recovered.len(),
+        1,
+        "the package left by the failed run is loaded"
+    );
+    assert_eq!(s.skipped.len(), 1, "the file itself is in the recovered state");
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM submissions").expect("count"),
+        "60000"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM _harbor_loads").expect("loads"),
+        "1"
+    );
+}
