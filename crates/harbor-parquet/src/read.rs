@@ -122,13 +122,12 @@ fn read_tagged(dir: &Path, files: &[String], schema: &Arc<ArrowSchema>) -> Resul
         .collect()
 }
 
+/// The `(load, _harbor_id)` pairs of rows.
+type RowIds = HashSet<(String, String)>;
+
 /// Keeps the last row per key (by file order, then row order); also returns the kept rows'
 /// `(load, _harbor_id)` pairs.
-fn keep_latest(
-    tagged: &[Tagged],
-    key: &str,
-    what: &str,
-) -> Result<(Vec<RecordBatch>, HashSet<(String, String)>)> {
+fn keep_latest(tagged: &[Tagged], key: &str, what: &str) -> Result<(Vec<RecordBatch>, RowIds)> {
     let mut last: HashMap<String, (usize, usize, usize)> = HashMap::new();
     for (fi, t) in tagged.iter().enumerate() {
         for (bi, b) in t.batches.iter().enumerate() {

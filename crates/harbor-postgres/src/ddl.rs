@@ -90,14 +90,15 @@ pub fn create_table_sql(schema: &str, t: &TableSchema) -> String {
         "CREATE TABLE IF NOT EXISTS {name} (\n  {}\n);",
         cols.join(",\n  ")
     );
-    if t.parent.is_none() && t.disposition == WriteDisposition::Merge {
-        if let Some(pk) = &t.primary_key {
-            sql.push_str(&format!(
-                "\nCREATE UNIQUE INDEX IF NOT EXISTS {} ON {name} ({});",
-                quote(&pk_index(&t.name)),
-                quote(pk)
-            ));
-        }
+    if t.parent.is_none()
+        && t.disposition == WriteDisposition::Merge
+        && let Some(pk) = &t.primary_key
+    {
+        sql.push_str(&format!(
+            "\nCREATE UNIQUE INDEX IF NOT EXISTS {} ON {name} ({});",
+            quote(&pk_index(&t.name)),
+            quote(pk)
+        ));
     }
     if t.parent.is_some() {
         sql.push_str(&format!(

@@ -19,6 +19,9 @@ use crate::connect::{backoff, connect, tls};
 use crate::ddl::{literal, qualified, quote, system_tables_sql};
 use crate::error::pg_err;
 
+/// A data table: its name and its columns (name, `format_type`), in column order.
+pub type DataTable = (String, Vec<(String, String)>);
+
 /// A Postgres database (one schema of it) used as a destination.
 pub struct PostgresDestination {
     pub(crate) cfg: PgConfig,
@@ -127,7 +130,7 @@ impl PostgresDestination {
     }
 
     /// Data tables and their columns (name, `format_type`), in column order.
-    pub fn data_tables(&mut self) -> Result<Vec<(String, Vec<(String, String)>)>, DestinationError> {
+    pub fn data_tables(&mut self) -> Result<Vec<DataTable>, DestinationError> {
         let sql = format!(
             "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid \
@@ -136,7 +139,7 @@ impl PostgresDestination {
             literal(&self.cfg.schema)
         );
         let r = self.with_retry("cannot list tables", |c, _| rows(c, &sql))?;
-        let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
+        let mut out: Vec<DataTable> = Vec::new();
         for row in r {
             let (Some(t), Some(col), Some(ty)) = (row[0].clone(), row[1].clone(), row[2].clone()) else {
                 continue;

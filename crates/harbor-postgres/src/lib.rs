@@ -38,4 +38,4 @@ mod export;
 mod load;
 
 pub use config::{PgConfig, SslMode, redact};
-pub use destination::PostgresDestination;
+pub use destination::{DataTable, PostgresDestination};

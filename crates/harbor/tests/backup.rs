@@ -83,7 +83,7 @@ fn duckdb_to_postgres_to_duckdb_round_trip_is_identical() {
     ok(&h, &["restore", "b1", "-d", &url]);
     let counts = pg
         .psql(
-            &url.rsplit('/')
+            url.rsplit('/')
                 .next()
                 .and_then(|s| s.split('?').next())
                 .unwrap_or_default(),

@@ -287,9 +287,13 @@ pub fn concurrent_processes(env: Env) {
             .expect("spawn conformance-load")
     };
     let children = [(spawn(&a, "wa"), &a, "wa"), (spawn(&b, "wb"), &b, "wb")];
+    // Both processes end before a refused run is run again.
+    let ended: Vec<_> = children
+        .into_iter()
+        .map(|(child, f, w)| (child.wait_with_output().expect("wait"), f, w))
+        .collect();
     let mut refused = 0;
-    for (child, f, w) in children {
-        let out = child.wait_with_output().expect("wait");
+    for (out, f, w) in ended {
         if !out.status.success() {
             refused += 1;
             let err = String::from_utf8_lossy(&out.stderr);
