@@ -259,8 +259,12 @@ fn concurrent_runs_into_one_destination_land_exactly_once() {
             .expect("spawn")
         };
         let (ca, cb) = (spawn(&a, "wa"), spawn(&b, "wb"));
-        for (child, f, w) in [(ca, &a, "wa"), (cb, &b, "wb")] {
-            let out = child.wait_with_output().expect("wait");
+        // Both processes end before a refused run is run again (else the rerun could meet the other).
+        let ended: Vec<_> = [(ca, &a, "wa"), (cb, &b, "wb")]
+            .into_iter()
+            .map(|(child, f, w)| (child.wait_with_output().expect("wait"), f, w))
+            .collect();
+        for (out, f, w) in ended {
             if !out.status.success() {
                 let err = String::from_utf8_lossy(&out.stderr);
                 assert!(err.contains("hint:"), "{url}: a refused run must say why: {err}");
