@@ -109,7 +109,8 @@ class Cluster:
         return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
 
     def url(self, db, scheme="postgres"):
-        return f"{scheme}://postgres@127.0.0.1:{self.port}/{db}"
+        # Trust authentication ignores the password; dlt insists on one.
+        return f"{scheme}://postgres:bench@127.0.0.1:{self.port}/{db}"
 
     def stop(self):
         try:

@@ -5,12 +5,14 @@
 //! its transaction, which is what a transaction pooler (Supabase on port 6543, pgbouncer with
 //! `pool_mode = transaction`) requires: each transaction may run on another server connection.
 
+use std::collections::HashSet;
 use std::path::Path;
 
-use harbor_core::Schema;
 use harbor_core::destination::{Destination, DestinationError, LoadRecord, LoadReport};
 use harbor_core::package::Package;
+use harbor_core::schema::C_CONTENT_HASH;
 use harbor_core::state::PipelineState;
+use harbor_core::{Schema, WriteDisposition};
 use postgres::{Client, GenericClient, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -280,6 +282,35 @@ impl Destination for PostgresDestination {
                 }
             })
             .collect())
+    }
+
+    fn content_hashes(&mut self, schema: &Schema) -> Result<HashSet<u128>, DestinationError> {
+        let mut out = HashSet::new();
+        let existing: HashSet<String> = self.data_tables()?.into_iter().map(|(t, _)| t).collect();
+        for t in schema.tables.values() {
+            if t.parent.is_some()
+                || t.disposition != WriteDisposition::Merge
+                || t.column(C_CONTENT_HASH).is_none()
+                || !existing.contains(&t.name)
+            {
+                continue;
+            }
+            let sql = format!(
+                "SELECT {c} FROM {} WHERE {c} IS NOT NULL",
+                self.table(&t.name),
+                c = q(C_CONTENT_HASH)
+            );
+            let what = format!("cannot read content hashes of `{}`", t.name);
+            for row in self.with_retry(&what, |c, _| rows(c, &sql))? {
+                if let Some(h) = row[0]
+                    .as_deref()
+                    .and_then(|hex| u128::from_str_radix(hex, 16).ok())
+                {
+                    out.insert(h);
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn table_counts(&mut self) -> Result<Vec<(String, u64)>, DestinationError> {

@@ -345,3 +345,35 @@ fn server_down_during_a_load_fails_clearly_and_the_next_run_loads() {
         "1"
     );
 }
+
+/// An incremental load skips the records already stored unchanged (content hashes read back from the
+/// merge table) and still applies the changed and new ones.
+#[test]
+fn unchanged_records_are_skipped_and_changed_ones_load() {
+    let pg = PgCluster::shared();
+    let url = pg.create_database("unchanged").expect("db");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = dir.path().join("a.ndjson");
+    std::fs::write(&first, submissions(300)).expect("write");
+    load(&url, &dir.path().join("w"), &first).expect("first load");
+    let second = dir.path().join("b.ndjson");
+    let text = submissions(315).replacen("Post 7 with", "Post 7 edited with", 1);
+    std::fs::write(&second, text).expect("write");
+    let s = load(&url, &dir.path().join("w"), &second).expect("second load");
+    assert_eq!(s.extract.unchanged, 299, "{:?}", s.extract);
+    let d = db(&url);
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM submissions").expect("count"),
+        "315"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT title FROM submissions WHERE id = 'p000007'")
+            .expect("title"),
+        "Post 7 edited with a longer title to make rows heavier"
+    );
+    assert_eq!(
+        pg.psql(&d, "SELECT count(*) FROM submissions__all_awardings")
+            .expect("count"),
+        "630"
+    );
+}
