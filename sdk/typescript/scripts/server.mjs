@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), ".cache", "harbor-target");
+/** Cargo's target directory (where the binaries are, and where test artifacts are kept). */
+export const targetDir = resolve(process.env.CARGO_TARGET_DIR || join(homedir(), ".cache", "harbor-target"));
 
 /** Path of a workspace binary (`harbor`, `harbor-api-seed`); HARBOR_BIN overrides `harbor`. */
 export function bin(name) {
@@ -52,14 +53,21 @@ export function corpus(n) {
   return { submissions: lines.join("\n") + "\n", comments: comments.join("\n") + "\n" };
 }
 
-/** Starts a seeded server; resolves to { url, tokens: {read, write, admin}, dir, stop() }. */
+/**
+ * Starts a seeded server; resolves to { url, tokens: {read, write, admin}, dir, stop() }.
+ * With `posts` (an NDJSON file of submissions), that file is loaded and scored by `harbor score`
+ * instead of the built-in corpus and demo rows.
+ */
 export async function startServer({ submissions = 240, seed = true, posts } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "harbor-sdk-"));
-  if (seed) {
+  if (posts) {
+    run(dir, ["load", resolve(posts)]);
+    run(dir, ["score"]);
+  } else if (seed) {
     const { submissions: s, comments: c } = corpus(submissions);
     writeFileSync(join(dir, "posts.ndjson"), s);
     writeFileSync(join(dir, "comments.ndjson"), c);
-    run(dir, ["load", posts || "posts.ndjson", "comments.ndjson"]);
+    run(dir, ["load", "posts.ndjson", "comments.ndjson"]);
     execFileSync(bin("harbor-api-seed"), [join(dir, "harbor.duckdb")]);
   }
   const tokens = {};

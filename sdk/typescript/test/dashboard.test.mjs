@@ -1,29 +1,38 @@
 // The dashboard in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core; no
 // browser download): charts render on canvases with pixels, and the top opportunity is on the page.
-// The screenshot is kept under target/ as a CI artifact.
+// The screenshot is kept under $CARGO_TARGET_DIR/dashboard/ as a CI artifact. Every asset comes
+// from the server itself (embedded in the binary; Chart.js is the npm package's file, unchanged).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
 import { createHarborClient, unwrap } from "../dist/index.js";
-import { startServer, sdkDir } from "../scripts/server.mjs";
+import { startServer, sdkDir, targetDir } from "../scripts/server.mjs";
 
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
 test("dashboard draws its charts and shows the top opportunity", async () => {
   const server = await startServer({ submissions: 120 });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", `--user-data-dir=${mkdtempSync(join(tmpdir(), "chromium-"))}`],
-  });
+  // Playwright gives the browser a fresh temporary profile of its own.
+  const browser = await chromium
+    .launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 60000,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"],
+    })
+    .catch(async (e) => {
+      await server.stop();
+      throw e;
+    });
   try {
     const client = createHarborClient({ baseUrl: server.url, token: server.tokens.read });
     const top = unwrap(await client.GET("/api/v1/opportunities", { params: { query: { limit: 1 } } })).items[0];
     const page = await browser.newPage({ viewport: { width: 1400, height: 1600 } });
+    const requested = [];
+    page.on("request", (r) => requested.push(r.url()));
     await page.goto(`${server.url}/#token=${server.tokens.read}`);
     await page.waitForSelector("body[data-loaded]", { timeout: 30000 });
     assert.equal(await page.getAttribute("body", "data-loaded"), "true", await page.textContent("#message"));
@@ -41,9 +50,17 @@ test("dashboard draws its charts and shows the top opportunity", async () => {
     }
     const text = await page.textContent("#opportunities");
     assert.ok(text.includes(top.title), `top opportunity "${top.title}" on the page`);
-    const out = resolve(sdkDir, "..", "..", "target");
+    const out = join(targetDir, "dashboard");
     mkdirSync(out, { recursive: true });
     await page.screenshot({ path: join(out, "dashboard.png"), fullPage: true });
+    console.log(`# screenshot: ${join(out, "dashboard.png")}`);
+    // No CDN: every request went to the server, and its Chart.js is the npm package's file.
+    const foreign = requested.filter((u) => !u.startsWith(server.url));
+    assert.deepEqual(foreign, [], "requests to other origins");
+    assert.ok(requested.some((u) => u.endsWith("/assets/chart.umd.min.js")));
+    const served = Buffer.from(await (await fetch(`${server.url}/assets/chart.umd.min.js`)).arrayBuffer());
+    const npm = readFileSync(resolve(sdkDir, "node_modules", "chart.js", "dist", "chart.umd.min.js"));
+    assert.ok(served.equals(npm), "the embedded Chart.js is node_modules/chart.js/dist/chart.umd.min.js");
     // The page never puts data into HTML: a title with markup stays text.
     assert.equal(await page.$$eval("#opportunities script, #opportunities img", (e) => e.length), 0);
   } finally {
