@@ -13,4 +13,4 @@ exec node scripts/with-server.mjs --submissions 300 -- bash -c '
   "'"$VENV"'/bin/st" run "$HARBOR_URL/openapi.json" \
     --header "Authorization: Bearer $HARBOR_READ_TOKEN" \
     --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
-    --max-examples 40 --seed 9 --no-color --workers 2'
+    --max-examples 40 --seed 9 --no-color --workers 1'
