@@ -2,7 +2,7 @@
 //! they never stall the reactor.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use duckdb::Connection;
@@ -12,8 +12,8 @@ use crate::error::ApiError;
 
 /// Connections to one database.
 pub struct Db {
-    idle: Mutex<Vec<Connection>>,
-    permits: Semaphore,
+    idle: Arc<Mutex<Vec<Connection>>>,
+    permits: Arc<Semaphore>,
     columns: Mutex<Option<(Instant, Columns)>>,
 }
 
@@ -38,21 +38,26 @@ impl Db {
             idle.push(conn.try_clone()?);
         }
         Ok(Self {
-            permits: Semaphore::new(idle.len()),
-            idle: Mutex::new(idle),
+            permits: Arc::new(Semaphore::new(idle.len())),
+            idle: Arc::new(Mutex::new(idle)),
             columns: Mutex::new(None),
         })
     }
 
     /// Runs `f` with a connection on the blocking pool.
+    ///
+    /// The connection goes back to the pool, and its permit is released, by the blocking task
+    /// itself: a request that is cancelled (timeout, client gone) while its query runs must not
+    /// lose the connection.
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
-        let _permit = self
+        let permit = self
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|e| ApiError::internal("connection pool", e))?;
         let conn = self
@@ -60,18 +65,19 @@ impl Db {
             .lock()
             .map_err(|_| ApiError::internal("connection pool", "poisoned"))?
             .pop()
-            // The semaphore has as many permits as there are connections, so one is idle here.
+            // The semaphore has as many permits as there are idle connections, so one is idle here.
             .ok_or_else(|| ApiError::internal("connection pool", "no idle connection"))?;
-        let (conn, out) = tokio::task::spawn_blocking(move || {
+        let idle = Arc::clone(&self.idle);
+        tokio::task::spawn_blocking(move || {
             let out = f(&conn);
-            (conn, out)
+            if let Ok(mut idle) = idle.lock() {
+                idle.push(conn);
+            }
+            drop(permit);
+            out
         })
         .await
-        .map_err(|e| ApiError::internal("query task", e))?;
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push(conn);
-        }
-        out
+        .map_err(|e| ApiError::internal("query task", e))?
     }
 
     /// The columns of the API's tables (cached for a second: loads may add columns at any time).

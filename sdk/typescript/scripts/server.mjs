@@ -62,7 +62,7 @@ export async function startServer({ submissions = 240, seed = true, posts } = {}
   const dir = mkdtempSync(join(tmpdir(), "harbor-sdk-"));
   if (posts) {
     run(dir, ["load", resolve(posts)]);
-    run(dir, ["score"]);
+    run(dir, ["score", "--all-posts"]);
   } else if (seed) {
     const { submissions: s, comments: c } = corpus(submissions);
     writeFileSync(join(dir, "posts.ndjson"), s);

@@ -106,3 +106,27 @@ async fn health_and_metrics() {
     );
     assert!(text.contains("harbor_server_active_runs 0"), "{text}");
 }
+
+/// A request cancelled while its query runs (timeout, client gone) gives its connection back:
+/// under load, lost connections used to turn every later request into a 500.
+#[tokio::test]
+async fn cancelled_queries_return_their_connection_to_the_pool() {
+    let api = Api::new();
+    let db = harbor_server::db::Db::new(&api.conn, 1).expect("pool");
+    for _ in 0..3 {
+        let slow = db.run(|c| {
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)
+        });
+        assert!(
+            tokio::time::timeout(Duration::from_millis(5), slow)
+                .await
+                .is_err()
+        );
+    }
+    let n = db
+        .run(|c| Ok(c.query_row("SELECT count(*) FROM submissions", [], |r| r.get::<_, i64>(0))?))
+        .await
+        .expect("the one connection is back");
+    assert_eq!(n, 121);
+}
