@@ -177,15 +177,21 @@ pub async fn list(
     } else {
         "o.post_id, o.scorer_id"
     };
+    // The page's keys first (a top-N over the narrow ranking columns, joined with the posts only
+    // when a subreddit filter needs them), then their wide rows.
+    let inner_join = if f.subreddit.is_some() { join } else { "" };
     let sql = format!(
-        "SELECT {} FROM opportunity_analysis o {join} {} ORDER BY {order} LIMIT {} OFFSET {offset}",
-        select(&cols),
+        "WITH page AS (SELECT o.post_id, o.scorer_id FROM opportunity_analysis o {inner_join} {} \
+         ORDER BY {order} LIMIT {} OFFSET {offset}) \
+         SELECT {} FROM page p JOIN opportunity_analysis o ON o.post_id = p.post_id AND o.scorer_id = p.scorer_id \
+         {join} ORDER BY {order}",
         if wh.is_empty() {
             String::new()
         } else {
             format!("WHERE {}", wh.join(" AND "))
         },
-        limit + 1
+        limit + 1,
+        select(&cols),
     );
     let mut items = st
         .db

@@ -180,8 +180,11 @@ pub async fn list(
             Value::Text(parts[1].clone()),
         ]);
     }
+    // The page's ids first (a top-N over the narrow sort key), then their wide rows: a top-N over
+    // all columns would read every post's text.
     let sql = format!(
-        "SELECT {} FROM submissions s {} ORDER BY k DESC, s.id DESC LIMIT {}",
+        "SELECT {} FROM submissions s WHERE s.id IN (SELECT s.id FROM submissions s {} \
+         ORDER BY {k} DESC, s.id DESC LIMIT {}) ORDER BY k DESC, s.id DESC",
         submission_columns(&cols),
         if wh.is_empty() {
             String::new()
