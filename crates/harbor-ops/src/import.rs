@@ -28,6 +28,10 @@ pub struct ImportOptions {
     pub extract: ExtractOptions,
     /// Where the rejects file goes.
     pub rejects_dir: std::path::PathBuf,
+    /// The lag window of later collection runs (`[collect] lag_window_secs`): every imported post
+    /// this close to the newest one goes into the cursor's boundary ids, so the first walk, which
+    /// re-reads the window, does not take them for new posts.
+    pub lag_window_secs: f64,
 }
 
 /// What an import did.
@@ -67,27 +71,51 @@ fn put(m: &mut Map<String, Json>, k: &str, v: Option<Json>) {
     }
 }
 
-/// The legacy data as Reddit things, plus the newest post per subreddit.
+/// The legacy data as Reddit things, plus `(created_utc, fullname)` of each subreddit's posts.
 #[derive(Default)]
 struct Converted {
     things: Vec<Json>,
-    newest: BTreeMap<String, (f64, BTreeSet<String>)>,
+    posts: BTreeMap<String, Vec<(f64, String)>>,
 }
 
 impl Converted {
     fn post(&mut self, sub: &str, created: Option<f64>, id: &str) {
         let Some(t) = created else { return };
-        let e = self
-            .newest
+        self.posts
             .entry(sub.to_ascii_lowercase())
-            .or_insert((f64::MIN, BTreeSet::new()));
-        if t > e.0 {
-            *e = (t, BTreeSet::new());
-        }
-        if t >= e.0 {
-            e.1.insert(fullname("t3_", id));
-        }
+            .or_default()
+            .push((t, fullname("t3_", id)));
     }
+}
+
+/// The listing cursor after collecting `posts`, as a walk would leave it: the newest `created_utc`
+/// and every post within `lag` seconds of it (merged with the ids of a `stored` cursor that is
+/// still inside the window). None without posts.
+fn cursor_of(posts: &[(f64, String)], lag: f64, stored: Option<&Json>) -> Option<(f64, Vec<String>)> {
+    let max = posts.iter().map(|(t, _)| *t).fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        return None;
+    }
+    let lag = lag.max(0.0);
+    let mut ids: BTreeSet<String> = posts
+        .iter()
+        .filter(|(t, _)| *t >= max - lag)
+        .map(|(_, n)| n.clone())
+        .collect();
+    let stored_max = stored
+        .and_then(|v| v.get("max_created_utc"))
+        .and_then(Json::as_f64);
+    if stored_max.is_some_and(|m| m >= max - lag) {
+        let old = stored
+            .and_then(|v| v.get("boundary_ids"))
+            .and_then(Json::as_array);
+        ids.extend(
+            old.into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned)),
+        );
+    }
+    Some((max, ids.into_iter().collect()))
 }
 
 fn wanted(opts: &ImportOptions, sub: Option<&str>) -> bool {
@@ -310,16 +338,19 @@ pub fn import(
     pipeline.recover().map_err(perr)?;
     let stored = pipeline.state().map_err(perr)?;
     let mut state = PipelineState::default();
-    for (sub, (max, ids)) in &conv.newest {
+    for (sub, posts) in &conv.posts {
         let key = format!("reddit/r/{sub}/new");
-        let current = stored
-            .get(&key)
+        let current = stored.get(&key);
+        let Some((max, ids)) = cursor_of(posts, opts.lag_window_secs, current) else {
+            continue;
+        };
+        let current_max = current
             .and_then(|v| v.get("max_created_utc"))
             .and_then(Json::as_f64)
             .unwrap_or(f64::MIN);
-        if *max > current {
+        if max > current_max {
             state.set(key.clone(), json!({"max_created_utc": max, "boundary_ids": ids}));
-            rep.cursors.insert(key, *max);
+            rep.cursors.insert(key, max);
         }
     }
     let source = format!(
@@ -357,4 +388,31 @@ pub fn import(
     rep.rows = load.rows.into_iter().collect();
     rep.load_id = Some(load.load_id);
     Ok(rep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cursor_holds_every_post_inside_the_lag_window() {
+        let posts: Vec<(f64, String)> = [(100.0, "a"), (90.0, "b"), (50.0, "c"), (100.0, "d")]
+            .iter()
+            .map(|(t, n)| (*t, format!("t3_{n}")))
+            .collect();
+        assert_eq!(
+            cursor_of(&posts, 0.0, None),
+            Some((100.0, vec!["t3_a".into(), "t3_d".into()]))
+        );
+        assert_eq!(
+            cursor_of(&posts, 10.0, None),
+            Some((100.0, vec!["t3_a".into(), "t3_b".into(), "t3_d".into()]))
+        );
+        // A stored cursor inside the window keeps its ids; one below it does not.
+        let near = json!({"max_created_utc": 95.0, "boundary_ids": ["t3_x"]});
+        let far = json!({"max_created_utc": 20.0, "boundary_ids": ["t3_y"]});
+        assert!(cursor_of(&posts, 10.0, Some(&near)).is_some_and(|(_, ids)| ids.contains(&"t3_x".into())));
+        assert!(cursor_of(&posts, 10.0, Some(&far)).is_some_and(|(_, ids)| !ids.contains(&"t3_y".into())));
+        assert_eq!(cursor_of(&[], 10.0, None), None);
+    }
 }

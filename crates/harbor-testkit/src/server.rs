@@ -183,6 +183,16 @@ impl FakeReddit {
             .unwrap_or_default()
     }
 
+    /// The data of a subreddit's posts as the API serves them (`id`, `created_utc`, `title`,
+    /// `author`...), oldest first: to seed a legacy database with the very posts the fake lists.
+    pub fn posts(&self, subreddit: &str) -> Vec<Value> {
+        let s = self.shared.lock();
+        s.corpus
+            .subreddit_posts(subreddit)
+            .map(|idx| idx.iter().map(|&i| s.corpus.posts[i].data.clone()).collect())
+            .unwrap_or_default()
+    }
+
     /// Comment ids of a post, in creation order.
     pub fn comment_ids(&self, post_id: &str) -> Vec<String> {
         let s = self.shared.lock();

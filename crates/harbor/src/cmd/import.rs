@@ -89,6 +89,7 @@ fn run_traced(
         subreddits: args.subreddits.clone(),
         extract,
         rejects_dir: settings.workdir.join(&settings.pipeline).join("rejects"),
+        lag_window_secs: settings.collect.lag_window_secs,
     };
     let t0 = std::time::Instant::now();
     let report = import(legacy.as_mut(), &mut pipeline, &opts)?;
