@@ -26,7 +26,7 @@ pub struct Cli {
     /// Extra config file, applied over ./harbor.toml.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Destination URL, e.g. duckdb:///data/harbor.duckdb (default: ./harbor.duckdb).
+    /// Destination URL: duckdb:///data/harbor.duckdb (default: ./harbor.duckdb), postgres://user:pass@host:5432/db?schema=...&sslmode=require, or parquet:///dir.
     #[arg(long, short = 'd', global = true, value_name = "URL")]
     destination: Option<String>,
     /// Pipeline name: state, schema and loads are kept per pipeline (default: reddit).
