@@ -87,21 +87,27 @@ pub fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
         ..CollectOptions::default()
     };
 
+    // One collection at the fake's clock: the synthetic corpus lives in the past, and the refresh
+    // window is measured from it.
+    let mut collect_now = |opts: &mut CollectOptions| -> anyhow::Result<_> {
+        opts.now_utc = Some(fake.newest_created_utc() + 60.0);
+        let report = collect::run(
+            &mut pipeline,
+            runtime.handle(),
+            &client,
+            opts,
+            &collect_print::print_event,
+        )
+        .map_err(pipeline_error)?;
+        if !args.json {
+            collect_print::print_report(&report, &destination);
+        }
+        failed_subreddits(&report)?;
+        Ok(report)
+    };
+
     eprintln!("\n== first run: everything is new");
-    // The synthetic corpus lives in the past; the refresh window is measured from its clock.
-    opts.now_utc = Some(fake.newest_created_utc() + 60.0);
-    let first = collect::run(
-        &mut pipeline,
-        runtime.handle(),
-        &client,
-        &opts,
-        &collect_print::print_event,
-    )
-    .map_err(pipeline_error)?;
-    if !args.json {
-        collect_print::print_report(&first, &destination);
-    }
-    failed_subreddits(&first)?;
+    let first = collect_now(&mut opts)?;
 
     let changed = time_passes(&fake, &subreddits, args.new_posts);
     eprintln!(
@@ -109,19 +115,7 @@ pub fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
         args.new_posts
     );
     eprintln!("== incremental run: new posts only, one /api/info call per 100 recent posts");
-    opts.now_utc = Some(fake.newest_created_utc() + 60.0);
-    let second = collect::run(
-        &mut pipeline,
-        runtime.handle(),
-        &client,
-        &opts,
-        &collect_print::print_event,
-    )
-    .map_err(pipeline_error)?;
-    if !args.json {
-        collect_print::print_report(&second, &destination);
-    }
-    failed_subreddits(&second)?;
+    let second = collect_now(&mut opts)?;
 
     // The refreshed versions (second run) rank first.
     let top = ProblemPost::top(
