@@ -2,9 +2,8 @@
 
 use clap::Args;
 use harbor_ops::import::{ImportOptions, ImportReport, import};
-use harbor_pipeline::{ExtractOptions, Pipeline, PipelineOptions};
+use harbor_pipeline::ExtractOptions;
 
-use crate::output::pipeline_error;
 use crate::settings::Settings;
 
 /// Import a legacy RedditHarbor database, in either layout: the original tables (submission,
@@ -29,12 +28,9 @@ pub struct ImportArgs {
 }
 
 pub fn run(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
-    let _run = crate::runlock::acquire(settings, !args.no_wait)?;
-    let (dest, ops) = crate::dest::open_with_ops(settings)?;
-    let mut traced = crate::traced::Traced::start(ops, "import", settings);
-    let result = run_traced(settings, &args, dest, &mut traced);
-    traced.finish(&result);
-    let report = result?;
+    let report = crate::traced::run_locked(settings, "import", !args.no_wait, |dest, traced| {
+        run_traced(settings, &args, dest, traced)
+    })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -67,17 +63,7 @@ fn run_traced(
     traced: &mut crate::traced::Traced,
 ) -> anyhow::Result<ImportReport> {
     let mut legacy = harbor_ops::store::open(&args.from)?;
-    let mut pipeline = Pipeline::open(
-        PipelineOptions {
-            name: settings.pipeline.clone(),
-            workdir: settings.workdir.clone(),
-            keep_packages: settings.load.keep_packages,
-            wait_for_lock: !args.no_wait,
-        },
-        dest,
-    )
-    .map_err(pipeline_error)?;
-    traced.locked();
+    let mut pipeline = crate::traced::open_pipeline(settings, dest, !args.no_wait, traced)?;
     let mut extract = ExtractOptions {
         chunk_records: settings.load.chunk_records,
         ..Default::default()

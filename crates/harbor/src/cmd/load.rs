@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicU64;
 use clap::Args;
 use harbor_core::WriteDisposition;
 use harbor_core::normalize::Routing;
-use harbor_pipeline::{LoadFilesOptions, Pipeline, PipelineOptions, RunSummary};
+use harbor_pipeline::{LoadFilesOptions, RunSummary};
 
 use crate::output::{Progress, UserError, pipeline_error};
 use crate::settings::Settings;
@@ -56,12 +56,9 @@ pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
         args.disposition.as_deref(),
         args.force,
     )?;
-    let _run = crate::runlock::acquire(settings, !args.no_wait)?;
-    let (dest, ops) = crate::dest::open_with_ops(settings)?;
-    let mut traced = crate::traced::Traced::start(ops, "load", settings);
-    let result = load_traced(settings, &args, opts, dest, &mut traced);
-    traced.finish(&result);
-    result
+    crate::traced::run_locked(settings, "load", !args.no_wait, |dest, traced| {
+        load_traced(settings, &args, opts, dest, traced)
+    })
 }
 
 fn load_traced(
@@ -72,17 +69,7 @@ fn load_traced(
     traced: &mut crate::traced::Traced,
 ) -> anyhow::Result<()> {
     let described = dest.describe();
-    let mut pipeline = Pipeline::open(
-        PipelineOptions {
-            name: settings.pipeline.clone(),
-            workdir: settings.workdir.clone(),
-            keep_packages: settings.load.keep_packages,
-            wait_for_lock: !args.no_wait,
-        },
-        dest,
-    )
-    .map_err(pipeline_error)?;
-    traced.locked();
+    let mut pipeline = crate::traced::open_pipeline(settings, dest, !args.no_wait, traced)?;
     let total: u64 = args
         .files
         .iter()
