@@ -63,6 +63,11 @@ impl DuckDbDestination {
                 .source(e)
             })?;
         }
+        crate::create::create_if_missing(&path).map_err(|e| {
+            DestinationError::new(format!("cannot create DuckDB database {}", path.display()))
+                .hint("check that the directory is writable")
+                .source(e)
+        })?;
         let conn = Connection::open(&path)
             .map_err(err(format!("cannot open DuckDB database {}", path.display())))?;
         let mut setup = String::from("SET preserve_insertion_order = false;");

@@ -6,9 +6,11 @@
 //! merged roots), and writes `_harbor_loads`, `_harbor_state` and `_harbor_schema` in the same
 //! transaction.
 
+mod create;
 mod ddl;
 mod destination;
 mod export;
 
+pub use create::create_if_missing;
 pub use ddl::{create_table_sql, duck_type, quote};
 pub use destination::{DuckDbDestination, DuckDbOptions};

@@ -19,6 +19,10 @@ impl DuckStore {
     /// Opens (creating if needed) a database file.
     pub fn open(path: &Path) -> Result<Self> {
         let describe = format!("duckdb://{}", path.display());
+        harbor_duckdb::create_if_missing(path).map_err(|e| Error::Open {
+            store: describe.clone(),
+            message: e.to_string(),
+        })?;
         let conn = Connection::open(path).map_err(|e| Error::Open {
             store: describe.clone(),
             message: lock_hint(e.to_string()),
