@@ -75,8 +75,11 @@ mod tests {
         let path = PathBuf::from(path);
         // All children start at the same instant (nanoseconds since the epoch), to make the race
         // as tight as it can be.
-        let at: u128 = std::env::var(CHILD_START).unwrap().parse().unwrap();
-        let now = || std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos();
+        let at: u128 = std::env::var(CHILD_START)
+            .expect("test setup")
+            .parse()
+            .expect("test setup");
+        let now = || std::time::UNIX_EPOCH.elapsed().expect("test setup").as_nanos();
         while now() < at {
             std::hint::spin_loop();
         }
@@ -94,13 +97,13 @@ mod tests {
     /// Counts the openers that found a half-made file, over rounds of four racing processes.
     fn broken_opens(mode: &str) -> usize {
         let base = std::env::temp_dir().join(format!("harbor-create-{}-{mode}", std::process::id()));
-        let exe = std::env::current_exe().unwrap();
+        let exe = std::env::current_exe().expect("test setup");
         let mut broken = 0;
         for round in 0..12 {
             let dir = base.join(round.to_string());
-            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::create_dir_all(&dir).expect("test setup");
             let path = dir.join("race.duckdb");
-            let start = std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos() + 300_000_000;
+            let start = std::time::UNIX_EPOCH.elapsed().expect("test setup").as_nanos() + 300_000_000;
             let children: Vec<_> = (0..4)
                 .map(|_| {
                     Command::new(&exe)
@@ -116,23 +119,23 @@ mod tests {
                         .stdout(Stdio::piped())
                         .stderr(Stdio::null())
                         .spawn()
-                        .unwrap()
+                        .expect("test setup")
                 })
                 .collect();
             for child in children {
-                let out = child.wait_with_output().unwrap();
+                let out = child.wait_with_output().expect("test setup");
                 let text = String::from_utf8_lossy(&out.stdout);
                 broken += usize::from(text.contains("not a valid"));
             }
             broken += usize::from(Connection::open(&path).is_err());
             let left: Vec<_> = std::fs::read_dir(&dir)
-                .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .expect("test setup")
+                .map(|e| e.expect("test setup").file_name().to_string_lossy().into_owned())
                 .filter(|n| n.contains("creating"))
                 .collect();
             assert!(left.is_empty(), "temporary files left: {left:?}");
         }
-        std::fs::remove_dir_all(&base).unwrap();
+        std::fs::remove_dir_all(&base).expect("test setup");
         broken
     }
 
