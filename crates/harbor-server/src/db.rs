@@ -2,6 +2,7 @@
 //! they never stall the reactor.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ pub struct Db {
     idle: Arc<Mutex<Vec<Connection>>>,
     permits: Arc<Semaphore>,
     columns: Mutex<Option<(Instant, Columns)>>,
+    generation: AtomicU64,
 }
 
 /// Column names per table (only the tables the API reads).
@@ -41,6 +43,7 @@ impl Db {
             permits: Arc::new(Semaphore::new(idle.len())),
             idle: Arc::new(Mutex::new(idle)),
             columns: Mutex::new(None),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -114,8 +117,15 @@ impl Db {
         Ok(cols)
     }
 
-    /// Forgets the cached columns (after the server itself changed a table).
+    /// How many times the server changed the data itself (see [`Db::invalidate`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Forgets the cached columns and moves the generation on (after the server itself changed a
+    /// table).
     pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut cache) = self.columns.lock() {
             *cache = None;
         }

@@ -6,6 +6,7 @@
 //! into a small pool, so API queries and background runs share one database in one process.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -66,6 +67,7 @@ impl AppState {
             started: Instant::now(),
             responses: Default::default(),
             metrics: parts.metrics,
+            cache: Default::default(),
         }))
     }
 }

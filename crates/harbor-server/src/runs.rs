@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -49,6 +50,7 @@ pub struct RunRegistry {
     launcher: Option<Arc<dyn RunLauncher>>,
     inbox: PathBuf,
     pipeline: String,
+    finished: AtomicU64,
 }
 
 fn now() -> String {
@@ -63,6 +65,7 @@ impl RunRegistry {
             launcher,
             inbox,
             pipeline,
+            finished: AtomicU64::new(0),
         }
     }
 
@@ -170,7 +173,13 @@ impl RunRegistry {
         Ok(run_id)
     }
 
+    /// Runs that have ended (their data is committed, or rolled back), for the response cache.
+    pub fn finished(&self) -> u64 {
+        self.finished.load(Ordering::SeqCst)
+    }
+
     fn finish(&self, run_id: &str, seconds: f64, result: Result<RunOutcome, String>) {
+        self.finished.fetch_add(1, Ordering::SeqCst);
         let Ok(mut runs) = self.runs.lock() else {
             return;
         };

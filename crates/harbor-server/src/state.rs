@@ -1,11 +1,20 @@
 //! What every handler shares.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
+use axum::body::Bytes;
+use axum::http::HeaderName;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::cache::{Hit, ResponseCache};
 use crate::config::ServerConfig;
 use crate::db::Db;
+use crate::error::ApiError;
 use crate::runs::RunRegistry;
 use crate::tokens::TokenStore;
 
@@ -32,4 +41,47 @@ pub struct AppState {
     pub responses: [AtomicU64; 5],
     /// Extra metrics (run traces), if the binary provides a renderer.
     pub metrics: Option<Arc<MetricsRenderer>>,
+    /// Answers of the list endpoints, reused until the data changes.
+    pub cache: ResponseCache,
 }
+
+impl AppState {
+    /// Moves on whenever the server changes the data (a run it started ends, a cutover change).
+    pub fn generation(&self) -> u64 {
+        self.db.generation() + self.runs.finished()
+    }
+
+    /// A JSON answer for the request `key` (path and query), shared with identical requests
+    /// while the data is unchanged (see [`crate::cache`]); `x-harbor-cache` says `hit` or `miss`.
+    pub async fn cached_json<T, F, Fut>(&self, key: &str, compute: F) -> Result<Response, ApiError>
+    where
+        T: Serialize,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let (body, hit) = self
+            .cache
+            .get_or_compute(key, self.generation(), || async move {
+                let value = compute().await?;
+                serde_json::to_vec(&value)
+                    .map(Bytes::from)
+                    .map_err(|e| ApiError::internal("response", e))
+            })
+            .await?;
+        let hit = match hit {
+            Hit::Hit => "hit",
+            Hit::Miss => "miss",
+        };
+        Ok((
+            [
+                (CONTENT_TYPE, "application/json"),
+                (HeaderName::from_static(CACHE_HEADER), hit),
+            ],
+            body,
+        )
+            .into_response())
+    }
+}
+
+/// Response header telling whether a list answer was reused.
+pub const CACHE_HEADER: &str = "x-harbor-cache";

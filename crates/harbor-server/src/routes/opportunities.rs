@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
+use axum::http::Uri;
+use axum::response::Response;
 use duckdb::types::Value;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -118,8 +119,15 @@ fn row(r: &duckdb::Row<'_>) -> duckdb::Result<Opportunity> {
 pub async fn list(
     _auth: Auth<READ>,
     State(st): State<Arc<AppState>>,
+    uri: Uri,
     ApiQuery(f): ApiQuery<OpportunityFilter>,
-) -> Result<Json<OpportunityPage>, ApiError> {
+) -> Result<Response, ApiError> {
+    let page_state = Arc::clone(&st);
+    st.cached_json(&uri.to_string(), move || page(page_state, f))
+        .await
+}
+
+async fn page(st: Arc<AppState>, f: OpportunityFilter) -> Result<OpportunityPage, ApiError> {
     let limit = page_size(f.limit, st.config.default_page, st.config.max_page)?;
     let offset: u64 = match &f.cursor {
         Some(c) => decode_cursor(c, 1)?[0]
@@ -137,10 +145,10 @@ pub async fn list(
     if !has_table(&cols, "opportunity_analysis")
         || !needed.iter().all(|c| has_col(&cols, "opportunity_analysis", c))
     {
-        return Ok(Json(OpportunityPage {
+        return Ok(OpportunityPage {
             items: Vec::new(),
             next_cursor: None,
-        }));
+        });
     }
     let join = if has_table(&cols, "submissions") {
         "LEFT JOIN submissions s ON s.id = o.post_id"
@@ -177,21 +185,21 @@ pub async fn list(
     } else {
         "o.post_id, o.scorer_id"
     };
-    // The page's keys first (a top-N over the narrow ranking columns, joined with the posts only
-    // when a subreddit filter needs them), then their wide rows.
+    // The page's row ids first (a top-N over the narrow ranking columns, joined with the posts only
+    // when a subreddit filter needs them), then only their wide rows: joining the page back on its
+    // keys would scan every analysis and post.
     let inner_join = if f.subreddit.is_some() { join } else { "" };
     let sql = format!(
-        "WITH page AS (SELECT o.post_id, o.scorer_id FROM opportunity_analysis o {inner_join} {} \
-         ORDER BY {order} LIMIT {} OFFSET {offset}) \
-         SELECT {} FROM page p JOIN opportunity_analysis o ON o.post_id = p.post_id AND o.scorer_id = p.scorer_id \
-         {join} ORDER BY {order}",
+        "SELECT {} FROM opportunity_analysis o {join} WHERE o.rowid IN \
+         (SELECT o.rowid FROM opportunity_analysis o {inner_join} {} ORDER BY {order} LIMIT {} OFFSET {offset}) \
+         ORDER BY {order}",
+        select(&cols),
         if wh.is_empty() {
             String::new()
         } else {
             format!("WHERE {}", wh.join(" AND "))
         },
         limit + 1,
-        select(&cols),
     );
     let mut items = st
         .db
@@ -207,5 +215,5 @@ pub async fn list(
     } else {
         None
     };
-    Ok(Json(OpportunityPage { items, next_cursor }))
+    Ok(OpportunityPage { items, next_cursor })
 }

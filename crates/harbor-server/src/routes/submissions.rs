@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::response::Response;
 use duckdb::types::Value;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -95,15 +97,22 @@ pub fn submission_row(r: &duckdb::Row<'_>) -> duckdb::Result<(Submission, i64)> 
 pub async fn list(
     _auth: Auth<READ>,
     State(st): State<Arc<AppState>>,
+    uri: Uri,
     ApiQuery(f): ApiQuery<SubmissionFilter>,
-) -> Result<Json<SubmissionPage>, ApiError> {
+) -> Result<Response, ApiError> {
+    let page_state = Arc::clone(&st);
+    st.cached_json(&uri.to_string(), move || page(page_state, f))
+        .await
+}
+
+async fn page(st: Arc<AppState>, f: SubmissionFilter) -> Result<SubmissionPage, ApiError> {
     let limit = page_size(f.limit, st.config.default_page, st.config.max_page)?;
     let cols = st.db.columns().await?;
     if !has_table(&cols, "submissions") {
-        return Ok(Json(SubmissionPage {
+        return Ok(SubmissionPage {
             items: Vec::new(),
             next_cursor: None,
-        }));
+        });
     }
     let mut wh: Vec<String> = Vec::new();
     let mut args: Vec<Value> = Vec::new();
@@ -180,10 +189,10 @@ pub async fn list(
             Value::Text(parts[1].clone()),
         ]);
     }
-    // The page's ids first (a top-N over the narrow sort key), then their wide rows: a top-N over
-    // all columns would read every post's text.
+    // The page's row ids first (a top-N over the narrow sort key), then only their wide rows: a
+    // top-N over all columns would read every post's text.
     let sql = format!(
-        "SELECT {} FROM submissions s WHERE s.id IN (SELECT s.id FROM submissions s {} \
+        "SELECT {} FROM submissions s WHERE s.rowid IN (SELECT s.rowid FROM submissions s {} \
          ORDER BY {k} DESC, s.id DESC LIMIT {}) ORDER BY k DESC, s.id DESC",
         submission_columns(&cols),
         if wh.is_empty() {
@@ -208,10 +217,10 @@ pub async fn list(
     } else {
         None
     };
-    Ok(Json(SubmissionPage {
+    Ok(SubmissionPage {
         items: rows.into_iter().map(|(s, _)| s).collect(),
         next_cursor,
-    }))
+    })
 }
 
 /// One submission with its comment tree.

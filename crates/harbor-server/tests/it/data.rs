@@ -295,6 +295,47 @@ async fn post_run_starts_in_background_and_can_be_followed() {
     }
 }
 
+#[tokio::test]
+async fn list_answers_are_reused_until_a_run_changes_the_data() {
+    let api = Api::new();
+    for uri in ["/api/v1/submissions?limit=5", "/api/v1/opportunities?limit=5"] {
+        let (first, cache) = api.get_cached(uri).await;
+        assert_eq!(cache, "miss", "{uri}");
+        let (again, cache) = api.get_cached(uri).await;
+        assert_eq!((&again, cache.as_str()), (&first, "hit"), "{uri}");
+    }
+    // Another query string is another answer.
+    let (_, cache) = api.get_cached("/api/v1/submissions?limit=6").await;
+    assert_eq!(cache, "miss");
+    std::fs::write(
+        api.dir.path().join("inbox/new.ndjson"),
+        "{\"id\":\"z999\",\"wait_ms\":500}\n",
+    )
+    .expect("write");
+    let w = api.token(Scope::Write).to_owned();
+    let (s, v) = api
+        .call(
+            "POST",
+            "/api/v1/runs",
+            Some(&w),
+            Some(r#"{"command":"load","files":["new.ndjson"]}"#),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    // While the run works, answers are computed and reused again; its end makes them stale.
+    let (during, _) = api.get_cached("/api/v1/submissions?limit=5").await;
+    let (_, cache) = api.get_cached("/api/v1/submissions?limit=5").await;
+    assert_eq!(cache, "hit");
+    assert_ne!(ids(&during)[0], "z999");
+    let run = follow(&api, v["run_id"].as_str().expect("id")).await;
+    assert_eq!(run["status"], "ok", "{run}");
+    let (page, cache) = api.get_cached("/api/v1/submissions?limit=5").await;
+    assert_eq!(cache, "miss");
+    assert_eq!(ids(&page)[0], "z999", "the run's post is first: {page}");
+    let (_, cache) = api.get_cached("/api/v1/submissions?limit=5").await;
+    assert_eq!(cache, "hit");
+}
+
 async fn follow(api: &Api, id: &str) -> Value {
     for _ in 0..200 {
         let run = api.get(&format!("/api/v1/runs/{id}")).await;

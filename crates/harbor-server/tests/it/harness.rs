@@ -69,8 +69,12 @@ INSERT INTO _harbor_runs VALUES
 INSERT INTO _harbor_loads VALUES ('load-1', 'reddit', 'completed', TIMESTAMP '2025-01-01 00:01:00', 121, 1, 'x');
 "#;
 
-/// A launcher that "loads" by counting lines, so `POST /runs` can be followed to the end.
-pub struct LineCounter;
+/// A launcher that "loads" by counting lines, so `POST /runs` can be followed to the end; a line
+/// with an `id` also becomes a (newest) submission, so a run can change what the API answers, after
+/// `wait_ms` milliseconds if the line says so.
+pub struct LineCounter {
+    conn: std::sync::Mutex<duckdb::Connection>,
+}
 
 impl RunLauncher for LineCounter {
     fn run(&self, job: &RunJob) -> Result<RunOutcome, String> {
@@ -80,7 +84,22 @@ impl RunLauncher for LineCounter {
             if text.contains("FAIL") {
                 return Err("input says FAIL".into());
             }
-            rows += text.lines().count() as u64;
+            for line in text.lines() {
+                let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+                if let Some(ms) = v["wait_ms"].as_u64() {
+                    std::thread::sleep(std::time::Duration::from_millis(ms));
+                }
+                if let Some(id) = v["id"].as_str() {
+                    let conn = self.conn.lock().map_err(|e| e.to_string())?;
+                    conn.execute(
+                        "INSERT INTO submissions (id, title, subreddit, created_utc) \
+                         VALUES (?, 'from a run', 'SaaS', TIMESTAMP '2030-01-01 00:00:00')",
+                        [id],
+                    )
+                    .map_err(|e| e.to_string())?;
+                }
+                rows += 1;
+            }
         }
         Ok(RunOutcome {
             rows: BTreeMap::from([("submissions".to_owned(), rows)]),
@@ -113,7 +132,9 @@ impl Api {
             ServerParts {
                 config,
                 tokens: dir.path().join("tokens.json"),
-                launcher: Some(Arc::new(LineCounter)),
+                launcher: Some(Arc::new(LineCounter {
+                    conn: std::sync::Mutex::new(conn.try_clone().expect("clone")),
+                })),
                 inbox: dir.path().join("inbox"),
                 pipeline: "reddit".into(),
                 destination: "duckdb://test".into(),
@@ -165,6 +186,27 @@ impl Api {
         let v = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         (status, v)
+    }
+
+    /// A GET with the read token: the body and the `x-harbor-cache` header (`hit`, `miss` or empty).
+    pub async fn get_cached(&self, uri: &str) -> (Value, String) {
+        let req = Request::builder()
+            .uri(uri)
+            .header("authorization", format!("Bearer {}", self.token(Scope::Read)))
+            .body(Body::empty())
+            .expect("request");
+        let res = self.app.clone().oneshot(req).await.expect("response");
+        assert_eq!(res.status(), StatusCode::OK, "{uri}");
+        let cache = res
+            .headers()
+            .get("x-harbor-cache")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = axum::body::to_bytes(res.into_body(), 16 << 20)
+            .await
+            .expect("body");
+        (serde_json::from_slice(&bytes).expect("json"), cache)
     }
 
     pub async fn get(&self, uri: &str) -> Value {
