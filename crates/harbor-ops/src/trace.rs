@@ -184,6 +184,13 @@ impl RunTrace {
         }
     }
 
+    /// The same trace under a run id given elsewhere (a run started through the HTTP API keeps the
+    /// id the API answered with).
+    pub fn with_run_id(mut self, run_id: impl Into<String>) -> RunTrace {
+        self.record.run_id = run_id.into();
+        self
+    }
+
     /// Starts a trace and writes its `running` row.
     pub fn start(store: &mut dyn SqlStore, command: &str, pipeline: &str) -> Result<RunTrace> {
         let t = RunTrace::begin(command, pipeline);

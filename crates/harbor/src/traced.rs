@@ -16,8 +16,23 @@ pub struct Traced {
 impl Traced {
     /// Starts the trace of `command` and writes its `running` row.
     pub fn start(store: Box<dyn SqlStore>, command: &str, settings: &crate::settings::Settings) -> Traced {
+        Self::start_as(store, RunTrace::begin(command, &settings.pipeline), settings)
+    }
+
+    /// Like [`Traced::start`] under a given run id (a run started through the HTTP API).
+    pub fn start_with_id(
+        store: Box<dyn SqlStore>,
+        command: &str,
+        run_id: &str,
+        settings: &crate::settings::Settings,
+    ) -> Traced {
+        let trace = RunTrace::begin(command, &settings.pipeline).with_run_id(run_id);
+        Self::start_as(store, trace, settings)
+    }
+
+    fn start_as(store: Box<dyn SqlStore>, trace: RunTrace, settings: &crate::settings::Settings) -> Traced {
         let mut t = Traced {
-            trace: RunTrace::begin(command, &settings.pipeline),
+            trace,
             store,
             alerts: settings.alerts.clone(),
             pipeline: settings.pipeline.clone(),

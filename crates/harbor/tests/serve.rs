@@ -180,6 +180,16 @@ fn serves_loaded_data_and_runs_loads_in_the_background() {
     let opp = json(a, "/api/v1/opportunities?limit=3", &read);
     assert_eq!(opp["items"].as_array().expect("items").len(), 3);
     assert!(opp["items"][0]["title"].is_string());
+    // A list read before the run (and kept by the response cache) shows the run's posts after it.
+    let python = "/api/v1/submissions?subreddit=python&limit=500";
+    let has_new = |page: &Value| {
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|s| s["id"] == "p0000349")
+    };
+    assert!(!has_new(&json(a, python, &read)));
     let (s, body) = http(
         a,
         "POST",
@@ -213,6 +223,18 @@ fn serves_loaded_data_and_runs_loads_in_the_background() {
     assert_eq!(run["rows"]["submissions"], 50);
     let new = json(a, "/api/v1/submissions/p0000349", &read);
     assert_eq!(new["submission"]["subreddit"], "python");
+    assert!(
+        has_new(&json(a, python, &read)),
+        "the list is not stale after the run"
+    );
+    let listed = json(a, "/api/v1/runs", &read);
+    let same: Vec<&Value> = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|r| r["run_id"] == id.as_str())
+        .collect();
+    assert_eq!(same.len(), 1, "one entry per run: {listed}");
     let (s, metrics) = http(a, "GET", "/metrics", Some(&read), None);
     assert_eq!(s, 200);
     assert!(metrics.contains("harbor_server_responses_total"));
@@ -222,6 +244,18 @@ fn serves_loaded_data_and_runs_loads_in_the_background() {
         metrics.contains(r#"harbor_runs_total{pipeline="reddit",command="collect",status="failed"}"#),
         "{metrics}"
     );
+    // The API's run is traced in `_harbor_runs` under the id the API answered with.
+    drop(srv);
+    let conn = duckdb::Connection::open(h.db()).expect("open");
+    let traced: (String, String, i64) = conn
+        .query_row(
+            "SELECT command, status, CAST(json_extract(rows, '$.submissions') AS BIGINT) \
+             FROM _harbor_runs WHERE run_id = ?",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("the API run has a trace row");
+    assert_eq!(traced, ("load".to_owned(), "ok".to_owned(), 50));
 }
 
 #[test]

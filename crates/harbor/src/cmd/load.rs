@@ -93,7 +93,7 @@ fn load_traced(
 }
 
 /// What the run trace keeps of a load.
-fn record(traced: &mut crate::traced::Traced, s: &RunSummary, bytes: u64) {
+pub(crate) fn record(traced: &mut crate::traced::Traced, s: &RunSummary, bytes: u64) {
     traced.stage("extract", s.seconds.0);
     traced.stage("load", s.seconds.1);
     let stats = traced.stats();

@@ -16,6 +16,7 @@ use harbor_server::{AppState, RunJob, RunLauncher, RunOutcome, ServerConfig, Ser
 use crate::dest::DestinationUrl;
 use crate::output::dest_error;
 use crate::settings::Settings;
+use crate::traced::Traced;
 
 /// Serve the HTTP API (/api/v1, /openapi.json, /metrics, /healthz) and the dashboard (/), and run
 /// the [[schedules]] of harbor.toml in the same process (one run at a time).
@@ -41,6 +42,7 @@ struct LoadLauncher {
 }
 
 impl RunLauncher for LoadLauncher {
+    /// Loads the job's files, traced in `_harbor_runs` under the run id the API answered with.
     fn run(&self, job: &RunJob) -> Result<RunOutcome, String> {
         let dest = self
             .dest
@@ -48,8 +50,21 @@ impl RunLauncher for LoadLauncher {
             .map_err(|_| "database handle poisoned".to_owned())?
             .try_clone()
             .map_err(|e| e.to_string())?;
-        let opts = crate::cmd::load::options(&self.settings, job.table.clone(), None, job.force)
-            .map_err(|e| format!("{e:#}"))?;
+        let ops = dest
+            .connection()
+            .try_clone()
+            .map_err(|e| format!("cannot open a connection for the run trace: {e}"))?;
+        let store = harbor_ops::store::DuckStore::from_connection(ops, dest.describe());
+        let mut traced = Traced::start_with_id(Box::new(store), "load", &job.run_id, &self.settings);
+        let result = self.load(job, dest, &mut traced);
+        traced.finish(&result);
+        result.map_err(|e| format!("{e:#}"))
+    }
+}
+
+impl LoadLauncher {
+    fn load(&self, job: &RunJob, dest: DuckDbDestination, traced: &mut Traced) -> anyhow::Result<RunOutcome> {
+        let opts = crate::cmd::load::options(&self.settings, job.table.clone(), None, job.force)?;
         let mut pipeline = Pipeline::open(
             PipelineOptions {
                 name: self.settings.pipeline.clone(),
@@ -59,7 +74,8 @@ impl RunLauncher for LoadLauncher {
             },
             Box::new(dest),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(crate::output::pipeline_error)?;
+        traced.locked();
         let bytes = job
             .files
             .iter()
@@ -68,7 +84,8 @@ impl RunLauncher for LoadLauncher {
             .sum();
         let summary = pipeline
             .load_files(&job.files, &opts, Arc::new(AtomicU64::new(0)))
-            .map_err(|e| e.to_string())?;
+            .map_err(crate::output::pipeline_error)?;
+        crate::cmd::load::record(traced, &summary, bytes);
         let rows = summary
             .load
             .map(|l| l.rows.into_iter().collect())
