@@ -61,6 +61,9 @@ pub enum Error {
         #[source]
         source: harbor_reddit::Error,
     },
+    /// A thread of the pipeline stopped unexpectedly (a bug, not the input).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Working directory problem.
     #[error("cannot use working directory {path}")]
     Workdir {

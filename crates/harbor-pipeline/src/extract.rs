@@ -11,12 +11,12 @@ use std::sync::atomic::AtomicU64;
 
 use crossbeam_channel::bounded;
 use harbor_core::Schema;
-use harbor_core::normalize::{FlatChunk, NormalizeOptions, Reject, ResolveStats, resolve};
+use harbor_core::normalize::{FlatChunk, NormalizeOptions, Reject, ResolveStats, ResolvedTable, resolve};
 use harbor_core::package::PackageWriter;
 use harbor_core::schema::C_CONTENT_HASH;
 use harbor_parquet::JobWriteOptions;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::input::{Payload, RawRecord, read_file};
 use crate::rejects::RejectSink;
 
@@ -188,6 +188,18 @@ where
         }
         drop(raw_rx);
         drop(flat_tx);
+        // Job files are encoded (Arrow, Parquet, fsync) on their own thread, so this thread only
+        // resolves chunks against the schema, which must happen in input order.
+        let (job_tx, job_rx) = bounded::<(PathBuf, ResolvedTable)>(workers * 2);
+        let job_opts = opts.job;
+        let encoder = s.spawn(move || -> Result<u64> {
+            let mut bytes = 0u64;
+            for (path, table) in job_rx {
+                bytes += harbor_parquet::write_job(&path, &table, job_opts)?;
+                harbor_core::testhook::pause_point("normalize");
+            }
+            Ok(bytes)
+        });
 
         // Resolve in input order.
         let mut pending: HashMap<u64, Parsed> = HashMap::new();
@@ -204,7 +216,16 @@ where
                 for (r, text) in &bad {
                     rejects.push(r.source.file, r.source.line, &r.reason, text.as_deref());
                 }
-                result = write_chunk(chunk, writer, schema, opts, load_id, rejects, &mut summary);
+                result = write_chunk(
+                    chunk,
+                    &job_tx,
+                    writer,
+                    schema,
+                    opts,
+                    load_id,
+                    rejects,
+                    &mut summary,
+                );
                 if result.is_err() {
                     break;
                 }
@@ -214,7 +235,13 @@ where
             }
         }
         drop(flat_rx);
+        drop(job_tx);
         let records = reader.join().unwrap_or_else(|_| Ok(0));
+        let encoded = encoder
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the job encoder thread panicked".into())));
+        // An encoding error (e.g. a full disk) is the cause when the encoder stopped taking jobs.
+        summary.package_bytes += encoded?;
         result?;
         summary.records = records?;
         Ok(())
@@ -288,8 +315,10 @@ fn tag_content_hash(v: &mut serde_json::Value, hash: u128) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_chunk(
     chunk: FlatChunk,
+    jobs: &crossbeam_channel::Sender<(PathBuf, ResolvedTable)>,
     writer: &mut PackageWriter,
     schema: &mut Schema,
     opts: &ExtractOptions,
@@ -308,13 +337,13 @@ fn write_chunk(
         load_id,
         &mut summary.resolve,
     )?;
-    for t in &tables {
+    for t in tables {
         let path = writer.next_job_path(&t.name, "parquet");
-        summary.package_bytes += harbor_parquet::write_job(&path, t, opts.job)?;
         *summary.rows.entry(t.name.clone()).or_default() += t.rows as u64;
-    }
-    if summary.package_bytes > 0 {
-        harbor_core::testhook::pause_point("normalize");
+        if jobs.send((path, t)).is_err() {
+            // The encoder stopped on an error; the caller reports it.
+            return Err(Error::Internal("the job encoder stopped".into()));
+        }
     }
     Ok(())
 }
