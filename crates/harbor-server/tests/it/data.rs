@@ -252,33 +252,14 @@ async fn subreddits_status_and_runs() {
 #[tokio::test]
 async fn post_run_starts_in_background_and_can_be_followed() {
     let api = Api::new();
-    std::fs::write(api.dir.path().join("inbox/a.ndjson"), "{}\n{}\n{}\n").expect("write");
-    std::fs::write(api.dir.path().join("inbox/bad.ndjson"), "FAIL\n").expect("write");
-    let w = api.token(Scope::Write).to_owned();
-    let (s, v) = api
-        .call(
-            "POST",
-            "/api/v1/runs",
-            Some(&w),
-            Some(r#"{"command":"load","files":["a.ndjson"]}"#),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-    let id = v["run_id"].as_str().expect("run id").to_owned();
+    let id = start_load(&api, "a.ndjson", "{}\n{}\n{}\n").await;
     let run = follow(&api, &id).await;
     assert_eq!(run["status"], "ok", "{run}");
     assert_eq!(run["rows"]["submissions"], 3);
     let listed = api.get("/api/v1/runs").await;
     assert_eq!(ids(&listed)[0], id);
-    let (_, v) = api
-        .call(
-            "POST",
-            "/api/v1/runs",
-            Some(&w),
-            Some(r#"{"command":"load","files":["bad.ndjson"]}"#),
-        )
-        .await;
-    let run = follow(&api, v["run_id"].as_str().expect("id")).await;
+    let bad = start_load(&api, "bad.ndjson", "FAIL\n").await;
+    let run = follow(&api, &bad).await;
     assert_eq!(run["status"], "failed");
     assert_eq!(run["error"], "input says FAIL");
     for body in [
@@ -290,7 +271,7 @@ async fn post_run_starts_in_background_and_can_be_followed() {
         r#"{"command":"load","files":["a.ndjson"],"extra":1}"#,
         r#"{"command":"#,
     ] {
-        let (s, v) = api.call("POST", "/api/v1/runs", Some(&w), Some(body)).await;
+        let (s, v) = api.call("POST", "/api/v1/runs", Some(api.token(Scope::Write)), Some(body)).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
     }
 }
@@ -307,33 +288,30 @@ async fn list_answers_are_reused_until_a_run_changes_the_data() {
     // Another query string is another answer.
     let (_, cache) = api.get_cached("/api/v1/submissions?limit=6").await;
     assert_eq!(cache, "miss");
-    std::fs::write(
-        api.dir.path().join("inbox/new.ndjson"),
-        "{\"id\":\"z999\",\"wait_ms\":500}\n",
-    )
-    .expect("write");
-    let w = api.token(Scope::Write).to_owned();
-    let (s, v) = api
-        .call(
-            "POST",
-            "/api/v1/runs",
-            Some(&w),
-            Some(r#"{"command":"load","files":["new.ndjson"]}"#),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let run_id = start_load(&api, "new.ndjson", "{\"id\":\"z999\",\"wait_ms\":500}\n").await;
     // While the run works, answers are computed and reused again; its end makes them stale.
     let (during, _) = api.get_cached("/api/v1/submissions?limit=5").await;
     let (_, cache) = api.get_cached("/api/v1/submissions?limit=5").await;
     assert_eq!(cache, "hit");
     assert_ne!(ids(&during)[0], "z999");
-    let run = follow(&api, v["run_id"].as_str().expect("id")).await;
+    let run = follow(&api, &run_id).await;
     assert_eq!(run["status"], "ok", "{run}");
     let (page, cache) = api.get_cached("/api/v1/submissions?limit=5").await;
     assert_eq!(cache, "miss");
     assert_eq!(ids(&page)[0], "z999", "the run's post is first: {page}");
     let (_, cache) = api.get_cached("/api/v1/submissions?limit=5").await;
     assert_eq!(cache, "hit");
+}
+
+/// Writes `text` as `inbox/<file>` and starts a load of it; returns the run id.
+async fn start_load(api: &Api, file: &str, text: &str) -> String {
+    std::fs::write(api.dir.path().join("inbox").join(file), text).expect("write");
+    let body = format!(r#"{{"command":"load","files":["{file}"]}}"#);
+    let (s, v) = api
+        .call("POST", "/api/v1/runs", Some(api.token(Scope::Write)), Some(&body))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    v["run_id"].as_str().expect("run id").to_owned()
 }
 
 async fn follow(api: &Api, id: &str) -> Value {
