@@ -271,7 +271,9 @@ async fn post_run_starts_in_background_and_can_be_followed() {
         r#"{"command":"load","files":["a.ndjson"],"extra":1}"#,
         r#"{"command":"#,
     ] {
-        let (s, v) = api.call("POST", "/api/v1/runs", Some(api.token(Scope::Write)), Some(body)).await;
+        let (s, v) = api
+            .call("POST", "/api/v1/runs", Some(api.token(Scope::Write)), Some(body))
+            .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
     }
 }
