@@ -30,7 +30,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use crate::manifest::{LoadEntry, Manifest, SchemaEntry, StateEntry, TableEntry, sync_dir};
-use crate::read::{arrow_schema, dedupe, read_file, read_table};
+use crate::read::{arrow_schema, dedupe, live_content_hashes, read_file, read_table};
 use crate::views::views_sql;
 use crate::{Error, Result};
 
@@ -375,6 +375,23 @@ impl Destination for ParquetDestination {
                 source: l.source.clone(),
             })
             .collect())
+    }
+
+    fn content_hashes(
+        &mut self,
+        schema: &Schema,
+    ) -> std::result::Result<std::collections::HashSet<u128>, DestinationError> {
+        let m = self.manifest_r()?;
+        let mut out = std::collections::HashSet::new();
+        for t in schema.tables.values() {
+            if t.parent.is_some() || t.disposition != WriteDisposition::Merge {
+                continue;
+            }
+            let hashes = live_content_hashes(&self.dir, &m, &t.name)
+                .map_err(derr(&format!("cannot read content hashes of `{}`", t.name)))?;
+            out.extend(hashes.iter().filter_map(|h| u128::from_str_radix(h, 16).ok()));
+        }
+        Ok(out)
     }
 
     fn table_counts(&mut self) -> std::result::Result<Vec<(String, u64)>, DestinationError> {

@@ -10,8 +10,9 @@ use arrow::array::{Array, ArrayRef, BooleanArray, StringArray, new_null_array};
 use arrow::compute::{cast, filter_record_batch};
 use arrow_array::RecordBatch;
 use arrow_schema::{Field, Schema as ArrowSchema};
-use harbor_core::schema::{C_ID, C_ROOT_ID};
+use harbor_core::schema::{C_CONTENT_HASH, C_ID, C_ROOT_ID};
 use harbor_core::{Column, WriteDisposition};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::arrow::arrow_type;
@@ -237,6 +238,68 @@ fn read_live(dir: &Path, manifest: &Manifest, table: &str) -> Result<(Arc<ArrowS
             Ok((schema, (batches, Some(ids))))
         }
     }
+}
+
+/// The content hashes (`_harbor_content_hash`, as stored) of the live rows of a merge root table:
+/// the hash of the latest row per key, reading only the key and hash columns of each file. A key
+/// whose latest row has no hash contributes none, so a record whose older version had the same
+/// content is not mistaken for stored.
+pub fn live_content_hashes(dir: &Path, manifest: &Manifest, table: &str) -> Result<Vec<String>> {
+    let Some(entry) = manifest.tables.get(table) else {
+        return Ok(Vec::new());
+    };
+    if entry.disposition != WriteDisposition::Merge || entry.parent.is_some() {
+        return Ok(Vec::new());
+    }
+    let key = entry.primary_key.clone().unwrap_or_else(|| C_ID.to_owned());
+    let mut latest: HashMap<String, Option<String>> = HashMap::new();
+    for f in &entry.files {
+        let path = dir.join(f);
+        for b in read_columns(&path, &[key.as_str(), C_CONTENT_HASH])? {
+            let keys = text_column(&b, &key, table)?;
+            let hashes = b
+                .column_by_name(C_CONTENT_HASH)
+                .map(|_| text_column(&b, C_CONTENT_HASH, table))
+                .transpose()?;
+            for r in 0..keys.len() {
+                if keys.is_valid(r) {
+                    let hash = hashes
+                        .as_ref()
+                        .filter(|h| h.is_valid(r))
+                        .map(|h| h.value(r).to_owned());
+                    latest.insert(keys.value(r).to_owned(), hash);
+                }
+            }
+        }
+    }
+    Ok(latest.into_values().flatten().collect())
+}
+
+/// Reads only the named columns of a Parquet file (those it has).
+fn read_columns(path: &Path, names: &[&str]) -> Result<Vec<RecordBatch>> {
+    let pq = |source| Error::Parquet {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), names.iter().copied());
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(65536)
+        .build()
+        .map_err(pq)?;
+    reader
+        .map(|b| {
+            b.map_err(|source| Error::Arrow {
+                table: path.display().to_string(),
+                source,
+            })
+        })
+        .collect()
 }
 
 /// The last row per `key` of batches written in order (one load's rows of a merge table).

@@ -114,6 +114,33 @@ pub fn merges_on_key(env: Env) {
     assert_eq!(t.get("p00050", "title"), "Post 50 second");
 }
 
+/// A merge load skips records identical to the live ones before parsing and loads changed ones,
+/// also a record whose content goes back to an older version (only live versions count).
+pub fn skips_unchanged_records(env: Env) {
+    let a = env.write("a.ndjson", &submissions(0, 20, "v1", 0));
+    env.load(&a, &Run::default()).expect("first load");
+    // The same 20 records with one edited, and 5 new ones.
+    let b = env.write(
+        "b.ndjson",
+        &submissions(0, 25, "v1", 0).replacen("Post 7 v1", "Post 7 v2", 1),
+    );
+    let s = env.load(&b, &Run::default()).expect("second load");
+    assert_eq!(s.extract.unchanged, 19, "{:?}", s.extract);
+    let t = env.table("submissions");
+    assert_eq!(t.rows.len(), 25);
+    assert_eq!(t.get("p00007", "title"), "Post 7 v2");
+    // Post 7 back to its first content: its live version is v2, so it loads again.
+    let c = env.write("c.ndjson", &submissions(0, 25, "v1", 0));
+    let s = env.load(&c, &Run::default()).expect("third load");
+    assert_eq!(s.extract.unchanged, 24, "{:?}", s.extract);
+    let t = env.table("submissions");
+    assert_eq!(t.rows.len(), 25);
+    assert_eq!(t.get("p00007", "title"), "Post 7 v1");
+    let counts = env.counts();
+    assert_eq!(count(&counts, AWARDS), awards(0, 25, 0), "{counts:?}");
+    assert_eq!(count(&counts, IMAGES), 25, "{counts:?}");
+}
+
 /// Append adds every row, also rows with known keys.
 pub fn appends(env: Env) {
     let a = env.write("a.ndjson", &submissions(0, 15, "a", 0));
