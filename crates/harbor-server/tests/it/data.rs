@@ -290,12 +290,15 @@ async fn list_answers_are_reused_until_a_run_changes_the_data() {
     // Another query string is another answer.
     let (_, cache) = api.get_cached("/api/v1/submissions?limit=6").await;
     assert_eq!(cache, "miss");
-    let run_id = start_load(&api, "new.ndjson", "{\"id\":\"z999\",\"wait_ms\":500}\n").await;
+    let gate = api.dir.path().join("gate");
+    let line = serde_json::json!({"id": "z999", "wait_for": gate.display().to_string()});
+    let run_id = start_load(&api, "new.ndjson", &format!("{line}\n")).await;
     // While the run works, answers are computed and reused again; its end makes them stale.
     let (during, _) = api.get_cached("/api/v1/submissions?limit=5").await;
     let (_, cache) = api.get_cached("/api/v1/submissions?limit=5").await;
     assert_eq!(cache, "hit");
     assert_ne!(ids(&during)[0], "z999");
+    std::fs::write(&gate, "").expect("open the gate");
     let run = follow(&api, &run_id).await;
     assert_eq!(run["status"], "ok", "{run}");
     let (page, cache) = api.get_cached("/api/v1/submissions?limit=5").await;

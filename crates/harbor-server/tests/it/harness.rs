@@ -70,8 +70,8 @@ INSERT INTO _harbor_loads VALUES ('load-1', 'reddit', 'completed', TIMESTAMP '20
 "#;
 
 /// A launcher that "loads" by counting lines, so `POST /runs` can be followed to the end; a line
-/// with an `id` also becomes a (newest) submission, so a run can change what the API answers, after
-/// `wait_ms` milliseconds if the line says so.
+/// with an `id` also becomes a (newest) submission, so a run can change what the API answers, once
+/// the file named by `wait_for` exists if the line has one.
 pub struct LineCounter {
     conn: std::sync::Mutex<duckdb::Connection>,
 }
@@ -86,8 +86,14 @@ impl RunLauncher for LineCounter {
             }
             for line in text.lines() {
                 let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-                if let Some(ms) = v["wait_ms"].as_u64() {
-                    std::thread::sleep(std::time::Duration::from_millis(ms));
+                if let Some(gate) = v["wait_for"].as_str() {
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                    while !std::path::Path::new(gate).exists() {
+                        if std::time::Instant::now() > deadline {
+                            return Err(format!("{gate} did not appear"));
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
                 }
                 if let Some(id) = v["id"].as_str() {
                     let conn = self.conn.lock().map_err(|e| e.to_string())?;
