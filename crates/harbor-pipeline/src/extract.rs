@@ -1,8 +1,9 @@
 //! Extract and normalize input files into a load package, in parallel with a deterministic result.
 //!
 //! A reader thread cuts the input into chunks of records; worker threads parse and flatten chunks;
-//! this thread resolves them against the schema strictly in input order and writes each chunk's
-//! tables as Parquet job files. Channels are bounded, so memory stays flat whatever the input size.
+//! this thread resolves them against the schema strictly in input order; an encoder thread writes
+//! each chunk's tables as Parquet job files. Channels are bounded, so memory stays flat whatever the
+//! input size.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
