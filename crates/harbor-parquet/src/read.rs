@@ -58,6 +58,15 @@ pub fn conform(batch: &RecordBatch, schema: &Arc<ArrowSchema>, what: &str) -> Re
 
 /// Reads every batch of a Parquet file, conformed to `schema`.
 pub fn read_file(path: &Path, schema: &Arc<ArrowSchema>) -> Result<Vec<RecordBatch>> {
+    let what = path.display().to_string();
+    read_batches(path, None)?
+        .iter()
+        .map(|b| conform(b, schema, &what))
+        .collect()
+}
+
+/// Every batch of a Parquet file as stored; with `columns`, only those of them the file has.
+fn read_batches(path: &Path, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>> {
     let pq = |source| Error::Parquet {
         path: path.to_owned(),
         source,
@@ -66,21 +75,23 @@ pub fn read_file(path: &Path, schema: &Arc<ArrowSchema>) -> Result<Vec<RecordBat
         path: path.to_owned(),
         source,
     })?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(pq)?
-        .with_batch_size(65536)
-        .build()
-        .map_err(pq)?;
-    let what = path.display().to_string();
-    let mut out = Vec::new();
-    for b in reader {
-        let b = b.map_err(|source| Error::Arrow {
-            table: what.clone(),
-            source,
-        })?;
-        out.push(conform(&b, schema, &what)?);
+        .with_batch_size(65536);
+    if let Some(names) = columns {
+        let mask = ProjectionMask::columns(builder.parquet_schema(), names.iter().copied());
+        builder = builder.with_projection(mask);
     }
-    Ok(out)
+    builder
+        .build()
+        .map_err(pq)?
+        .map(|b| {
+            b.map_err(|source| Error::Arrow {
+                table: path.display().to_string(),
+                source,
+            })
+        })
+        .collect()
 }
 
 /// A column's values as text (keys are compared as text).
@@ -255,7 +266,7 @@ pub fn live_content_hashes(dir: &Path, manifest: &Manifest, table: &str) -> Resu
     let mut latest: HashMap<String, Option<String>> = HashMap::new();
     for f in &entry.files {
         let path = dir.join(f);
-        for b in read_columns(&path, &[key.as_str(), C_CONTENT_HASH])? {
+        for b in read_batches(&path, Some(&[key.as_str(), C_CONTENT_HASH]))? {
             let keys = text_column(&b, &key, table)?;
             let hashes = b
                 .column_by_name(C_CONTENT_HASH)
@@ -273,33 +284,6 @@ pub fn live_content_hashes(dir: &Path, manifest: &Manifest, table: &str) -> Resu
         }
     }
     Ok(latest.into_values().flatten().collect())
-}
-
-/// Reads only the named columns of a Parquet file (those it has).
-fn read_columns(path: &Path, names: &[&str]) -> Result<Vec<RecordBatch>> {
-    let pq = |source| Error::Parquet {
-        path: path.to_owned(),
-        source,
-    };
-    let file = File::open(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
-    let mask = ProjectionMask::columns(builder.parquet_schema(), names.iter().copied());
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(65536)
-        .build()
-        .map_err(pq)?;
-    reader
-        .map(|b| {
-            b.map_err(|source| Error::Arrow {
-                table: path.display().to_string(),
-                source,
-            })
-        })
-        .collect()
 }
 
 /// The last row per `key` of batches written in order (one load's rows of a merge table).
