@@ -94,6 +94,7 @@ pub fn load_once(d: &mut PostgresDestination, package: &Package) -> Result<LoadR
         ..Default::default()
     };
     let mut cleared: Vec<String> = Vec::new();
+    let mut direct: Vec<String> = Vec::new();
     let mut total = 0u64;
     for plan in &m.tables {
         let table_jobs: Vec<&Job> = jobs.iter().filter(|j| j.table == plan.name).collect();
@@ -113,7 +114,7 @@ pub fn load_once(d: &mut PostgresDestination, package: &Package) -> Result<LoadR
             full: &full,
             table: ts,
         };
-        let n = ctx.load(plan, &table_jobs, &mut cleared)?;
+        let n = ctx.load(plan, &table_jobs, &mut cleared, &mut direct)?;
         total += n;
         report.rows.push((plan.name.clone(), n));
     }
@@ -184,6 +185,7 @@ impl TableLoad<'_, '_> {
         plan: &TablePlan,
         jobs: &[&Job],
         cleared: &mut Vec<String>,
+        direct: &mut Vec<String>,
     ) -> Result<u64, DestinationError> {
         let t = qualified(self.schema, &plan.name);
         let is_root = plan.parent.is_none();
@@ -209,6 +211,9 @@ impl TableLoad<'_, '_> {
                 self.copy_jobs(&t, jobs, false)
             }
             WriteDisposition::Merge => {
+                if let Some(n) = self.merge_into_empty(plan, jobs, direct)? {
+                    return Ok(n);
+                }
                 let stage = q(&format!("_harbor_stage_{}", plan.name));
                 exec(
                     self.tx,
@@ -258,6 +263,48 @@ impl TableLoad<'_, '_> {
                 };
                 exec(self.tx, &format!("DROP TABLE {stage}")).map_err(self.err("staging cleanup"))?;
                 Ok(n)
+            }
+        }
+    }
+
+    /// The first load into an empty table needs no staging: its rows are COPYed straight into the
+    /// table, which halves what Postgres writes. A root table qualifies when its unique key index
+    /// exists (a key repeated within the load then fails the COPY, which is rolled back to a
+    /// savepoint and merged through the staging table instead); a child table when its root went
+    /// this way in this load (unique roots give unique child rows). `None`: take the staging path.
+    fn merge_into_empty(
+        &mut self,
+        plan: &TablePlan,
+        jobs: &[&Job],
+        direct: &mut Vec<String>,
+    ) -> Result<Option<u64>, DestinationError> {
+        let t = qualified(self.schema, &plan.name);
+        let qualifies = match &plan.parent {
+            None => self.has_pk_index()?,
+            Some(_) => direct.contains(&self.table.root),
+        };
+        if !qualifies {
+            return Ok(None);
+        }
+        let empty = rows(self.tx, &format!("SELECT NOT EXISTS (SELECT 1 FROM {t})"))
+            .map_err(self.err("emptiness check"))?;
+        if empty.first().and_then(|r| r[0].as_deref()) != Some("t") {
+            return Ok(None);
+        }
+        exec(self.tx, "SAVEPOINT harbor_direct").map_err(self.err("savepoint"))?;
+        match self.copy_jobs(&t, jobs, false) {
+            Ok(n) => {
+                exec(self.tx, "RELEASE SAVEPOINT harbor_direct").map_err(self.err("savepoint"))?;
+                if plan.parent.is_none() {
+                    direct.push(plan.name.clone());
+                }
+                Ok(Some(n))
+            }
+            Err(first) => {
+                // Most likely a key repeated within the load; anything else shows up again on the
+                // staging path (or here, if the connection is gone).
+                exec(self.tx, "ROLLBACK TO SAVEPOINT harbor_direct").map_err(|_| first)?;
+                Ok(None)
             }
         }
     }

@@ -114,6 +114,46 @@ pub fn merges_on_key(env: Env) {
     assert_eq!(t.get("p00050", "title"), "Post 50 second");
 }
 
+/// The first load into empty tables with a key repeated within the load: the last occurrence wins
+/// and only its child rows remain, also when the repeat comes after a megabyte of rows (a
+/// destination that streams rows straight into the table must notice mid-stream and recover).
+pub fn first_load_with_repeated_keys(env: Env) {
+    // Row 3 twice at the start (3 extra awards the second time), then 6,000 rows.
+    let text = format!(
+        "{}{}{}",
+        submissions(3, 1, "first", 0),
+        submissions(3, 1, "second", 3),
+        submissions(10, 6000, "bulk", 0)
+    );
+    let a = env.write("a.ndjson", &text);
+    env.load(&a, &Run::default()).expect("first load");
+    let t = env.table("submissions");
+    assert_eq!(t.rows.len(), 6001);
+    assert_eq!(t.get("p00003", "title"), "Post 3 second");
+    let c = env.counts();
+    assert_eq!(count(&c, AWARDS), awards(3, 1, 3) + awards(10, 6000, 0), "{c:?}");
+    assert_eq!(count(&c, IMAGES), 6001, "{c:?}");
+    // A second load (the tables are no longer empty) with a repeated key at its end.
+    let b = env.write(
+        "b.ndjson",
+        &format!(
+            "{}{}",
+            submissions(7000, 3000, "late", 0),
+            submissions(9999, 1, "last", 1)
+        ),
+    );
+    env.load(&b, &Run::default()).expect("second load");
+    let t = env.table("submissions");
+    assert_eq!(t.rows.len(), 9001);
+    assert_eq!(t.get("p09999", "title"), "Post 9999 last");
+    let c = env.counts();
+    assert_eq!(
+        count(&c, AWARDS),
+        awards(3, 1, 3) + awards(10, 6000, 0) + awards(7000, 2999, 0) + awards(9999, 1, 1),
+        "{c:?}"
+    );
+}
+
 /// A merge load skips records identical to the live ones before parsing and loads changed ones,
 /// also a record whose content goes back to an older version (only live versions count).
 pub fn skips_unchanged_records(env: Env) {

@@ -28,6 +28,10 @@ macro_rules! conformance {
                 cases::merges_on_key(support::$dest());
             }
             #[test]
+            fn first_load_with_repeated_keys() {
+                cases::first_load_with_repeated_keys(support::$dest());
+            }
+            #[test]
             fn skips_unchanged_records() {
                 cases::skips_unchanged_records(support::$dest());
             }
