@@ -6,7 +6,7 @@
 Bounded (wrk -d, subprocess timeouts) and self-stopping (the server gets SIGTERM at the end).
 
 Reports requests/s, p50/p99 latency, errors (non-2xx and socket errors; must be 0) and the server's
-peak RSS (VmHWM from /proc), and appends a section to bench/RESULTS.md.
+peak RSS (VmHWM from /proc), and writes its section of bench/RESULTS.md.
 
   python3 bench/api_load.py [--submissions 100000] [--seconds 30] [--connections 200] [--no-record]
 
@@ -20,6 +20,8 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+
+from benchlib import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SDK = ROOT / "sdk" / "typescript"
@@ -103,8 +105,7 @@ def record(results, args):
         lines.append(f"| `{r['path']}` | {r['requests_per_s']:,.0f} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms "
                      f"| {r['requests']:,} | {r['errors']} |")
     lines += ["", f"Server peak RSS: {results['server_peak_rss_mb']} MB.", ""]
-    with open(ROOT / "bench" / "RESULTS.md", "a") as f:
-        f.write("\n".join(lines))
+    write_section("\n".join(lines).lstrip("\n"))
 
 
 def main():

@@ -22,11 +22,9 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "bench"
+from benchlib import ROOT, SHARED, measure, sh, venv_python, write_section
 
 PY_READER = r"""
 import sys, zstandard, orjson
@@ -54,29 +52,6 @@ print(n)
 DUCKDB_READ = ("import duckdb,sys; c=duckdb.connect(sys.argv[1]); c.execute(\"SET enable_progress_bar=false\"); "
                "c.execute(\"CREATE TABLE t AS SELECT * FROM read_ndjson(?, maximum_object_size=100000000)\", [sys.argv[2]]); "
                "print(c.execute('select count(*) from t').fetchone()[0])")
-
-
-def sh(cmd, **kw):
-    return subprocess.run(cmd, check=True, **kw)
-
-
-def venv_python(venv):
-    py = venv / "bin" / "python"
-    if not py.exists():
-        sh([sys.executable, "-m", "venv", str(venv)])
-        sh([str(py), "-m", "pip", "install", "-q", "dlt[duckdb]==1.31.*", "orjson", "psutil", "zstandard"])
-    return str(py)
-
-
-def measure(cmd, env=None, allow_fail=False):
-    """Runs cmd under GNU time; returns (seconds, peak_rss_mb, stdout, ok, stderr)."""
-    t0 = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True, env=env)
-    secs = time.perf_counter() - t0
-    if p.returncode != 0 and not allow_fail:
-        raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-3000:]}")
-    rss_kb = int(p.stderr.strip().splitlines()[-1])
-    return secs, rss_kb / 1024, p.stdout, p.returncode == 0, p.stderr
 
 
 def generate(data, rows):
@@ -144,7 +119,6 @@ def main():
     if q is not None:
         rows.append(("harbor ingest, quarter-size dump -> DuckDB (memory check)", q[2]["kept"], q[0], q[1],
                      f"{q[2]['bytes'] / 1e6:.0f} MB"))
-        mb_q = q[2]["bytes"] / 1e6
     secs, rss, out, _, _ = measure([py, "-c", PY_READER, str(dump), str(runs / "py_rows.ndjson")])
     rows.append(("Python zstandard + orjson reader, writes NDJSON rows", int(out.strip().splitlines()[-1]), secs, rss, ""))
     (runs / "py_rows.ndjson").unlink(missing_ok=True)
@@ -183,13 +157,7 @@ def write_results(rows, notes, a, mb, dump, kept):
             if label.startswith("harbor ingest RS.zst"):
                 notes.append(f"- {label}: {n / secs / dlt_rate:.1f}x dlt's rows/s.")
     lines += ["", *notes, ""]
-    results = ROOT / "bench" / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n\n"
-    start = text.find("## Dump ingestion (issue 6)")
-    if start >= 0:
-        end = text.find("\n## ", start + 5)
-        text = text[:start] + text[end + 1:] if end >= 0 else text[:start]
-    results.write_text(text.rstrip() + "\n\n" + "\n".join(lines) + "\n")
+    write_section("\n".join(lines))
     print("\n".join(lines))
 
 

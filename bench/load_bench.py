@@ -21,36 +21,9 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "bench"
-DATA = ROOT / "bench" / "data"
-VENV = ROOT / "bench" / ".venv"
-
-
-def sh(cmd, **kw):
-    return subprocess.run(cmd, check=True, **kw)
-
-
-def venv_python():
-    py = VENV / "bin" / "python"
-    if not py.exists():
-        sh([sys.executable, "-m", "venv", str(VENV)])
-        sh([str(py), "-m", "pip", "install", "-q", "dlt[duckdb,postgres]==1.31.*", "orjson", "psutil", "zstandard"])
-    return str(py)
-
-
-def measure(cmd, env=None):
-    """Runs cmd under GNU time; returns (seconds, peak_rss_mb, stdout)."""
-    t0 = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True, env=env)
-    secs = time.perf_counter() - t0
-    if p.returncode != 0:
-        raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-3000:]}")
-    rss_kb = int(p.stderr.strip().splitlines()[-1])
-    return secs, rss_kb / 1024, p.stdout
+from benchlib import DATA, SHARED, measure, sh, venv_python, write_section
 
 
 def generate(rows):
@@ -72,14 +45,14 @@ def harbor_run(harbor, workdir, path, table):
     env = dict(os.environ, NO_COLOR="1")
     cmd = [harbor, "load", str(path), "--table", table, "--destination", f"duckdb://{db}",
            "--workdir", str(workdir / ".harbor"), "--json"]
-    secs, rss, out = measure(cmd, env)
+    secs, rss, out, _, _ = measure(cmd, env)
     return secs, rss, json.loads(out)
 
 
 def dlt_run(py, workdir, path, table):
     cmd = [py, str(SHARED / "dlt_load.py"), str(path), "--table", table, "--workdir", str(workdir),
            "--loader-format", "jsonl", "--schema-out", str(workdir / "schema.json")]
-    secs, rss, out = measure(cmd)
+    secs, rss, out, _, _ = measure(cmd)
     return secs, rss, json.loads(out.strip().splitlines()[-1])
 
 
@@ -87,7 +60,7 @@ def duckdb_reference(py, workdir, path):
     code = ("import duckdb,sys; c=duckdb.connect(sys.argv[1]); "
             "c.execute(\"CREATE TABLE t AS SELECT * FROM read_ndjson(?, maximum_object_size=100000000)\", [sys.argv[2]]); "
             "print(c.execute('select count(*) from t').fetchone()[0])")
-    return measure([py, "-c", code, str(workdir / "ref.duckdb"), str(path)])
+    return measure([py, "-c", code, str(workdir / "ref.duckdb"), str(path)])[:3]
 
 
 def harbor_columns(py, db):
@@ -168,13 +141,7 @@ def write_results(rows_out, notes, a):
         lines.append(f"| {label} | {n:,} | {hs:.2f} | {n / hs:,.0f} | {hr:.0f} | {ds:.2f} | {n / ds:,.0f} | {dr:.0f} | "
                      f"{ds / hs:.1f}x | {hr / dr:.2f} |")
     lines += ["", *notes, ""]
-    results = ROOT / "bench" / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n\n"
-    start = text.find("## Load into DuckDB (issue 3)")
-    if start >= 0:
-        end = text.find("\n## ", start + 5)
-        text = text[:start] + text[end + 1:] if end >= 0 else text[:start]
-    results.write_text(text.rstrip() + "\n\n" + "\n".join(lines) + "\n")
+    write_section("\n".join(lines))
     print("\n".join(lines))
 
 

@@ -27,40 +27,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "bench"
-DATA = ROOT / "bench" / "data"
-VENV = ROOT / "bench" / ".venv"
+from benchlib import DATA, SHARED, measure, sh, venv_python, write_section
 PG_BIN = Path(os.environ.get("HARBOR_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SECTION = "## Postgres and Parquet destinations (issue 5)"
-
-
-def sh(cmd, **kw):
-    return subprocess.run(cmd, check=True, **kw)
-
-
-def venv_python():
-    py = VENV / "bin" / "python"
-    if not py.exists():
-        sh([sys.executable, "-m", "venv", str(VENV)])
-    probe = subprocess.run([str(py), "-c", "import dlt, psycopg2, orjson, psutil"], capture_output=True)
-    if probe.returncode != 0:
-        sh([str(py), "-m", "pip", "install", "-q", "dlt[duckdb,postgres]==1.31.*", "orjson", "psutil", "zstandard"])
-    return str(py)
-
-
-def measure(cmd, env=None):
-    """Runs cmd under GNU time; returns (seconds, peak_rss_mb, stdout)."""
-    t0 = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True, env=env)
-    secs = time.perf_counter() - t0
-    if p.returncode != 0:
-        raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-3000:]}")
-    rss_kb = int(p.stderr.strip().splitlines()[-1])
-    return secs, rss_kb / 1024, p.stdout
 
 
 def generate(rows):
@@ -122,7 +93,7 @@ class Cluster:
 def harbor(harbor_bin, args, workdir):
     env = dict(os.environ, NO_COLOR="1")
     cmd = [harbor_bin, *args, "--workdir", str(workdir / ".harbor"), "--json"]
-    secs, rss, out = measure(cmd, env)
+    secs, rss, out, _, _ = measure(cmd, env)
     return secs, rss, json.loads(out)
 
 
@@ -216,13 +187,7 @@ def write_results(pg_rows, pq_rows, notes, a, mb, before, after):
         lines.append(f"| {label} | {n:,} | {r[0]:.2f} | {n / r[0]:,.0f} | {in_mb / r[0]:.1f} | {out_mb:.1f} | "
                      f"{out_mb / r[0]:.1f} | {r[1]:.0f} |")
     lines += ["", *notes, ""]
-    results = ROOT / "bench" / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n\n"
-    start = text.find(SECTION)
-    if start >= 0:
-        end = text.find("\n## ", start + 5)
-        text = text[:start] + text[end + 1:] if end >= 0 else text[:start]
-    results.write_text(text.rstrip() + "\n\n" + "\n".join(lines) + "\n")
+    write_section("\n".join(lines))
     print("\n".join(lines))
 
 

@@ -28,8 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
+from benchlib import RESULTS, write_section
 SECTION = "## Opportunity scoring (issue 7)"
 
 PAINS = ["I hate", "I struggle with", "So frustrated by", "I wish there was a fix for", "Annoying problem:",
@@ -140,14 +139,7 @@ https://www.aigateway.sh/models/anthropic/claude-haiku-4.5 for the `anthropic/cl
 token counts come from the fake's `usage`; a real tokenizer counts English at about the same 4 characters
 per token, so the cost line is an estimate of the real bill for these prompts.
 """
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[nxt + 1:] if nxt != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    write_section(section)
     print(f"wrote {RESULTS}")
 
 
