@@ -162,12 +162,7 @@ pub fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
     crate::traced::run_locked(settings, "ingest", !args.no_wait, |dest, traced| {
         let described = dest.describe();
         let mut pipeline = crate::traced::open_pipeline(settings, dest, !args.no_wait, traced)?;
-        let total: u64 = args
-            .files
-            .iter()
-            .filter_map(|f| std::fs::metadata(f).ok())
-            .map(|m| m.len())
-            .sum();
+        let total = crate::cmd::load::input_bytes(&args.files);
         let progress = Arc::new(IngestProgress::default());
         let shown = ShowProgress::start(args.progress, total, progress.clone());
         let result = pipeline.ingest(&args.files, &opts, &progress);

@@ -70,12 +70,7 @@ fn load_traced(
 ) -> anyhow::Result<()> {
     let described = dest.describe();
     let mut pipeline = crate::traced::open_pipeline(settings, dest, !args.no_wait, traced)?;
-    let total: u64 = args
-        .files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
+    let total = input_bytes(&args.files);
     let counter = Arc::new(AtomicU64::new(0));
     let progress = Progress::bytes("loading", total, counter.clone());
     let started = std::time::Instant::now();
@@ -90,6 +85,15 @@ fn load_traced(
         print_summary(&summary, &described, secs);
     }
     Ok(())
+}
+
+/// The size of the input files together (unreadable ones count 0; the load reports them).
+pub(crate) fn input_bytes(files: &[std::path::PathBuf]) -> u64 {
+    files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 /// What the run trace keeps of a load.

@@ -76,12 +76,7 @@ impl LoadLauncher {
         )
         .map_err(crate::output::pipeline_error)?;
         traced.locked();
-        let bytes = job
-            .files
-            .iter()
-            .filter_map(|f| std::fs::metadata(f).ok())
-            .map(|m| m.len())
-            .sum();
+        let bytes = crate::cmd::load::input_bytes(&job.files);
         let summary = pipeline
             .load_files(&job.files, &opts, Arc::new(AtomicU64::new(0)))
             .map_err(crate::output::pipeline_error)?;
