@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Harbor, fixtures_dir, table_digest};
+use common::{Harbor, fixtures_dir, ok, table_digest};
 use serde_json::{Value, json};
 
 fn dumps_dir() -> PathBuf {
@@ -24,10 +24,6 @@ fn ingest(h: &Harbor, files: &[&Path], extra: &[&str]) -> (std::process::Output,
     let out = h.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let summary = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out, summary)
-}
-
-fn ok(out: &std::process::Output) {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Every line of a zstd file decoded with the zstd crate directly (not through harbor's reader).

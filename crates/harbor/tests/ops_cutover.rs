@@ -5,41 +5,13 @@
 mod common;
 mod ops_common;
 
-use common::Harbor;
+use common::{Harbor, legacy_project, ok};
 
 const SUBS: &str = "opensource,sideproject,productivity,freelance,personalfinance";
 
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A project whose legacy command is a script that appends its arguments to `legacy.log`.
 fn project() -> Harbor {
-    let h = Harbor::new();
-    let log = h.path().join("legacy.log");
-    let script = h.write(
-        "legacy.sh",
-        &format!("#!/bin/sh\necho \"$@\" >> '{}'\n", log.display()),
-    );
-    h.write(
-        "harbor.toml",
-        &format!(
-            "[cutover]\nlegacy_command = \"sh {} --subreddits {{subreddits}}\"\nsubreddits = [{}]\n",
-            script.display(),
-            SUBS.split(',')
-                .map(|s| format!("\"{s}\""))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    );
-    h
+    legacy_project(&SUBS.split(',').collect::<Vec<_>>())
 }
 
 fn routes(h: &Harbor) -> (Vec<String>, Vec<String>) {

@@ -7,8 +7,8 @@ mod ops_common;
 
 use std::collections::BTreeSet;
 
-use common::Harbor;
 use common::reddit::{Fake, command, corpus};
+use common::{Harbor, ok};
 use harbor_testkit::postgres::PgCluster;
 use ops_common::{now, posts};
 
@@ -18,17 +18,6 @@ fn db_name(url: &str) -> String {
         .and_then(|s| s.split('?').next())
         .unwrap_or_default()
         .to_owned()
-}
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn sql_str(s: &str) -> String {

@@ -4,18 +4,8 @@
 mod common;
 mod ops_common;
 
-use common::Harbor;
+use common::{Harbor, ok};
 use ops_common::{Webhook, now, posts};
-
-fn ok(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn loads_write_traces_that_runs_and_metrics_report_and_failures_alert() {

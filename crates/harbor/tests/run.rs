@@ -6,19 +6,9 @@ mod common;
 use std::process::{Output, Stdio};
 
 use common::reddit::{Fake, command, corpus, fake_llm};
-use common::{Harbor, wait_for_pause};
+use common::{Harbor, legacy_project, ok, wait_for_pause};
 use harbor_testkit::{FakeLlm, FakeLlmConfig, Fault};
 use serde_json::Value;
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn json(out: &Output) -> Value {
     ok(out);
@@ -368,19 +358,8 @@ fn pii_from_reddit_never_reaches_the_database_or_the_llm() {
 fn run_collects_the_harbor_share_and_hands_the_rest_to_the_legacy_collector() {
     let subs = ["alpha", "beta", "gamma", "delta"];
     let fake = Fake::start(corpus(&subs, 10));
-    let h = Harbor::new();
+    let h = legacy_project(&subs);
     let log = h.path().join("legacy.log");
-    let script = h.write(
-        "legacy.sh",
-        &format!("#!/bin/sh\necho \"$@\" >> '{}'\n", log.display()),
-    );
-    h.write(
-        "harbor.toml",
-        &format!(
-            "[cutover]\nlegacy_command = \"sh {} --subreddits {{subreddits}}\"\nsubreddits = [\"alpha\", \"beta\", \"gamma\", \"delta\"]\n",
-            script.display()
-        ),
-    );
     ok(&h.run(&["cutover", "set", "50%", "--by", "tester"]));
     let route = json(&h.run(&["cutover", "route", "--subreddits", &subs.join(","), "--json"]));
     let share = |k: &str| -> Vec<String> {

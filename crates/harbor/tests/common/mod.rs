@@ -12,6 +12,40 @@ pub mod reddit;
 #[allow(unused_imports)]
 pub use harbor_testkit::fixtures::{api_bodies, fixtures_dir, thing_ids};
 
+/// Asserts that a harbor process succeeded (showing its exit code and output otherwise) and returns
+/// its stdout.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A project whose legacy collector is a script that appends its arguments to `legacy.log`, with
+/// `subreddits` under the cutover.
+pub fn legacy_project(subreddits: &[&str]) -> Harbor {
+    let h = Harbor::new();
+    let log = h.path().join("legacy.log");
+    let script = h.write(
+        "legacy.sh",
+        &format!("#!/bin/sh\necho \"$@\" >> '{}'\n", log.display()),
+    );
+    let names: Vec<String> = subreddits.iter().map(|s| format!("\"{s}\"")).collect();
+    h.write(
+        "harbor.toml",
+        &format!(
+            "[cutover]\nlegacy_command = \"sh {} --subreddits {{subreddits}}\"\nsubreddits = [{}]\n",
+            script.display(),
+            names.join(", ")
+        ),
+    );
+    h
+}
+
 /// A scratch project directory; `harbor` runs with it as the current directory.
 pub struct Harbor {
     pub dir: tempfile::TempDir,
