@@ -15,6 +15,9 @@ pub struct Existing {
     pub content_hash: String,
     /// Whether the stored result is a score (`false`: a recorded failure).
     pub scored: bool,
+    /// Whether it is a result `harbor import` brought over from a legacy database (kept until a
+    /// rescore is asked for, whatever the content hash).
+    pub imported: bool,
 }
 
 /// Posts split by what to do with them.
@@ -43,6 +46,7 @@ pub fn plan(posts: Vec<Post>, existing: &HashMap<String, Existing>, rescore: boo
     for p in posts {
         match existing.get(&p.id) {
             None => out.new.push(p),
+            Some(e) if e.imported && e.scored && !rescore => out.cached += 1,
             Some(e) if rescore || !e.scored || e.content_hash != p.content_hash() => out.changed.push(p),
             Some(_) => out.cached += 1,
         }
@@ -72,6 +76,7 @@ mod tests {
             Existing {
                 content_hash: a.content_hash(),
                 scored: true,
+                imported: false,
             },
         );
         existing.insert(
@@ -79,6 +84,7 @@ mod tests {
             Existing {
                 content_hash: post("b", "before the edit").content_hash(),
                 scored: true,
+                imported: false,
             },
         );
         existing.insert(
@@ -86,6 +92,7 @@ mod tests {
             Existing {
                 content_hash: post("d", "x").content_hash(),
                 scored: false,
+                imported: false,
             },
         );
         let posts = vec![a.clone(), b, post("c", "new"), post("d", "x")];
@@ -94,5 +101,23 @@ mod tests {
         let ids: Vec<String> = p.todo().into_iter().map(|p| p.id).collect();
         assert_eq!(ids, vec!["c", "b", "d"]);
         assert_eq!(plan(posts, &existing, true).cached, 0);
+    }
+
+    #[test]
+    fn imported_results_are_kept_until_a_rescore() {
+        let a = post("a", "imported from the legacy pipeline");
+        let mut existing = HashMap::new();
+        existing.insert(
+            "a".to_owned(),
+            Existing {
+                content_hash: "imported".into(),
+                scored: true,
+                imported: true,
+            },
+        );
+        let p = plan(vec![a.clone()], &existing, false);
+        assert_eq!((p.new.len(), p.changed.len(), p.cached), (0, 0, 1));
+        let p = plan(vec![a], &existing, true);
+        assert_eq!((p.new.len(), p.changed.len(), p.cached), (0, 1, 0));
     }
 }

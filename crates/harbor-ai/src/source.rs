@@ -54,7 +54,8 @@ pub fn existing_tables(
 ) -> Result<BTreeSet<String>, DestinationError> {
     let list: Vec<String> = names.iter().map(|n| literal(n)).collect();
     let rows = dest.query_json(&format!(
-        "SELECT table_name FROM information_schema.tables WHERE table_name IN ({})",
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() \
+         AND table_name IN ({})",
         list.join(", ")
     ))?;
     Ok(rows
@@ -65,7 +66,8 @@ pub fn existing_tables(
 
 fn columns(dest: &mut dyn Destination, table: &str) -> Result<BTreeSet<String>, DestinationError> {
     let rows = dest.query_json(&format!(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = {}",
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() \
+         AND table_name = {}",
         literal(table)
     ))?;
     Ok(rows
@@ -169,7 +171,13 @@ pub fn read_posts(
     Ok(posts)
 }
 
-/// What `opportunity_analysis` holds for one scorer, by post id.
+/// The scorer id `harbor import` gives the results it brings over from a legacy
+/// `opportunity_analysis` table.
+pub const IMPORTED_SCORER: &str = "imported";
+
+/// What `opportunity_analysis` holds for one scorer, by post id. A post that only has an imported
+/// result counts as scored (see [`crate::plan::plan`]): importing saves the LLM money the legacy
+/// pipeline spent, unless a rescore is asked for.
 pub fn read_existing(
     dest: &mut dyn Destination,
     scorer_id: &str,
@@ -178,19 +186,26 @@ pub fn read_existing(
         return Ok(HashMap::new());
     }
     let rows = dest.query_json(&format!(
-        "SELECT post_id, content_hash, status FROM {TABLE} WHERE scorer_id = {}",
-        literal(scorer_id)
+        "SELECT post_id, content_hash, status, scorer_id FROM {TABLE} WHERE scorer_id IN ({}, {}) \
+         ORDER BY CASE WHEN scorer_id = {} THEN 1 ELSE 0 END",
+        literal(scorer_id),
+        literal(IMPORTED_SCORER),
+        literal(scorer_id),
     ))?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            Some((
-                r["post_id"].as_str()?.to_owned(),
-                Existing {
-                    content_hash: text(&r["content_hash"]),
-                    scored: r["status"].as_str() == Some("scored"),
-                },
-            ))
-        })
-        .collect())
+    let mut out = HashMap::new();
+    for r in &rows {
+        let Some(id) = r["post_id"].as_str() else {
+            continue;
+        };
+        let imported = r["scorer_id"].as_str() == Some(IMPORTED_SCORER) && scorer_id != IMPORTED_SCORER;
+        out.insert(
+            id.to_owned(),
+            Existing {
+                content_hash: text(&r["content_hash"]),
+                scored: r["status"].as_str() == Some("scored"),
+                imported,
+            },
+        );
+    }
+    Ok(out)
 }

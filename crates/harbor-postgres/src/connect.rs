@@ -97,3 +97,13 @@ pub fn connect(cfg: &PgConfig, tls: &MakeRustlsConnect) -> Result<Client, Destin
         }
     }
 }
+
+/// Connects to `url` as the destination does (URL options such as `schema`, `sslmode` and
+/// `pooler`, TLS, retries), for crates that run their own statements on the destination's
+/// database (the operations store).
+pub fn open_client(url: &str) -> Result<(Client, PgConfig), DestinationError> {
+    let cfg = PgConfig::parse(url)?;
+    let tls = tls(cfg.sslmode)?;
+    let client = connect(&cfg, &tls)?;
+    Ok((client, cfg))
+}

@@ -328,6 +328,48 @@ impl Destination for PostgresDestination {
         Ok(out)
     }
 
+    fn query_json(&mut self, sql: &str) -> Result<Vec<serde_json::Value>, DestinationError> {
+        // One round trip in one transaction, so it also works through a transaction pooler: the
+        // search path names the destination's schema for the unqualified names of portable SQL.
+        let batch = format!(
+            "BEGIN READ ONLY; SET LOCAL search_path TO {}; \
+             SELECT row_to_json(q)::text FROM ({sql}) AS q; COMMIT;",
+            quote(&self.cfg.schema)
+        );
+        let context = format!("query failed: {sql}");
+        let result = self.with_retry(&context, |c, _| rows(c, &batch));
+        let text_rows = match result {
+            Ok(r) => r,
+            Err(e) => {
+                // A failed statement leaves the session in an aborted transaction.
+                self.reset();
+                return Err(e);
+            }
+        };
+        text_rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .map(|text| {
+                serde_json::from_str(&text).map_err(|e| {
+                    DestinationError::new(format!("query returned invalid JSON: {sql}")).source(e)
+                })
+            })
+            .collect()
+    }
+
+    fn execute_sql(&mut self, sql: &str) -> Result<(), DestinationError> {
+        let batch = format!(
+            "BEGIN; SET LOCAL search_path TO {}; {sql}; COMMIT;",
+            quote(&self.cfg.schema)
+        );
+        let context = format!("statement failed: {sql}");
+        let result = self.with_retry(&context, |c, _| c.batch_execute(&batch));
+        if result.is_err() {
+            self.reset();
+        }
+        result
+    }
+
     fn export_table(
         &mut self,
         table: &str,

@@ -461,3 +461,84 @@ fn after_import_of_either_layout_the_first_collect_fetches_only_newer_posts() {
     // With a lag window the walk re-reads the imported posts below the cursor: they must be known.
     import_then_collect(pg, &fake, "lagged", "original", 20, 900);
 }
+
+/// The legacy `opportunity_analysis` rows come over as results of the scorer `imported`: ranked
+/// by `harbor opportunities`, left alone by `harbor score`, scored again with `--rescore`.
+#[test]
+fn import_keeps_the_legacy_opportunity_scores_until_a_rescore() {
+    let pg = PgCluster::shared();
+    let newest = now() - 3600.0;
+    let things: String = (0..6)
+        .map(|i| {
+            serde_json::json!({"kind": "t3", "data": {
+                "id": format!("op{i}"), "subreddit": "smallbusiness", "author": "owner",
+                "title": format!("I hate doing invoices by hand every month, is there a tool {i}"),
+                "selftext": "It is so frustrating and takes hours", "created_utc": newest - 60.0 * i as f64,
+                "score": 10 + i, "num_comments": 0, "url": "https://example.invalid/",
+            }})
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let url = plan_db(pg, &things);
+    pg.psql(
+        &db_name(&url),
+        "CREATE TABLE opportunity_analysis (post_id varchar primary key, app_concept text, \
+           core_functions text[], growth_justification text, market_demand integer, pain_intensity integer, \
+           monetization_score integer, generated_at timestamp, ai_model varchar);
+         INSERT INTO opportunity_analysis VALUES \
+           ('op0', 'Invoice autopilot', ARRAY['track hours', 'send \"smart\" invoices'], 'every freelancer', 80, 90, 70, \
+            '2025-01-02 03:04:05', 'gpt-4o-mini'), \
+           ('op1', 'Reminder bot', ARRAY['remind'], NULL, 40, 50, 30, '2025-01-03 00:00:00', 'gpt-4o-mini');",
+    )
+    .expect("legacy scores");
+    let h = Harbor::new();
+    let rep: serde_json::Value = serde_json::from_str(&ok(&h.run(&["import", "--from", &url, "--json"])))
+        .expect("report");
+    assert_eq!(rep["analyses"], 2, "{rep}");
+    let out = h.run(&["import", "--from", &url]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("2 opportunity scores kept") && text.contains("harbor score --rescore"),
+        "{text}"
+    );
+    assert_eq!(
+        h.count("opportunity_analysis"),
+        2,
+        "imported once, merged on analysis_id"
+    );
+    // Mapped to our columns: the legacy formula over the dimensions the row has, renormalised;
+    // simplicity from the number of core functions (2 -> 85).
+    let op0: String = h.query(
+        "SELECT scorer_id || '|' || status || '|' || monetization_potential || '|' || simplicity || '|' || \
+         final_score || '|' || model || '|' || CAST(core_functions AS VARCHAR) || '|' || CAST(scored_at AS VARCHAR) \
+         FROM opportunity_analysis WHERE post_id = 'op0'",
+    );
+    let expected_final = ((80.0 * 0.20 + 90.0 * 0.25 + 70.0 * 0.20 + 85.0 * 0.20) / 0.85 * 100.0_f64).round() / 100.0;
+    assert_eq!(
+        op0,
+        format!(
+            "imported|scored|70.0|85.0|{expected_final}|gpt-4o-mini|[\"track hours\",\"send \\\"smart\\\" invoices\"]|2025-01-02 03:04:05"
+        )
+    );
+
+    // `harbor score` scores the four posts without a legacy score and leaves the two alone.
+    ok(&h.run(&["score"]));
+    let heuristic = |h: &Harbor| {
+        h.strings("SELECT post_id FROM opportunity_analysis WHERE scorer_id LIKE 'heuristic%'")
+    };
+    let scored = heuristic(&h);
+    assert_eq!(scored.len(), 4, "{scored:?}");
+    assert!(!scored.contains("op0") && !scored.contains("op1"));
+    let top: serde_json::Value =
+        serde_json::from_str(&ok(&h.run(&["opportunities", "--json"]))).expect("ranking");
+    let ids: BTreeSet<String> = top
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["post_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(ids.len(), 6, "imported and new scores are ranked together: {top}");
+    ok(&h.run(&["score", "--rescore"]));
+    assert_eq!(heuristic(&h).len(), 6, "--rescore scores the imported posts too");
+}

@@ -193,7 +193,8 @@ pub trait SqlStore: Send {
     /// Whether a table exists.
     fn table_exists(&mut self, table: &str) -> Result<bool> {
         let rows = self.query(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = CAST($1 AS TEXT)",
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() \
+             AND table_name = CAST($1 AS TEXT)",
             &[table.into()],
             "information_schema.tables",
         )?;
@@ -208,8 +209,8 @@ pub trait SqlStore: Send {
     /// The column names of a table, in order (empty when it does not exist).
     fn columns(&mut self, table: &str) -> Result<Vec<String>> {
         let rows = self.query(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = CAST($1 AS TEXT) \
-             ORDER BY ordinal_position",
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND table_name = CAST($1 AS TEXT) ORDER BY ordinal_position",
             &[table.into()],
             "information_schema.columns",
         )?;

@@ -1,9 +1,9 @@
 //! [`SqlStore`] over a PostgreSQL connection (the Postgres destination, or a legacy database).
 
 use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, NoTls};
+use postgres::Client;
 
-use super::{Dialect, SqlStore, Stmt, Value};
+use super::{Dialect, SqlStore, Stmt, Value, quote};
 use crate::error::{Error, Result};
 use crate::redact::redact_url;
 
@@ -11,19 +11,46 @@ use crate::redact::redact_url;
 pub struct PgStore {
     client: Client,
     describe: String,
+    /// `SET LOCAL search_path ...` run first in every transaction, when the connection goes through
+    /// a transaction pooler (which keeps no session state between transactions).
+    scoped: Option<String>,
 }
 
 type BoxError = Box<dyn std::error::Error + Sync + Send>;
 
 impl PgStore {
     /// Connects to `postgres://user:password@host:port/db` (the password never appears in errors).
+    ///
+    /// The URL takes the options of the Postgres destination (`schema`, `sslmode`, `pooler`): the
+    /// operations tables live in the destination's schema, and behind a transaction pooler every
+    /// statement runs in a transaction of its own that sets the search path first.
     pub fn connect(url: &str) -> Result<Self> {
         let describe = redact_url(url);
-        let client = Client::connect(url, NoTls).map_err(|e| Error::Open {
+        let open_err = |message: String| Error::Open {
             store: describe.clone(),
-            message: crate::redact::redact_secrets(&error_text(&e)),
+            message: crate::redact::redact_secrets(&message),
+        };
+        let (mut client, cfg) = harbor_postgres::open_client(url).map_err(|e| {
+            let mut message = e.message.clone();
+            if let Some(hint) = &e.hint {
+                message.push_str(&format!(" (hint: {hint})"));
+            }
+            open_err(message)
         })?;
-        Ok(Self { client, describe })
+        let search_path = format!("SET search_path TO {}", quote(&cfg.schema));
+        let scoped = if cfg.transaction_pooler {
+            Some(search_path.replacen("SET", "SET LOCAL", 1))
+        } else {
+            client
+                .batch_execute(&search_path)
+                .map_err(|e| open_err(error_text(&e)))?;
+            None
+        };
+        Ok(Self {
+            client,
+            describe,
+            scoped,
+        })
     }
 
     fn err(&self, what: &str) -> impl Fn(postgres::Error) -> Error + use<> {
@@ -154,17 +181,41 @@ impl SqlStore for PgStore {
 
     fn batch(&mut self, sql: &str, what: &str) -> Result<()> {
         let e = self.err(what);
-        self.client.batch_execute(sql).map_err(e)
+        match &self.scoped {
+            Some(set) => self
+                .client
+                .batch_execute(&format!("BEGIN; {set}; {sql}; COMMIT;"))
+                .map_err(e),
+            None => self.client.batch_execute(sql).map_err(e),
+        }
     }
 
     fn execute(&mut self, sql: &str, params: &[Value], what: &str) -> Result<u64> {
         let e = self.err(what);
-        self.client.execute(sql, &refs(params)).map_err(e)
+        let scoped = self.scoped.clone();
+        let Some(set) = scoped else {
+            return self.client.execute(sql, &refs(params)).map_err(e);
+        };
+        let mut tx = self.client.transaction().map_err(&e)?;
+        tx.batch_execute(&set).map_err(&e)?;
+        let n = tx.execute(sql, &refs(params)).map_err(&e)?;
+        tx.commit().map_err(e)?;
+        Ok(n)
     }
 
     fn query(&mut self, sql: &str, params: &[Value], what: &str) -> Result<Vec<Vec<Value>>> {
         let e = self.err(what);
-        let rows = self.client.query(sql, &refs(params)).map_err(&e)?;
+        let scoped = self.scoped.clone();
+        let rows = match scoped {
+            None => self.client.query(sql, &refs(params)).map_err(&e)?,
+            Some(set) => {
+                let mut tx = self.client.transaction().map_err(&e)?;
+                tx.batch_execute(&set).map_err(&e)?;
+                let rows = tx.query(sql, &refs(params)).map_err(&e)?;
+                tx.commit().map_err(&e)?;
+                rows
+            }
+        };
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let mut cells = Vec::with_capacity(row.len());
@@ -178,7 +229,11 @@ impl SqlStore for PgStore {
 
     fn transaction(&mut self, stmts: &[Stmt], what: &str) -> Result<()> {
         let e = self.err(what);
+        let scoped = self.scoped.clone();
         let mut tx = self.client.transaction().map_err(&e)?;
+        if let Some(set) = scoped {
+            tx.batch_execute(&set).map_err(&e)?;
+        }
         for s in stmts {
             tx.execute(s.sql.as_str(), &refs(&s.params)).map_err(&e)?;
         }

@@ -52,6 +52,13 @@ pub fn run(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
         for s in &report.skipped {
             eprintln!("  not imported: {s}");
         }
+        if report.analyses > 0 {
+            eprintln!(
+                "  {} opportunity scores kept from the legacy opportunity_analysis table (scorer `imported`): \
+                 `harbor score` leaves those posts alone, `harbor score --rescore` scores them again",
+                report.analyses
+            );
+        }
     }
     Ok(())
 }
