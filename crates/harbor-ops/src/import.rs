@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use harbor_core::normalize::SourceRef;
 use harbor_core::WriteDisposition;
+use harbor_core::normalize::SourceRef;
 use harbor_core::state::PipelineState;
 use harbor_pipeline::ExtractOptions;
 use harbor_pipeline::extract::extract_records;
@@ -341,7 +341,8 @@ const WEIGHTS: [(&str, f64); 6] = [
 
 /// The first of `cols` that the row has a value for.
 fn first_text(r: &Map<String, Json>, cols: &[&str]) -> Option<String> {
-    cols.iter().find_map(|c| text(r, c).filter(|t| !t.trim().is_empty()))
+    cols.iter()
+        .find_map(|c| text(r, c).filter(|t| !t.trim().is_empty()))
 }
 
 /// A list column as a JSON array: JSON text (`["a","b"]`), a Postgres array literal
@@ -411,15 +412,15 @@ fn analyses(
         d.insert("status".into(), json!("scored"));
         d.insert("content_hash".into(), json!(IMPORTED_SCORER));
         d.insert("prompt_version".into(), json!("legacy"));
-        let num = |cols: &[&str]| {
-            cols.iter()
-                .find_map(|c| number(&r, c).and_then(|v| v.as_f64()))
-        };
+        let num = |cols: &[&str]| cols.iter().find_map(|c| number(&r, c).and_then(|v| v.as_f64()));
         let mut dims = Map::new();
         for (col, aliases) in [
             ("market_demand", &["market_demand"][..]),
             ("pain_intensity", &["pain_intensity"]),
-            ("monetization_potential", &["monetization_potential", "monetization_score"]),
+            (
+                "monetization_potential",
+                &["monetization_potential", "monetization_score"],
+            ),
             ("market_gap", &["market_gap"]),
             ("technical_feasibility", &["technical_feasibility"]),
             ("simplicity", &["simplicity", "simplicity_score"]),
@@ -448,7 +449,9 @@ fn analyses(
             (w > 0.0).then(|| (sum / w * 100.0).round() / 100.0)
         });
         let Some(final_score) = final_score else {
-            rep.skipped.push(format!("opportunity_analysis row of post {post}: no score to import"));
+            rep.skipped.push(format!(
+                "opportunity_analysis row of post {post}: no score to import"
+            ));
             continue;
         };
         let how = if stored_final.is_some() {
@@ -470,7 +473,11 @@ fn analyses(
         ] {
             put(&mut d, col, text(&r, col).map(Json::String));
         }
-        put(&mut d, "model", first_text(&r, &["model", "ai_model"]).map(Json::String));
+        put(
+            &mut d,
+            "model",
+            first_text(&r, &["model", "ai_model"]).map(Json::String),
+        );
         let scored = ["scored_at", "generated_at", "created_at"]
             .iter()
             .find_map(|c| epoch(&r, c));
@@ -576,7 +583,10 @@ mod tests {
     #[test]
     fn list_columns_come_from_json_postgres_arrays_or_plain_text() {
         assert_eq!(text_list(r#"["a", "b"]"#), json!(["a", "b"]));
-        assert_eq!(text_list(r#"{track,"send reminders","say \"hi\""}"#), json!(["track", "send reminders", "say \"hi\""]));
+        assert_eq!(
+            text_list(r#"{track,"send reminders","say \"hi\""}"#),
+            json!(["track", "send reminders", "say \"hi\""])
+        );
         assert_eq!(text_list("{}"), json!([]));
         assert_eq!(text_list("one thing"), json!(["one thing"]));
     }

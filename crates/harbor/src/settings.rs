@@ -301,11 +301,11 @@ impl Settings {
             }
             fig = fig.merge(Toml::file(c));
         }
-        fig = fig.merge(
-            Env::prefixed("HARBOR_")
-                .split("__")
-                .filter(|k| ENV_KEYS.iter().any(|e| k.as_str().starts_with(e))),
-        );
+        fig = fig.merge(Env::prefixed("HARBOR_").split("__").filter(|k| {
+            // Keys keep the case of the variable name: HARBOR_DESTINATION is `DESTINATION`.
+            let key = k.as_str().to_ascii_lowercase();
+            ENV_KEYS.iter().any(|e| key.starts_with(e))
+        }));
         let s: Settings = fig
             .extract()
             .context("invalid configuration (harbor.toml, --config or HARBOR_* variables)")?;

@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 
-use common::{Harbor, fixtures_dir, synthetic_submissions, table_digest};
+use common::{Harbor, fixtures_dir, ok, synthetic_submissions, table_digest};
 use serde_json::Value;
 
 #[test]
@@ -365,4 +365,35 @@ fn records_identical_to_stored_ones_are_skipped_and_changed_ones_merge() {
     );
     let dup: i64 = h.query("SELECT count(*) - count(DISTINCT id) FROM submissions");
     assert_eq!(dup, 0);
+}
+
+#[test]
+fn harbor_variables_in_the_environment_choose_the_destination_and_pipeline() {
+    let h = Harbor::new();
+    let file = h.write("a.ndjson", "{\"id\":\"e1\",\"title\":\"t\",\"url\":\"u\"}\n");
+    let other = h.path().join("other.duckdb");
+    let dest = format!("duckdb://{}", other.display());
+    let out = h.run_env(
+        &[
+            "load",
+            file.to_str().unwrap_or_default(),
+            "--table",
+            "submissions",
+        ],
+        &[("HARBOR_DESTINATION", &dest), ("HARBOR_PIPELINE", "envpipe")],
+    );
+    ok(&out);
+    assert!(other.exists(), "HARBOR_DESTINATION is ignored");
+    assert!(!h.db().exists(), "the default file is written instead");
+    let out = h.run_env(&["status"], &[("HARBOR_DESTINATION", &dest)]);
+    let text = ok(&out);
+    assert!(text.contains("other.duckdb"), "{text}");
+    let out = h.run_env(
+        &["status"],
+        &[("HARBOR_DESTINATION", &dest), ("HARBOR_PIPELINE", "envpipe")],
+    );
+    assert!(
+        ok(&out).contains("pipeline envpipe"),
+        "HARBOR_PIPELINE is ignored"
+    );
 }

@@ -493,8 +493,8 @@ fn import_keeps_the_legacy_opportunity_scores_until_a_rescore() {
     )
     .expect("legacy scores");
     let h = Harbor::new();
-    let rep: serde_json::Value = serde_json::from_str(&ok(&h.run(&["import", "--from", &url, "--json"])))
-        .expect("report");
+    let rep: serde_json::Value =
+        serde_json::from_str(&ok(&h.run(&["import", "--from", &url, "--json"]))).expect("report");
     assert_eq!(rep["analyses"], 2, "{rep}");
     let out = h.run(&["import", "--from", &url]);
     let text = String::from_utf8_lossy(&out.stderr);
@@ -514,7 +514,8 @@ fn import_keeps_the_legacy_opportunity_scores_until_a_rescore() {
          final_score || '|' || model || '|' || CAST(core_functions AS VARCHAR) || '|' || CAST(scored_at AS VARCHAR) \
          FROM opportunity_analysis WHERE post_id = 'op0'",
     );
-    let expected_final = ((80.0 * 0.20 + 90.0 * 0.25 + 70.0 * 0.20 + 85.0 * 0.20) / 0.85 * 100.0_f64).round() / 100.0;
+    let expected_final =
+        ((80.0 * 0.20 + 90.0 * 0.25 + 70.0 * 0.20 + 85.0 * 0.20) / 0.85 * 100.0_f64).round() / 100.0;
     assert_eq!(
         op0,
         format!(
@@ -524,9 +525,8 @@ fn import_keeps_the_legacy_opportunity_scores_until_a_rescore() {
 
     // `harbor score` scores the four posts without a legacy score and leaves the two alone.
     ok(&h.run(&["score"]));
-    let heuristic = |h: &Harbor| {
-        h.strings("SELECT post_id FROM opportunity_analysis WHERE scorer_id LIKE 'heuristic%'")
-    };
+    let heuristic =
+        |h: &Harbor| h.strings("SELECT post_id FROM opportunity_analysis WHERE scorer_id LIKE 'heuristic%'");
     let scored = heuristic(&h);
     assert_eq!(scored.len(), 4, "{scored:?}");
     assert!(!scored.contains("op0") && !scored.contains("op1"));

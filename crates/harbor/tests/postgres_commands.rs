@@ -54,7 +54,11 @@ fn the_demo_scoring_and_every_reading_command_work_on_postgres_in_a_schema() {
     let h = Harbor::new();
 
     // The whole demo: collection, incremental run, scoring, the top opportunities.
-    let demo = json(&run(&h, &dest, &["demo", "--posts", "30", "--new-posts", "7", "--json"]));
+    let demo = json(&run(
+        &h,
+        &dest,
+        &["demo", "--posts", "30", "--new-posts", "7", "--json"],
+    ));
     let top = demo["top_opportunities"].as_array().expect("top_opportunities");
     assert!(!top.is_empty(), "{demo}");
     let count = |sql: &str| psql_count(pg, &db, sql);
@@ -94,7 +98,10 @@ fn the_demo_scoring_and_every_reading_command_work_on_postgres_in_a_schema() {
             .any(|r| r["command"] == "score" && r["status"] == "ok"),
         "{runs:?}"
     );
-    assert_eq!(count("SELECT count(*) FROM reddit._harbor_runs WHERE command = 'score'"), 1);
+    assert_eq!(
+        count("SELECT count(*) FROM reddit._harbor_runs WHERE command = 'score'"),
+        1
+    );
 
     let status = run(&h, &dest, &["status"]);
     assert!(status.contains("submissions"), "{status}");

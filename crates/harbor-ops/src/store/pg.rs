@@ -1,7 +1,7 @@
 //! [`SqlStore`] over a PostgreSQL connection (the Postgres destination, or a legacy database).
 
-use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use postgres::Client;
+use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
 use super::{Dialect, SqlStore, Stmt, Value, quote};
 use crate::error::{Error, Result};
