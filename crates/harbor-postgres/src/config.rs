@@ -208,7 +208,12 @@ impl PgConfig {
 
     /// The driver configuration.
     pub(crate) fn driver(&self) -> postgres::Config {
-        let mut c = postgres::Config::new();
+        self.async_driver().into()
+    }
+
+    /// The async driver's connection settings (for connection pools over `tokio-postgres`).
+    pub fn async_driver(&self) -> tokio_postgres::Config {
+        let mut c = tokio_postgres::Config::new();
         c.user(&self.user)
             .host(&self.host)
             .port(self.port)
@@ -221,9 +226,9 @@ impl PgConfig {
             c.password(p);
         }
         c.ssl_mode(match self.sslmode {
-            SslMode::Disable => postgres::config::SslMode::Disable,
-            SslMode::Prefer => postgres::config::SslMode::Prefer,
-            SslMode::Require | SslMode::VerifyFull => postgres::config::SslMode::Require,
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
         });
         c
     }

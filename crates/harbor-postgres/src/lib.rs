@@ -38,5 +38,5 @@ mod export;
 mod load;
 
 pub use config::{PgConfig, SslMode, redact};
-pub use connect::open_client;
+pub use connect::{open_client, tls};
 pub use destination::{DataTable, PostgresDestination};

@@ -1,20 +1,198 @@
-//! A small pool of DuckDB connections on one open database; queries run on the blocking pool so
-//! they never stall the reactor.
+//! The server's query layer: one interface over a DuckDB file or a Postgres/Supabase database.
+//!
+//! Routes build SQL once, with `?` placeholders and the few expressions that differ between the two
+//! engines taken from [`Dialect`], and get back plain [`Row`]s. Values are always bound as
+//! parameters, never spliced into SQL.
+//!
+//! - **DuckDB**: a small pool of connections cloned from the destination's open database; queries
+//!   run on the blocking pool so they never stall the reactor.
+//! - **Postgres**: a `deadpool-postgres` pool over `tokio-postgres` (the driver the destination
+//!   uses), TLS as the URL's `sslmode` says. Statements go out with `query_typed` (unnamed, one round
+//!   trip, nothing prepared that could outlive a transaction). Each session reads the URL's schema
+//!   in UTC; behind a transaction pooler (`pooler=transaction`, Supabase's port 6543) there is no
+//!   session state between statements, so every request runs in its own transaction that sets
+//!   `search_path` and `TimeZone` with `SET LOCAL`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod};
 use duckdb::Connection;
 use tokio::sync::Semaphore;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::error::ApiError;
 
-/// Connections to one database.
+/// A value bound to a `?` placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    /// Text.
+    Text(String),
+    /// A 64-bit integer.
+    Int(i64),
+    /// A double.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// One value of a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// SQL NULL.
+    Null,
+    /// Any integer type.
+    Int(i64),
+    /// Any floating point or decimal type.
+    Float(f64),
+    /// Text.
+    Text(String),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// A result row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row(pub Vec<Cell>);
+
+fn mismatch(i: usize, want: &str, got: &Cell) -> ApiError {
+    ApiError::internal("result row", format!("column {i}: expected {want}, got {got:?}"))
+}
+
+impl Row {
+    fn cell(&self, i: usize) -> Result<&Cell, ApiError> {
+        self.0
+            .get(i)
+            .ok_or_else(|| ApiError::internal("result row", format!("no column {i}")))
+    }
+
+    /// Text or NULL.
+    pub fn text(&self, i: usize) -> Result<Option<String>, ApiError> {
+        match self.cell(i)? {
+            Cell::Null => Ok(None),
+            Cell::Text(s) => Ok(Some(s.clone())),
+            other => Err(mismatch(i, "text", other)),
+        }
+    }
+
+    /// Text that must be there.
+    pub fn string(&self, i: usize) -> Result<String, ApiError> {
+        self.text(i)?
+            .ok_or_else(|| ApiError::internal("result row", format!("column {i} is NULL")))
+    }
+
+    /// An integer or NULL.
+    pub fn int(&self, i: usize) -> Result<Option<i64>, ApiError> {
+        match self.cell(i)? {
+            Cell::Null => Ok(None),
+            Cell::Int(n) => Ok(Some(*n)),
+            other => Err(mismatch(i, "integer", other)),
+        }
+    }
+
+    /// A number or NULL (integers widen).
+    pub fn float(&self, i: usize) -> Result<Option<f64>, ApiError> {
+        match self.cell(i)? {
+            Cell::Null => Ok(None),
+            Cell::Float(f) => Ok(Some(*f)),
+            Cell::Int(n) => Ok(Some(*n as f64)),
+            other => Err(mismatch(i, "number", other)),
+        }
+    }
+
+    /// A boolean or NULL.
+    pub fn bool(&self, i: usize) -> Result<Option<bool>, ApiError> {
+        match self.cell(i)? {
+            Cell::Null => Ok(None),
+            Cell::Bool(b) => Ok(Some(*b)),
+            other => Err(mismatch(i, "boolean", other)),
+        }
+    }
+}
+
+/// The SQL that differs between the engines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// DuckDB.
+    DuckDb,
+    /// PostgreSQL (and Supabase).
+    Postgres,
+}
+
+impl Dialect {
+    /// A timestamp as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+    pub fn iso(self, expr: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("strftime({expr}, '%Y-%m-%dT%H:%M:%SZ')"),
+            Dialect::Postgres => format!("to_char({expr}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"),
+        }
+    }
+
+    /// A timestamp as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+    pub fn iso_ms(self, expr: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("strftime({expr}, '%Y-%m-%dT%H:%M:%S.%gZ')"),
+            Dialect::Postgres => format!("to_char({expr}, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
+        }
+    }
+
+    /// Microseconds since the Unix epoch of a timestamp, as BIGINT.
+    pub fn epoch_us(self, expr: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("epoch_us({expr})"),
+            Dialect::Postgres => format!("CAST(EXTRACT(EPOCH FROM {expr}) * 1000000 AS BIGINT)"),
+        }
+    }
+
+    /// `?` placeholders as `$1, $2, ...` (Postgres); quoted text and identifiers are left alone.
+    fn placeholders(self, sql: &str) -> String {
+        if self == Dialect::DuckDb {
+            return sql.to_owned();
+        }
+        let mut out = String::with_capacity(sql.len() + 16);
+        let (mut n, mut quote) = (0, None::<char>);
+        for ch in sql.chars() {
+            match (quote, ch) {
+                (None, '\'' | '"') => {
+                    quote = Some(ch);
+                    out.push(ch);
+                }
+                (Some(q), c) if c == q => {
+                    quote = None;
+                    out.push(ch);
+                }
+                (None, '?') => {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                }
+                _ => out.push(ch),
+            }
+        }
+        out
+    }
+}
+
+/// One statement with its parameters.
+pub type Statement = (String, Vec<Param>);
+
+enum Backend {
+    Duck {
+        idle: Arc<Mutex<Vec<Connection>>>,
+        permits: Arc<Semaphore>,
+    },
+    Pg {
+        pool: Pool,
+        /// `SET LOCAL ...` sent at the start of every transaction (transaction pooler mode).
+        scoped: Option<String>,
+    },
+}
+
+/// The database the API reads.
 pub struct Db {
-    idle: Arc<Mutex<Vec<Connection>>>,
-    permits: Arc<Semaphore>,
+    backend: Backend,
     columns: Mutex<Option<(Instant, Columns)>>,
     generation: AtomicU64,
 }
@@ -32,6 +210,18 @@ const API_TABLES: &[&str] = &[
     "_harbor_cutover_audit",
 ];
 
+fn session_settings(schema: &str, local: bool) -> String {
+    let set = if local { "SET LOCAL" } else { "SET" };
+    format!(
+        "{set} search_path TO \"{}\"; {set} TimeZone TO 'UTC'",
+        schema.replace('"', "\"\"")
+    )
+}
+
+fn pg_error(context: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(context, e)
+}
+
 impl Db {
     /// A pool of `size` connections cloned from `conn` (which stays with the caller).
     pub fn new(conn: &Connection, size: usize) -> Result<Self, duckdb::Error> {
@@ -39,15 +229,89 @@ impl Db {
         for _ in 0..size.max(1) {
             idle.push(conn.try_clone()?);
         }
-        Ok(Self {
+        Ok(Self::with(Backend::Duck {
             permits: Arc::new(Semaphore::new(idle.len())),
             idle: Arc::new(Mutex::new(idle)),
-            columns: Mutex::new(None),
-            generation: AtomicU64::new(0),
-        })
+        }))
     }
 
-    /// Runs `f` with a connection on the blocking pool.
+    /// A pool of at most `size` connections to the Postgres database of `url` (the destination
+    /// URL: `schema`, `sslmode` and `pooler` apply). Connections open on first use; see
+    /// [`Db::check`].
+    pub fn postgres(url: &str, size: usize) -> Result<Self, crate::Error> {
+        let cfg = harbor_postgres::PgConfig::parse(url).map_err(|e| crate::Error::Config(e.to_string()))?;
+        let tls = harbor_postgres::tls(cfg.sslmode).map_err(|e| crate::Error::Config(e.to_string()))?;
+        let manager = Manager::from_config(
+            cfg.async_driver(),
+            tls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let mut builder = Pool::builder(manager)
+            .max_size(size.max(1))
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .create_timeout(Some(cfg.connect_timeout.max(Duration::from_secs(1))))
+            .runtime(deadpool_postgres::Runtime::Tokio1);
+        let scoped = if cfg.transaction_pooler {
+            Some(session_settings(&cfg.schema, true))
+        } else {
+            let set: Arc<str> = session_settings(&cfg.schema, false).into();
+            builder = builder.post_create(Hook::async_fn(move |client, _| {
+                let set = Arc::clone(&set);
+                Box::pin(async move { client.batch_execute(&set).await.map_err(HookError::Backend) })
+            }));
+            None
+        };
+        let pool = builder
+            .build()
+            .map_err(|e| crate::Error::Config(format!("postgres pool: {e}")))?;
+        Ok(Self::with(Backend::Pg { pool, scoped }))
+    }
+
+    fn with(backend: Backend) -> Self {
+        Self {
+            backend,
+            columns: Mutex::new(None),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The engine's SQL dialect.
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Duck { .. } => Dialect::DuckDb,
+            Backend::Pg { .. } => Dialect::Postgres,
+        }
+    }
+
+    /// Connects and answers one query, to fail at startup rather than on the first request; the
+    /// error says what failed (never with the password).
+    pub async fn check(&self) -> Result<(), String> {
+        match &self.backend {
+            Backend::Duck { .. } => self
+                .query("SELECT 1".into(), Vec::new())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.message),
+            Backend::Pg { pool, scoped } => {
+                let client = pool.get().await.map_err(|e| e.to_string())?;
+                let sql = match scoped {
+                    Some(set) => format!("BEGIN; {set}; SELECT current_schema(); COMMIT"),
+                    None => "SELECT current_schema()".to_owned(),
+                };
+                client
+                    .batch_execute(&sql)
+                    .await
+                    .map_err(|e| match e.as_db_error() {
+                        Some(db) => db.message().to_owned(),
+                        None => e.to_string(),
+                    })
+            }
+        }
+    }
+
+    /// Runs `f` with a DuckDB connection on the blocking pool (DuckDB only).
     ///
     /// The connection goes back to the pool, and its permit is released, by the blocking task
     /// itself: a request that is cancelled (timeout, client gone) while its query runs must not
@@ -57,20 +321,21 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
-        let permit = self
-            .permits
+        let Backend::Duck { idle, permits } = &self.backend else {
+            return Err(ApiError::internal("query", "not a DuckDB database"));
+        };
+        let permit = permits
             .clone()
             .acquire_owned()
             .await
             .map_err(|e| ApiError::internal("connection pool", e))?;
-        let conn = self
-            .idle
+        let conn = idle
             .lock()
             .map_err(|_| ApiError::internal("connection pool", "poisoned"))?
             .pop()
             // The semaphore has as many permits as there are idle connections, so one is idle here.
             .ok_or_else(|| ApiError::internal("connection pool", "no idle connection"))?;
-        let idle = Arc::clone(&self.idle);
+        let idle = Arc::clone(idle);
         tokio::task::spawn_blocking(move || {
             let out = f(&conn);
             if let Ok(mut idle) = idle.lock() {
@@ -83,6 +348,84 @@ impl Db {
         .map_err(|e| ApiError::internal("query task", e))?
     }
 
+    /// The rows of one query.
+    pub async fn query(&self, sql: String, params: Vec<Param>) -> Result<Vec<Row>, ApiError> {
+        let mut out = self.read(vec![(sql, params)]).await?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// The rows of several queries, read from one snapshot of the database.
+    pub async fn read(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<Row>>, ApiError> {
+        self.execute(stmts, false).await
+    }
+
+    /// Runs statements in one transaction (all or nothing) and returns their rows.
+    pub async fn write(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<Row>>, ApiError> {
+        let out = self.execute(stmts, true).await?;
+        self.invalidate();
+        Ok(out)
+    }
+
+    async fn execute(&self, stmts: Vec<Statement>, write: bool) -> Result<Vec<Vec<Row>>, ApiError> {
+        match &self.backend {
+            Backend::Duck { .. } => {
+                self.run(move |c| {
+                    let many = write || stmts.len() > 1;
+                    if many {
+                        c.execute_batch("BEGIN TRANSACTION")?;
+                    }
+                    let result = stmts
+                        .iter()
+                        .map(|(sql, params)| duck_rows(c, sql, params))
+                        .collect::<Result<Vec<_>, _>>();
+                    if many {
+                        match &result {
+                            Ok(_) => c.execute_batch("COMMIT")?,
+                            Err(_) => {
+                                let _ = c.execute_batch("ROLLBACK");
+                            }
+                        }
+                    }
+                    result
+                })
+                .await
+            }
+            Backend::Pg { pool, scoped } => {
+                let mut client = pool.get().await.map_err(|e| pg_error("postgres connection", e))?;
+                let sqls: Vec<(String, Vec<Param>)> = stmts
+                    .into_iter()
+                    .map(|(sql, p)| (Dialect::Postgres.placeholders(&sql), p))
+                    .collect();
+                if !write && scoped.is_none() && sqls.len() == 1 {
+                    let (sql, params) = &sqls[0];
+                    return Ok(vec![pg_rows(&**client, sql, params).await?]);
+                }
+                let tx = client
+                    .build_transaction()
+                    .read_only(!write)
+                    .isolation_level(if write {
+                        tokio_postgres::IsolationLevel::ReadCommitted
+                    } else {
+                        tokio_postgres::IsolationLevel::RepeatableRead
+                    })
+                    .start()
+                    .await
+                    .map_err(|e| pg_error("postgres transaction", e))?;
+                if let Some(set) = scoped {
+                    tx.batch_execute(set)
+                        .await
+                        .map_err(|e| pg_error("postgres session", e))?;
+                }
+                let mut out = Vec::with_capacity(sqls.len());
+                for (sql, params) in &sqls {
+                    out.push(pg_rows(&*tx, sql, params).await?);
+                }
+                tx.commit().await.map_err(|e| pg_error("postgres commit", e))?;
+                Ok(out)
+            }
+        }
+    }
+
     /// The columns of the API's tables (cached for a second: loads may add columns at any time).
     pub async fn columns(&self) -> Result<Columns, ApiError> {
         if let Ok(cache) = self.columns.lock()
@@ -91,26 +434,25 @@ impl Db {
         {
             return Ok(cols.clone());
         }
-        let cols = self
-            .run(|c| {
-                let list = API_TABLES
-                    .iter()
-                    .map(|t| format!("'{t}'"))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                let mut stmt = c.prepare(&format!(
-                    "SELECT table_name, column_name FROM information_schema.columns \
+        let list = API_TABLES
+            .iter()
+            .map(|t| format!("'{t}'"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let rows = self
+            .query(
+                format!(
+                    "SELECT CAST(table_name AS VARCHAR), CAST(column_name AS VARCHAR) \
+                     FROM information_schema.columns \
                      WHERE table_schema = current_schema() AND table_name IN ({list})"
-                ))?;
-                let mut out = Columns::new();
-                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
-                for row in rows {
-                    let (t, c) = row?;
-                    out.entry(t).or_default().insert(c);
-                }
-                Ok(out)
-            })
+                ),
+                Vec::new(),
+            )
             .await?;
+        let mut cols = Columns::new();
+        for r in rows {
+            cols.entry(r.string(0)?).or_default().insert(r.string(1)?);
+        }
         if let Ok(mut cache) = self.columns.lock() {
             *cache = Some((Instant::now(), cols.clone()));
         }
@@ -130,6 +472,118 @@ impl Db {
             *cache = None;
         }
     }
+}
+
+fn duck_rows(c: &Connection, sql: &str, params: &[Param]) -> Result<Vec<Row>, ApiError> {
+    use duckdb::types::{Value, ValueRef};
+    let values: Vec<Value> = params
+        .iter()
+        .map(|p| match p {
+            Param::Text(s) => Value::Text(s.clone()),
+            Param::Int(n) => Value::BigInt(*n),
+            Param::Float(f) => Value::Double(*f),
+            Param::Bool(b) => Value::Boolean(*b),
+        })
+        .collect();
+    let mut stmt = c.prepare(sql)?;
+    let mut rows = stmt.query(duckdb::params_from_iter(values))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let n = r.as_ref().column_count();
+        let mut cells = Vec::with_capacity(n);
+        for i in 0..n {
+            cells.push(match r.get_ref(i)? {
+                ValueRef::Null => Cell::Null,
+                ValueRef::Boolean(b) => Cell::Bool(b),
+                ValueRef::TinyInt(v) => Cell::Int(v.into()),
+                ValueRef::SmallInt(v) => Cell::Int(v.into()),
+                ValueRef::Int(v) => Cell::Int(v.into()),
+                ValueRef::BigInt(v) => Cell::Int(v),
+                ValueRef::UTinyInt(v) => Cell::Int(v.into()),
+                ValueRef::USmallInt(v) => Cell::Int(v.into()),
+                ValueRef::UInt(v) => Cell::Int(v.into()),
+                ValueRef::UBigInt(v) => {
+                    Cell::Int(i64::try_from(v).map_err(|e| ApiError::internal("result row", e))?)
+                }
+                ValueRef::HugeInt(v) => {
+                    Cell::Int(i64::try_from(v).map_err(|e| ApiError::internal("result row", e))?)
+                }
+                ValueRef::Float(v) => Cell::Float(v.into()),
+                ValueRef::Double(v) => Cell::Float(v),
+                ValueRef::Decimal(_) => Cell::Float(r.get::<_, f64>(i)?),
+                ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+                other => {
+                    return Err(ApiError::internal(
+                        "result row",
+                        format!("column {i}: unsupported type {:?}", other.data_type()),
+                    ));
+                }
+            });
+        }
+        out.push(Row(cells));
+    }
+    Ok(out)
+}
+
+async fn pg_rows<C: tokio_postgres::GenericClient + Sync>(
+    c: &C,
+    sql: &str,
+    params: &[Param],
+) -> Result<Vec<Row>, ApiError> {
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+        .iter()
+        .map(|p| -> (&(dyn ToSql + Sync), Type) {
+            match p {
+                Param::Text(s) => (s, Type::TEXT),
+                Param::Int(n) => (n, Type::INT8),
+                Param::Float(f) => (f, Type::FLOAT8),
+                Param::Bool(b) => (b, Type::BOOL),
+            }
+        })
+        .collect();
+    let rows = c
+        .query_typed(sql, &typed)
+        .await
+        .map_err(|e| pg_error("database query", e))?;
+    rows.iter().map(pg_row).collect()
+}
+
+fn pg_row(r: &tokio_postgres::Row) -> Result<Row, ApiError> {
+    let get_err = |e: tokio_postgres::Error| pg_error("result row", e);
+    let mut cells = Vec::with_capacity(r.len());
+    for (i, col) in r.columns().iter().enumerate() {
+        let t = col.type_();
+        let cell = if *t == Type::BOOL {
+            r.try_get::<_, Option<bool>>(i).map_err(get_err)?.map(Cell::Bool)
+        } else if *t == Type::INT2 {
+            r.try_get::<_, Option<i16>>(i)
+                .map_err(get_err)?
+                .map(|v| Cell::Int(v.into()))
+        } else if *t == Type::INT4 {
+            r.try_get::<_, Option<i32>>(i)
+                .map_err(get_err)?
+                .map(|v| Cell::Int(v.into()))
+        } else if *t == Type::INT8 {
+            r.try_get::<_, Option<i64>>(i).map_err(get_err)?.map(Cell::Int)
+        } else if *t == Type::FLOAT4 {
+            r.try_get::<_, Option<f32>>(i)
+                .map_err(get_err)?
+                .map(|v| Cell::Float(v.into()))
+        } else if *t == Type::FLOAT8 {
+            r.try_get::<_, Option<f64>>(i).map_err(get_err)?.map(Cell::Float)
+        } else if [Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::NAME, Type::UNKNOWN].contains(t) {
+            r.try_get::<_, Option<String>>(i)
+                .map_err(get_err)?
+                .map(Cell::Text)
+        } else {
+            return Err(ApiError::internal(
+                "result row",
+                format!("column {i} ({}): unsupported type {t}", col.name()),
+            ));
+        };
+        cells.push(cell.unwrap_or(Cell::Null));
+    }
+    Ok(Row(cells))
 }
 
 /// `table.col` if the column exists, else `NULL`, aliased to `col`; `cast` is applied to the column.
@@ -156,4 +610,19 @@ pub fn has_table(cols: &Columns, table: &str) -> bool {
 /// Whether a column exists.
 pub fn has_col(cols: &Columns, table: &str, col: &str) -> bool {
     cols.get(table).is_some_and(|c| c.contains(col))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes() {
+        let sql = "SELECT '?', \"a?\" FROM t WHERE a = ? AND b LIKE '%?%' AND c IN (?, ?)";
+        assert_eq!(
+            Dialect::Postgres.placeholders(sql),
+            "SELECT '?', \"a?\" FROM t WHERE a = $1 AND b LIKE '%?%' AND c IN ($2, $3)"
+        );
+        assert_eq!(Dialect::DuckDb.placeholders(sql), sql);
+    }
 }

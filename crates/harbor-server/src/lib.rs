@@ -1,9 +1,11 @@
-//! The RedditHarbor HTTP API: axum routes over the DuckDB destination, an OpenAPI document generated
-//! from the handlers (utoipa), bearer tokens with read/write/admin scopes, the dashboard, metrics,
-//! and runs started in the background.
+//! The RedditHarbor HTTP API: axum routes over the destination (DuckDB or Postgres/Supabase), an
+//! OpenAPI document generated from the handlers (utoipa), bearer tokens with read/write/admin
+//! scopes, the dashboard, metrics, and runs started in the background.
 //!
-//! The binary opens the database once and hands the server a connection; the server clones it
-//! into a small pool, so API queries and background runs share one database in one process.
+//! Every route reads through [`db::Db`], one query layer over both engines: on DuckDB the binary
+//! opens the file once and the server clones that connection into a small pool (API queries and
+//! background runs share one database in one process); on Postgres the server keeps a pool of its
+//! own connections to the destination URL.
 
 pub mod auth;
 pub mod cache;
@@ -50,9 +52,8 @@ pub struct ServerParts {
 }
 
 impl AppState {
-    /// The shared state over an open database connection.
-    pub fn new(conn: &duckdb::Connection, parts: ServerParts) -> Result<Arc<AppState>> {
-        let db = db::Db::new(conn, parts.config.pool_size)?;
+    /// The shared state over a database pool.
+    pub fn new(db: db::Db, parts: ServerParts) -> Result<Arc<AppState>> {
         Ok(Arc::new(AppState {
             db,
             tokens: TokenStore::new(parts.tokens),

@@ -18,8 +18,8 @@ use crate::error::ApiError;
 use crate::runs::RunRegistry;
 use crate::tokens::TokenStore;
 
-/// Renders extra Prometheus text (e.g. from run traces) with a database connection.
-pub type MetricsRenderer = dyn Fn(&duckdb::Connection) -> String + Send + Sync;
+/// Renders extra Prometheus text (e.g. from run traces); called on the blocking pool.
+pub type MetricsRenderer = dyn Fn() -> String + Send + Sync;
 
 /// Shared server state.
 pub struct AppState {

@@ -135,6 +135,8 @@ pub struct ServeSettings {
     pub max_page: u32,
     /// Largest request body in bytes.
     pub body_limit: usize,
+    /// Database connections the API keeps for queries (default: 4 on DuckDB, 16 on Postgres).
+    pub pool_size: Option<usize>,
 }
 
 impl Default for ServeSettings {
@@ -146,6 +148,7 @@ impl Default for ServeSettings {
             request_timeout_secs: 30,
             max_page: 500,
             body_limit: 64 * 1024,
+            pool_size: None,
         }
     }
 }

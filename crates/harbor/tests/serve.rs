@@ -104,8 +104,12 @@ fn token(h: &Harbor, scope: &str) -> String {
 }
 
 fn serve(h: &Harbor) -> Server {
+    serve_env(h, &[])
+}
+
+fn serve_env(h: &Harbor, env: &[(&str, &str)]) -> Server {
     let mut child = h
-        .command(&["serve", "--bind", "127.0.0.1:0"], &[])
+        .command(&["serve", "--bind", "127.0.0.1:0"], env)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -344,4 +348,120 @@ fn stops_gracefully_on_sigterm_and_releases_the_database() {
     // The file lock is released: another process can open the database.
     let out = h.run(&["status", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Follows a run started through the API until it ends.
+fn finished(a: &str, id: &str, read: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let run = json(a, &format!("/api/v1/runs/{id}"), read);
+        if run["status"] != "running" {
+            return run;
+        }
+        assert!(Instant::now() < deadline, "run did not finish: {run}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn serves_a_postgres_destination_directly_and_through_a_transaction_pooler() {
+    use harbor_testkit::postgres::PgCluster;
+    let pg = PgCluster::shared();
+    let url = pg.create_database("serve").expect("database");
+    let db = url
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.split('?').next())
+        .unwrap_or_default()
+        .to_owned();
+    let dest = format!("{url}&schema=reddit");
+    let h = Harbor::new();
+    let env = [("HARBOR_DESTINATION", dest.as_str())];
+    let posts = h.write("posts.ndjson", &synthetic_submissions(0, 120));
+    let out = h.run_env(&["load", posts.to_str().unwrap_or_default()], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let read = token(&h, "read");
+    let write = token(&h, "write");
+    std::fs::create_dir_all(h.path().join(".harbor/inbox")).expect("inbox");
+    std::fs::write(
+        h.path().join(".harbor/inbox/more.ndjson"),
+        synthetic_submissions(120, 30),
+    )
+    .expect("write");
+    let bouncer = pg.pgbouncer().expect("pgbouncer");
+    let pooled = format!("{}&schema=reddit&pooler=transaction", bouncer.url(&db));
+    for (i, url) in [dest.clone(), pooled].iter().enumerate() {
+        let srv = serve_env(&h, &[("HARBOR_DESTINATION", url.as_str())]);
+        let a = srv.addr.as_str();
+        let status = json(a, "/api/v1/status", &read);
+        assert_eq!(status["tables"]["submissions"], 120 + 30 * i as u64, "{status}");
+        assert!(
+            !status["destination"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(PgCluster::PASSWORD),
+            "{status}"
+        );
+        let mut seen = 0;
+        let mut uri = "/api/v1/submissions?limit=50".to_owned();
+        loop {
+            let page = json(a, &uri, &read);
+            seen += page["items"].as_array().expect("items").len();
+            match page["next_cursor"].as_str() {
+                Some(c) => uri = format!("/api/v1/submissions?limit=50&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, 120 + 30 * i);
+        assert_eq!(http(a, "GET", "/api/v1/opportunities", Some(&read), None).0, 200);
+        let (s, metrics) = http(a, "GET", "/metrics", Some(&read), None);
+        assert_eq!(s, 200);
+        assert!(metrics.contains("# TYPE harbor_runs_total counter"), "{metrics}");
+        if i == 0 {
+            // A run started through the API loads into the same Postgres schema, traced there.
+            let (s, body) = http(
+                a,
+                "POST",
+                "/api/v1/runs",
+                Some(&write),
+                Some(r#"{"command":"load","files":["more.ndjson"]}"#),
+            );
+            assert_eq!(s, 202, "{body}");
+            let id = serde_json::from_str::<Value>(&body).expect("json")["run_id"]
+                .as_str()
+                .expect("id")
+                .to_owned();
+            let run = finished(a, &id, &read);
+            assert_eq!(run["status"], "ok", "{run}");
+            assert_eq!(run["rows"]["submissions"], 30);
+            assert_eq!(
+                json(a, "/api/v1/submissions/p0000149", &read)["submission"]["id"],
+                "p0000149"
+            );
+            let traced = pg
+                .psql(
+                    &db,
+                    &format!("SELECT status FROM reddit._harbor_runs WHERE run_id = '{id}'"),
+                )
+                .expect("trace");
+            assert_eq!(traced.trim(), "ok");
+        }
+    }
+}
+
+#[test]
+fn serve_refuses_a_parquet_directory_with_a_hint() {
+    let h = Harbor::new();
+    let out = h.run_env(
+        &["serve", "--bind", "127.0.0.1:0"],
+        &[("HARBOR_DESTINATION", "parquet:///tmp/nowhere-lake")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Parquet") && err.contains("hint:"), "{err}");
 }

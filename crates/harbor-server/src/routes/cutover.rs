@@ -14,15 +14,17 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::auth::{ADMIN, Auth, READ};
-use crate::db::{has_col, has_table};
+use crate::db::{Db, Param, Statement, has_col, has_table};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
-const DDL: &str = "CREATE TABLE IF NOT EXISTS _harbor_cutover (subreddit VARCHAR PRIMARY KEY, \
-    route VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL); \
-    CREATE TABLE IF NOT EXISTS _harbor_cutover_audit (changed_at TIMESTAMP NOT NULL, actor VARCHAR, \
-    action VARCHAR NOT NULL, phase VARCHAR, harbor_subreddits JSON, reason VARCHAR);";
+const DDL: [&str; 2] = [
+    "CREATE TABLE IF NOT EXISTS _harbor_cutover (subreddit VARCHAR PRIMARY KEY, \
+     route VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS _harbor_cutover_audit (changed_at TIMESTAMP NOT NULL, actor VARCHAR, \
+     action VARCHAR NOT NULL, phase VARCHAR, harbor_subreddits JSON, reason VARCHAR)",
+];
 
 /// Where one subreddit is collected.
 #[derive(Debug, Serialize, ToSchema)]
@@ -91,31 +93,40 @@ fn bucket(subreddit: &str) -> u32 {
     u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % 100
 }
 
-fn read_state(c: &duckdb::Connection) -> Result<CutoverState, ApiError> {
-    let mut stmt = c.prepare("SELECT subreddit, route FROM _harbor_cutover ORDER BY subreddit")?;
-    let routes: Vec<Route> = stmt
-        .query_map([], |r| {
-            Ok(Route {
-                subreddit: r.get(0)?,
-                route: r.get(1)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = c.prepare(
-        "SELECT strftime(changed_at, '%Y-%m-%dT%H:%M:%S.%gZ'), actor, action, phase, reason \
-         FROM _harbor_cutover_audit ORDER BY changed_at DESC LIMIT 20",
-    )?;
-    let audit: Vec<AuditEntry> = stmt
-        .query_map([], |r| {
-            Ok(AuditEntry {
-                changed_at: r.get(0)?,
-                actor: r.get(1)?,
-                action: r.get(2)?,
-                phase: r.get(3)?,
-                reason: r.get(4)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
+async fn read_state(db: &Db) -> Result<CutoverState, ApiError> {
+    let answers = db
+        .read(vec![
+            (
+                "SELECT CAST(subreddit AS VARCHAR), CAST(route AS VARCHAR) FROM _harbor_cutover ORDER BY subreddit"
+                    .into(),
+                Vec::new(),
+            ),
+            (
+                format!(
+                    "SELECT {}, CAST(actor AS VARCHAR), CAST(action AS VARCHAR), CAST(phase AS VARCHAR), \
+                     CAST(reason AS VARCHAR) FROM _harbor_cutover_audit ORDER BY changed_at DESC LIMIT 20",
+                    db.dialect().iso_ms("changed_at")
+                ),
+                Vec::new(),
+            ),
+        ])
+        .await?;
+    let (mut routes, mut audit) = (Vec::new(), Vec::new());
+    for r in answers.first().into_iter().flatten() {
+        routes.push(Route {
+            subreddit: r.string(0)?,
+            route: r.string(1)?,
+        });
+    }
+    for r in answers.get(1).into_iter().flatten() {
+        audit.push(AuditEntry {
+            changed_at: r.string(0)?,
+            actor: r.text(1)?,
+            action: r.string(2)?,
+            phase: r.text(3)?,
+            reason: r.text(4)?,
+        });
+    }
     let harbor = routes.iter().filter(|r| r.route == "harbor").count();
     Ok(CutoverState {
         phase: audit
@@ -150,7 +161,7 @@ pub async fn get_state(
             audit: Vec::new(),
         }));
     }
-    Ok(Json(st.db.run(read_state).await?))
+    Ok(Json(read_state(&st.db).await?))
 }
 
 /// Changes the cutover (admin): set a phase or a list, or roll everything back to legacy.
@@ -194,70 +205,72 @@ pub async fn change(
         CutoverAction::Rollback => "rollback",
     };
     let reason = req.reason;
-    let state = st
-        .db
-        .run(move |c| {
-            c.execute_batch(DDL)?;
-            let mut known: Vec<String> = c
-                .prepare("SELECT subreddit FROM _harbor_cutover")?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            if from_submissions {
-                let more: Vec<String> = c
-                    .prepare("SELECT DISTINCT subreddit FROM submissions WHERE subreddit IS NOT NULL")?
-                    .query_map([], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                known.extend(more);
-            }
-            if let Some(list) = &list {
-                known.extend(list.iter().cloned());
-            }
-            known.sort();
-            known.dedup();
-            let pct = match phase.as_str() {
-                "10%" => 10,
-                "50%" => 50,
-                "100%" => 100,
-                _ => 0,
-            };
-            let harbor: Vec<String> = known
-                .iter()
-                .filter(|s| match &list {
-                    Some(l) => l.contains(s),
-                    None => bucket(s) < pct,
-                })
-                .cloned()
-                .collect();
-            c.execute_batch("BEGIN TRANSACTION")?;
-            let write = || -> Result<(), duckdb::Error> {
-                c.execute("DELETE FROM _harbor_cutover", [])?;
-                let mut ins = c.prepare("INSERT INTO _harbor_cutover VALUES (?, ?, now()::TIMESTAMP)")?;
-                for s in &known {
-                    let route = if harbor.contains(s) { "harbor" } else { "legacy" };
-                    ins.execute([s.as_str(), route])?;
-                }
-                c.execute(
-                    "INSERT INTO _harbor_cutover_audit VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?)",
-                    duckdb::params![
-                        actor,
-                        action,
-                        phase,
-                        serde_json::to_string(&harbor).unwrap_or_default(),
-                        reason
-                    ],
-                )?;
-                Ok(())
-            };
-            match write() {
-                Ok(()) => c.execute_batch("COMMIT")?,
-                Err(e) => {
-                    let _ = c.execute_batch("ROLLBACK");
-                    return Err(e.into());
-                }
-            }
-            read_state(c)
-        })
+    st.db
+        .write(DDL.iter().map(|d| ((*d).to_owned(), Vec::new())).collect())
         .await?;
+    let mut reads: Vec<Statement> = vec![(
+        "SELECT CAST(subreddit AS VARCHAR) FROM _harbor_cutover".into(),
+        Vec::new(),
+    )];
+    if from_submissions {
+        reads.push((
+            "SELECT DISTINCT CAST(subreddit AS VARCHAR) FROM submissions WHERE subreddit IS NOT NULL".into(),
+            Vec::new(),
+        ));
+    }
+    let mut known: Vec<String> = Vec::new();
+    for r in st.db.read(reads).await?.iter().flatten() {
+        known.push(r.string(0)?);
+    }
+    if let Some(list) = &list {
+        known.extend(list.iter().cloned());
+    }
+    known.sort();
+    known.dedup();
+    let pct = match phase.as_str() {
+        "10%" => 10,
+        "50%" => 50,
+        "100%" => 100,
+        _ => 0,
+    };
+    let harbor: Vec<String> = known
+        .iter()
+        .filter(|s| match &list {
+            Some(l) => l.contains(s),
+            None => bucket(s) < pct,
+        })
+        .cloned()
+        .collect();
+    // The routes and the audit row in one transaction: a rollback is one atomic write.
+    let mut writes: Vec<Statement> = vec![("DELETE FROM _harbor_cutover".into(), Vec::new())];
+    for s in &known {
+        let route = if harbor.contains(s) { "harbor" } else { "legacy" };
+        writes.push((
+            "INSERT INTO _harbor_cutover VALUES (?, ?, CAST(now() AS TIMESTAMP))".into(),
+            vec![Param::Text(s.clone()), Param::Text(route.into())],
+        ));
+    }
+    let mut audit = vec![
+        Param::Text(actor),
+        Param::Text(action.into()),
+        Param::Text(phase),
+        Param::Text(serde_json::to_string(&harbor).unwrap_or_default()),
+    ];
+    let reason_sql = match reason {
+        Some(r) => {
+            audit.push(Param::Text(r));
+            "?"
+        }
+        None => "NULL",
+    };
+    writes.push((
+        format!(
+            "INSERT INTO _harbor_cutover_audit VALUES (CAST(now() AS TIMESTAMP), ?, ?, ?, CAST(? AS JSON), {reason_sql})"
+        ),
+        audit,
+    ));
+    st.db.write(writes).await?;
+    let state = read_state(&st.db).await?;
     st.db.invalidate();
     tracing::info!(phase = %state.phase, "Cutover changed");
     Ok(Json(state))

@@ -5,12 +5,11 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
-use duckdb::types::Value;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::{Auth, READ};
-use crate::db::{Columns, col_or_null, has_col, has_table};
+use crate::db::{Columns, Dialect, Param, Row, col_or_null, has_col, has_table};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, decode_cursor, encode_cursor, page_size};
 use crate::model::{Opportunity, OpportunityPage};
@@ -35,14 +34,12 @@ pub struct OpportunityFilter {
     pub cursor: Option<String>,
 }
 
-const TS: &str = "%Y-%m-%dT%H:%M:%SZ";
-
-fn select(cols: &Columns) -> String {
+fn select(cols: &Columns, d: Dialect) -> String {
     let a = |c: &str, cast: &str| col_or_null(cols, "opportunity_analysis", "o", c, cast);
     let s = |c: &str, cast: &str| col_or_null(cols, "submissions", "s", c, cast);
     let ts = |table: &str, alias: &str, c: &str| {
         if has_col(cols, table, c) {
-            format!("strftime({alias}.\"{c}\", '{TS}') AS \"{c}\"")
+            format!("{} AS \"{c}\"", d.iso(&format!("{alias}.\"{c}\"")))
         } else {
             format!("NULL AS \"{c}\"")
         }
@@ -50,13 +47,13 @@ fn select(cols: &Columns) -> String {
     [
         "o.post_id".to_owned(),
         "o.scorer_id".to_owned(),
-        a("final_score", "DOUBLE"),
-        a("market_demand", "DOUBLE"),
-        a("pain_intensity", "DOUBLE"),
-        a("monetization_potential", "DOUBLE"),
-        a("market_gap", "DOUBLE"),
-        a("technical_feasibility", "DOUBLE"),
-        a("simplicity", "DOUBLE"),
+        a("final_score", "FLOAT8"),
+        a("market_demand", "FLOAT8"),
+        a("pain_intensity", "FLOAT8"),
+        a("monetization_potential", "FLOAT8"),
+        a("market_gap", "FLOAT8"),
+        a("technical_feasibility", "FLOAT8"),
+        a("simplicity", "FLOAT8"),
         a("evidence", "VARCHAR"),
         a("app_name", "VARCHAR"),
         a("problem_description", "VARCHAR"),
@@ -81,33 +78,33 @@ fn json(text: Option<String>) -> Option<serde_json::Value> {
     text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
 }
 
-fn row(r: &duckdb::Row<'_>) -> duckdb::Result<Opportunity> {
+fn row(r: &Row) -> Result<Opportunity, ApiError> {
     Ok(Opportunity {
-        post_id: r.get(0)?,
-        scorer_id: r.get(1)?,
-        final_score: r.get(2)?,
-        market_demand: r.get(3)?,
-        pain_intensity: r.get(4)?,
-        monetization_potential: r.get(5)?,
-        market_gap: r.get(6)?,
-        technical_feasibility: r.get(7)?,
-        simplicity: r.get(8)?,
-        evidence: json(r.get(9)?),
-        app_name: r.get(10)?,
-        problem_description: r.get(11)?,
-        app_concept: r.get(12)?,
-        core_functions: json(r.get(13)?),
-        value_proposition: r.get(14)?,
-        target_user: r.get(15)?,
-        monetization_model: r.get(16)?,
-        model: r.get(17)?,
-        scored_at: r.get(18)?,
-        title: r.get(19)?,
-        subreddit: r.get(20)?,
-        permalink: r.get(21)?,
-        score: r.get(22)?,
-        num_comments: r.get(23)?,
-        created_utc: r.get(24)?,
+        post_id: r.string(0)?,
+        scorer_id: r.string(1)?,
+        final_score: r.float(2)?,
+        market_demand: r.float(3)?,
+        pain_intensity: r.float(4)?,
+        monetization_potential: r.float(5)?,
+        market_gap: r.float(6)?,
+        technical_feasibility: r.float(7)?,
+        simplicity: r.float(8)?,
+        evidence: json(r.text(9)?),
+        app_name: r.text(10)?,
+        problem_description: r.text(11)?,
+        app_concept: r.text(12)?,
+        core_functions: json(r.text(13)?),
+        value_proposition: r.text(14)?,
+        target_user: r.text(15)?,
+        monetization_model: r.text(16)?,
+        model: r.text(17)?,
+        scored_at: r.text(18)?,
+        title: r.text(19)?,
+        subreddit: r.text(20)?,
+        permalink: r.text(21)?,
+        score: r.int(22)?,
+        num_comments: r.int(23)?,
+        created_utc: r.text(24)?,
     })
 }
 
@@ -156,7 +153,7 @@ async fn page(st: Arc<AppState>, f: OpportunityFilter) -> Result<OpportunityPage
         "LEFT JOIN (SELECT NULL::VARCHAR AS id) s ON false"
     };
     let mut wh: Vec<String> = Vec::new();
-    let mut args: Vec<Value> = Vec::new();
+    let mut args: Vec<Param> = Vec::new();
     if has_col(&cols, "opportunity_analysis", "status") {
         wh.push("COALESCE(o.status, 'scored') = 'scored'".into());
     }
@@ -166,7 +163,7 @@ async fn page(st: Arc<AppState>, f: OpportunityFilter) -> Result<OpportunityPage
         } else {
             "(? IS NULL AND false)".into()
         });
-        args.push(Value::Text(sub.clone()));
+        args.push(Param::Text(sub.clone()));
     }
     if let Some(m) = f.min_score {
         wh.push(if has_col(&cols, "opportunity_analysis", "final_score") {
@@ -174,41 +171,50 @@ async fn page(st: Arc<AppState>, f: OpportunityFilter) -> Result<OpportunityPage
         } else {
             "(? IS NULL AND false)".into()
         });
-        args.push(Value::Double(m));
+        args.push(Param::Float(m));
     }
     if let Some(sid) = &f.scorer_id {
         wh.push("o.scorer_id = ?".into());
-        args.push(Value::Text(sid.clone()));
+        args.push(Param::Text(sid.clone()));
     }
     let order = if has_col(&cols, "opportunity_analysis", "final_score") {
         "o.final_score DESC NULLS LAST, o.post_id, o.scorer_id"
     } else {
         "o.post_id, o.scorer_id"
     };
-    // The page's row ids first (a top-N over the narrow ranking columns, joined with the posts only
-    // when a subreddit filter needs them), then only their wide rows: joining the page back on its
-    // keys would scan every analysis and post.
-    let inner_join = if f.subreddit.is_some() { join } else { "" };
-    let sql = format!(
-        "SELECT {} FROM opportunity_analysis o {join} WHERE o.rowid IN \
-         (SELECT o.rowid FROM opportunity_analysis o {inner_join} {} ORDER BY {order} LIMIT {} OFFSET {offset}) \
-         ORDER BY {order}",
-        select(&cols),
-        if wh.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", wh.join(" AND "))
-        },
-        limit + 1,
-    );
+    let d = st.db.dialect();
+    let filter = if wh.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", wh.join(" AND "))
+    };
+    let sql = match d {
+        // The page's row ids first (a top-N over the narrow ranking columns, joined with the posts
+        // only when a subreddit filter needs them), then only their wide rows: joining the page
+        // back on its keys would scan every analysis and post.
+        Dialect::DuckDb => {
+            let inner_join = if f.subreddit.is_some() { join } else { "" };
+            format!(
+                "SELECT {} FROM opportunity_analysis o {join} WHERE o.rowid IN \
+                 (SELECT o.rowid FROM opportunity_analysis o {inner_join} {filter} ORDER BY {order} \
+                 LIMIT {} OFFSET {offset}) ORDER BY {order}",
+                select(&cols, d),
+                limit + 1,
+            )
+        }
+        Dialect::Postgres => format!(
+            "SELECT {} FROM opportunity_analysis o {join} {filter} ORDER BY {order} LIMIT {} OFFSET {offset}",
+            select(&cols, d),
+            limit + 1,
+        ),
+    };
     let mut items = st
         .db
-        .run(move |c| {
-            let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map(duckdb::params_from_iter(args), row)?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await?;
+        .query(sql, args)
+        .await?
+        .iter()
+        .map(row)
+        .collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
         Some(encode_cursor(&[(offset + u64::from(limit)).to_string()]))

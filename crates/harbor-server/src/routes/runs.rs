@@ -5,12 +5,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use duckdb::types::Value;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::{Auth, READ, WRITE};
-use crate::db::{Columns, col_or_null, has_col, has_table};
+use crate::db::{Columns, Dialect, Param, Row, col_or_null, has_col, has_table};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, decode_cursor, encode_cursor, page_size};
 use crate::model::{Run, RunPage, RunRequest, RunStarted};
@@ -30,14 +29,12 @@ pub struct RunFilter {
     pub cursor: Option<String>,
 }
 
-const TS: &str = "%Y-%m-%dT%H:%M:%S.%gZ";
-
 /// The select list of a run trace.
-pub fn run_columns(cols: &Columns) -> String {
+pub fn run_columns(cols: &Columns, d: Dialect) -> String {
     let c = |name: &str, cast: &str| col_or_null(cols, "_harbor_runs", "r", name, cast);
     let ts = |name: &str| {
         if has_col(cols, "_harbor_runs", name) {
-            format!("strftime(r.\"{name}\", '{TS}') AS \"{name}\"")
+            format!("{} AS \"{name}\"", d.iso_ms(&format!("r.\"{name}\"")))
         } else {
             format!("NULL AS \"{name}\"")
         }
@@ -49,7 +46,7 @@ pub fn run_columns(cols: &Columns) -> String {
         ts("started_at"),
         ts("finished_at"),
         c("status", "VARCHAR"),
-        c("seconds", "DOUBLE"),
+        c("seconds", "FLOAT8"),
         c("stages", "VARCHAR"),
         c("api_calls", "VARCHAR"),
         c("api_calls_total", "BIGINT"),
@@ -61,7 +58,7 @@ pub fn run_columns(cols: &Columns) -> String {
         c("rejects", "BIGINT"),
         c("error", "VARCHAR"),
         c("llm_tokens", "BIGINT"),
-        c("llm_cost_usd", "DOUBLE"),
+        c("llm_cost_usd", "FLOAT8"),
     ]
     .join(", ")
 }
@@ -71,27 +68,27 @@ fn json(text: Option<String>) -> Option<serde_json::Value> {
 }
 
 /// Reads a row of [`run_columns`].
-pub fn run_row(r: &duckdb::Row<'_>) -> duckdb::Result<Run> {
+pub fn run_row(r: &Row) -> Result<Run, ApiError> {
     Ok(Run {
-        run_id: r.get(0)?,
-        command: r.get(1)?,
-        pipeline: r.get(2)?,
-        started_at: r.get(3)?,
-        finished_at: r.get(4)?,
-        status: r.get::<_, Option<String>>(5)?.unwrap_or_else(|| "unknown".into()),
-        seconds: r.get(6)?,
-        stages: json(r.get(7)?),
-        api_calls: json(r.get(8)?),
-        api_calls_total: r.get(9)?,
-        http_429: r.get(10)?,
-        retries: r.get(11)?,
-        rows: json(r.get(12)?),
-        rows_total: r.get(13)?,
-        bytes: r.get(14)?,
-        rejects: r.get(15)?,
-        error: r.get(16)?,
-        llm_tokens: r.get(17)?,
-        llm_cost_usd: r.get(18)?,
+        run_id: r.string(0)?,
+        command: r.text(1)?,
+        pipeline: r.text(2)?,
+        started_at: r.text(3)?,
+        finished_at: r.text(4)?,
+        status: r.text(5)?.unwrap_or_else(|| "unknown".into()),
+        seconds: r.float(6)?,
+        stages: json(r.text(7)?),
+        api_calls: json(r.text(8)?),
+        api_calls_total: r.int(9)?,
+        http_429: r.int(10)?,
+        retries: r.int(11)?,
+        rows: json(r.text(12)?),
+        rows_total: r.int(13)?,
+        bytes: r.int(14)?,
+        rejects: r.int(15)?,
+        error: r.text(16)?,
+        llm_tokens: r.int(17)?,
+        llm_cost_usd: r.float(18)?,
     })
 }
 
@@ -130,25 +127,24 @@ pub async fn list(
     if has_table(&cols, "_harbor_runs") && has_col(&cols, "_harbor_runs", "run_id") {
         let (wh, args) = match &f.status {
             Some(s) if has_col(&cols, "_harbor_runs", "status") => {
-                ("WHERE r.status = ?", vec![Value::Text(s.clone())])
+                ("WHERE r.status = ?", vec![Param::Text(s.clone())])
             }
             Some(_) => ("WHERE false", vec![]),
             None => ("", vec![]),
         };
         let sql = format!(
             "SELECT {} FROM _harbor_runs r {wh} ORDER BY {} LIMIT {} OFFSET {offset}",
-            run_columns(&cols),
+            run_columns(&cols, st.db.dialect()),
             order(&cols),
             limit + 1
         );
         items = st
             .db
-            .run(move |c| {
-                let mut stmt = c.prepare(&sql)?;
-                let rows = stmt.query_map(duckdb::params_from_iter(args), run_row)?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?)
-            })
-            .await?;
+            .query(sql, args)
+            .await?
+            .iter()
+            .map(run_row)
+            .collect::<Result<Vec<_>, _>>()?;
     }
     let mut next_cursor = None;
     if items.len() > limit as usize {
@@ -197,17 +193,12 @@ pub async fn get_one(
     if has_table(&cols, "_harbor_runs") && has_col(&cols, "_harbor_runs", "run_id") {
         let sql = format!(
             "SELECT {} FROM _harbor_runs r WHERE CAST(r.run_id AS VARCHAR) = ? LIMIT 1",
-            run_columns(&cols)
+            run_columns(&cols, st.db.dialect())
         );
-        let key = id.clone();
-        let found = st
-            .db
-            .run(move |c| {
-                let mut stmt = c.prepare(&sql)?;
-                let mut rows = stmt.query_map([key], run_row)?;
-                Ok(rows.next().transpose()?)
-            })
-            .await?;
+        let found = match st.db.query(sql, vec![Param::Text(id.clone())]).await?.first() {
+            Some(r) => Some(run_row(r)?),
+            None => None,
+        };
         if let Some(run) = found {
             return Ok(Json(run));
         }

@@ -7,12 +7,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Response;
-use duckdb::types::Value;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::{Auth, READ};
-use crate::db::{Columns, col_or_null, has_col, has_table};
+use crate::db::{Columns, Dialect, Param, Row, col_or_null, has_col, has_table};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{
     ApiQuery, decode_cursor, encode_cursor, like_pattern, page_size, parse_time, reddit_id,
@@ -44,14 +43,21 @@ pub struct SubmissionFilter {
     pub cursor: Option<String>,
 }
 
-const TS: &str = "%Y-%m-%dT%H:%M:%SZ";
+/// The sort key of a submission: microseconds since the epoch of `created_utc` (0 when missing).
+fn sort_key(cols: &Columns, d: Dialect) -> String {
+    if has_col(cols, "submissions", "created_utc") {
+        format!("COALESCE({}, 0)", d.epoch_us("s.created_utc"))
+    } else {
+        "0".to_owned()
+    }
+}
 
 /// The select list of a submission (missing columns are NULL) plus the sort key `k`.
-pub fn submission_columns(cols: &Columns) -> String {
+pub fn submission_columns(cols: &Columns, d: Dialect) -> String {
     let created = if has_col(cols, "submissions", "created_utc") {
-        format!("strftime(s.created_utc, '{TS}') AS created_utc, COALESCE(epoch_us(s.created_utc), 0) AS k")
+        format!("{} AS created_utc", d.iso("s.created_utc"))
     } else {
-        "NULL AS created_utc, 0 AS k".to_owned()
+        "NULL AS created_utc".to_owned()
     };
     [
         "s.id AS id".to_owned(),
@@ -62,6 +68,7 @@ pub fn submission_columns(cols: &Columns) -> String {
         col_or_null(cols, "submissions", "s", "score", "BIGINT"),
         col_or_null(cols, "submissions", "s", "num_comments", "BIGINT"),
         created,
+        format!("{} AS k", sort_key(cols, d)),
         col_or_null(cols, "submissions", "s", "permalink", "VARCHAR"),
         col_or_null(cols, "submissions", "s", "url", "VARCHAR"),
         col_or_null(cols, "submissions", "s", "is_problem", "BOOLEAN"),
@@ -70,22 +77,22 @@ pub fn submission_columns(cols: &Columns) -> String {
 }
 
 /// Reads a row of [`submission_columns`]; returns it with its sort key.
-pub fn submission_row(r: &duckdb::Row<'_>) -> duckdb::Result<(Submission, i64)> {
+pub fn submission_row(r: &Row) -> Result<(Submission, i64), ApiError> {
     Ok((
         Submission {
-            id: r.get(0)?,
-            title: r.get(1)?,
-            selftext: r.get(2)?,
-            subreddit: r.get(3)?,
-            author: r.get(4)?,
-            score: r.get(5)?,
-            num_comments: r.get(6)?,
-            created_utc: r.get(7)?,
-            permalink: r.get(9)?,
-            url: r.get(10)?,
-            is_problem: r.get(11)?,
+            id: r.string(0)?,
+            title: r.text(1)?,
+            selftext: r.text(2)?,
+            subreddit: r.text(3)?,
+            author: r.text(4)?,
+            score: r.int(5)?,
+            num_comments: r.int(6)?,
+            created_utc: r.text(7)?,
+            permalink: r.text(9)?,
+            url: r.text(10)?,
+            is_problem: r.bool(11)?,
         },
-        r.get(8)?,
+        r.int(8)?.unwrap_or(0),
     ))
 }
 
@@ -115,12 +122,9 @@ async fn page(st: Arc<AppState>, f: SubmissionFilter) -> Result<SubmissionPage, 
         });
     }
     let mut wh: Vec<String> = Vec::new();
-    let mut args: Vec<Value> = Vec::new();
-    let k = if has_col(&cols, "submissions", "created_utc") {
-        "COALESCE(epoch_us(s.created_utc), 0)"
-    } else {
-        "0"
-    };
+    let mut args: Vec<Param> = Vec::new();
+    let d = st.db.dialect();
+    let k = sort_key(&cols, d);
     if let Some(sub) = &f.subreddit {
         if sub.is_empty() || sub.len() > 100 {
             return Err(ApiError::invalid("`subreddit` must be 1-100 characters"));
@@ -130,20 +134,20 @@ async fn page(st: Arc<AppState>, f: SubmissionFilter) -> Result<SubmissionPage, 
         } else {
             "(? IS NULL AND false)".into()
         });
-        args.push(Value::Text(sub.clone()));
+        args.push(Param::Text(sub.clone()));
     }
     if let Some(since) = &f.since {
         wh.push(format!("{k} >= ?"));
-        args.push(Value::BigInt(parse_time("since", since)?));
+        args.push(Param::Int(parse_time("since", since)?));
     }
     if let Some(until) = &f.until {
         wh.push(format!("{k} < ?"));
-        args.push(Value::BigInt(parse_time("until", until)?));
+        args.push(Param::Int(parse_time("until", until)?));
     }
     if let Some(p) = f.is_problem {
         if has_col(&cols, "submissions", "is_problem") {
             wh.push("COALESCE(s.is_problem, false) = ?".into());
-            args.push(Value::Boolean(p));
+            args.push(Param::Bool(p));
         } else if p {
             wh.push("false".into());
         }
@@ -154,7 +158,7 @@ async fn page(st: Arc<AppState>, f: SubmissionFilter) -> Result<SubmissionPage, 
         } else {
             "(? IS NULL AND false)".into()
         });
-        args.push(Value::BigInt(m));
+        args.push(Param::Int(m));
     }
     if let Some(q) = &f.q {
         if q.is_empty() || q.chars().count() > 200 {
@@ -173,7 +177,7 @@ async fn page(st: Arc<AppState>, f: SubmissionFilter) -> Result<SubmissionPage, 
                 .collect();
             wh.push(format!("({})", ors.join(" OR ")));
             for _ in &text {
-                args.push(Value::Text(like_pattern(q)));
+                args.push(Param::Text(like_pattern(q)));
             }
         }
     }
@@ -183,33 +187,36 @@ async fn page(st: Arc<AppState>, f: SubmissionFilter) -> Result<SubmissionPage, 
             .parse()
             .map_err(|_| ApiError::invalid("invalid cursor"))?;
         wh.push(format!("({k} < ? OR ({k} = ? AND s.id < ?))"));
-        args.extend([
-            Value::BigInt(key),
-            Value::BigInt(key),
-            Value::Text(parts[1].clone()),
-        ]);
+        args.extend([Param::Int(key), Param::Int(key), Param::Text(parts[1].clone())]);
     }
-    // The page's row ids first (a top-N over the narrow sort key), then only their wide rows: a
-    // top-N over all columns would read every post's text.
-    let sql = format!(
-        "SELECT {} FROM submissions s WHERE s.rowid IN (SELECT s.rowid FROM submissions s {} \
-         ORDER BY {k} DESC, s.id DESC LIMIT {}) ORDER BY k DESC, s.id DESC",
-        submission_columns(&cols),
-        if wh.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", wh.join(" AND "))
-        },
-        limit + 1
-    );
+    let filter = if wh.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", wh.join(" AND "))
+    };
+    let sql = match d {
+        // The page's row ids first (a top-N over the narrow sort key), then only their wide rows:
+        // a top-N over all columns would read every post's text.
+        Dialect::DuckDb => format!(
+            "SELECT {} FROM submissions s WHERE s.rowid IN (SELECT s.rowid FROM submissions s {filter} \
+             ORDER BY {k} DESC, s.id DESC LIMIT {}) ORDER BY k DESC, s.id DESC",
+            submission_columns(&cols, d),
+            limit + 1
+        ),
+        // Postgres reads only the rows of the page from its indexes.
+        Dialect::Postgres => format!(
+            "SELECT {} FROM submissions s {filter} ORDER BY {k} DESC, s.id DESC LIMIT {}",
+            submission_columns(&cols, d),
+            limit + 1
+        ),
+    };
     let mut rows = st
         .db
-        .run(move |c| {
-            let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map(duckdb::params_from_iter(args), submission_row)?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await?;
+        .query(sql, args)
+        .await?
+        .iter()
+        .map(submission_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last()
@@ -240,39 +247,40 @@ pub async fn get_one(
     if !has_table(&cols, "submissions") {
         return Err(ApiError::not_found(format!("no submission {id}")));
     }
+    let d = st.db.dialect();
     let sql = format!(
         "SELECT {} FROM submissions s WHERE s.id = ? LIMIT 1",
-        submission_columns(&cols)
+        submission_columns(&cols, d)
     );
-    let comment_sql = has_table(&cols, "comments").then(|| comment_sql(&cols)).flatten();
-    let key = id.clone();
-    let (sub, comments) = st
-        .db
-        .run(move |c| {
-            let mut stmt = c.prepare(&sql)?;
-            let mut rows = stmt.query_map([&key], submission_row)?;
-            let Some(sub) = rows.next().transpose()? else {
-                return Ok((None, Vec::new()));
-            };
-            let mut comments = Vec::new();
-            if let Some(csql) = comment_sql {
-                let mut stmt = c.prepare(&csql)?;
-                let rows = stmt.query_map([format!("t3_{key}")], |r| {
-                    Ok(CommentNode {
-                        id: r.get(0)?,
-                        parent_id: r.get(1)?,
-                        author: r.get(2)?,
-                        body: r.get(3)?,
-                        score: r.get(4)?,
-                        created_utc: r.get(5)?,
-                        replies: Vec::new(),
-                    })
-                })?;
-                comments = rows.collect::<Result<Vec<_>, _>>()?;
-            }
-            Ok((Some(sub.0), comments))
-        })
-        .await?;
+    let mut stmts = vec![(sql, vec![Param::Text(id.clone())])];
+    if let Some(csql) = has_table(&cols, "comments")
+        .then(|| comment_sql(&cols, d))
+        .flatten()
+    {
+        stmts.push((csql, vec![Param::Text(format!("t3_{id}"))]));
+    }
+    let answers = st.db.read(stmts).await?;
+    let sub = match answers.first().and_then(|rows| rows.first()) {
+        Some(r) => Some(submission_row(r)?.0),
+        None => None,
+    };
+    let comments = match answers.get(1) {
+        Some(rows) if sub.is_some() => rows
+            .iter()
+            .map(|r| {
+                Ok(CommentNode {
+                    id: r.string(0)?,
+                    parent_id: r.text(1)?,
+                    author: r.text(2)?,
+                    body: r.text(3)?,
+                    score: r.int(4)?,
+                    created_utc: r.text(5)?,
+                    replies: Vec::new(),
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?,
+        _ => Vec::new(),
+    };
     let Some(submission) = sub else {
         return Err(ApiError::not_found(format!("no submission {id}")));
     };
@@ -284,12 +292,12 @@ pub async fn get_one(
     }))
 }
 
-fn comment_sql(cols: &Columns) -> Option<String> {
+fn comment_sql(cols: &Columns, d: Dialect) -> Option<String> {
     if !has_col(cols, "comments", "link_id") {
         return None;
     }
     let created = if has_col(cols, "comments", "created_utc") {
-        format!("strftime(c.created_utc, '{TS}') AS created_utc")
+        format!("{} AS created_utc", d.iso("c.created_utc"))
     } else {
         "NULL AS created_utc".to_owned()
     };

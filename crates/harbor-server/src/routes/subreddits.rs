@@ -29,33 +29,30 @@ pub async fn list(
     } else {
         "0"
     };
+    let d = st.db.dialect();
     let (first, last) = if has_col(&cols, "submissions", "created_utc") {
-        (
-            "strftime(min(created_utc), '%Y-%m-%dT%H:%M:%SZ')",
-            "strftime(max(created_utc), '%Y-%m-%dT%H:%M:%SZ')",
-        )
+        (d.iso("min(created_utc)"), d.iso("max(created_utc)"))
     } else {
-        ("NULL", "NULL")
+        ("NULL".to_owned(), "NULL".to_owned())
     };
     let sql = format!(
-        "SELECT subreddit, count(*), {problem}, {first}, {last} FROM submissions \
+        "SELECT CAST(subreddit AS VARCHAR), count(*), {problem}, {first}, {last} FROM submissions \
          WHERE subreddit IS NOT NULL GROUP BY subreddit ORDER BY count(*) DESC, subreddit LIMIT 1000"
     );
     let items = st
         .db
-        .run(move |c| {
-            let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map([], |r| {
-                Ok(SubredditSummary {
-                    name: r.get(0)?,
-                    submissions: r.get(1)?,
-                    problem_submissions: r.get(2)?,
-                    first_post: r.get(3)?,
-                    last_post: r.get(4)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        .query(sql, Vec::new())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(SubredditSummary {
+                name: r.string(0)?,
+                submissions: r.int(1)?.unwrap_or(0),
+                problem_submissions: r.int(2)?.unwrap_or(0),
+                first_post: r.text(3)?,
+                last_post: r.text(4)?,
+            })
         })
-        .await?;
+        .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(Json(SubredditList { items }))
 }

@@ -70,7 +70,9 @@ pub async fn metrics(
     let _ = writeln!(out, "# TYPE harbor_server_active_runs gauge");
     let _ = writeln!(out, "harbor_server_active_runs {active}");
     let extra = match st.metrics.clone() {
-        Some(render) => st.db.run(move |c| Ok(render(c))).await?,
+        Some(render) => tokio::task::spawn_blocking(move || render())
+            .await
+            .map_err(|e| ApiError::internal("metrics task", e))?,
         None => String::new(),
     };
     out.push_str(&extra);

@@ -1,4 +1,6 @@
 //! What the read endpoints return: filters, search, pagination, comment trees, rankings, runs.
+//! Every test runs on every engine the server supports (DuckDB, Postgres, Postgres through
+//! pgbouncer in transaction mode), on the same seeded data.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -7,7 +9,21 @@ use axum::http::StatusCode;
 use harbor_server::Scope;
 use serde_json::Value;
 
-use crate::harness::Api;
+use crate::harness::{Api, Engine};
+
+crate::on_every_engine!(
+    submissions_paginate_without_gaps_or_duplicates,
+    submission_filters_combine,
+    search_and_filters_match_injection_attempts_literally,
+    invalid_filters_are_400_with_a_code,
+    unknown_ids_and_routes_are_404,
+    submission_detail_has_the_comment_tree,
+    opportunities_are_ranked_filtered_and_paginated,
+    subreddits_status_and_runs,
+    post_run_starts_in_background_and_can_be_followed,
+    list_answers_are_reused_until_a_run_changes_the_data,
+    cutover_set_and_rollback_are_audited
+);
 
 fn ids(v: &Value) -> Vec<String> {
     v["items"]
@@ -25,9 +41,8 @@ fn ids(v: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn submissions_paginate_without_gaps_or_duplicates() {
-    let api = Api::new();
+async fn submissions_paginate_without_gaps_or_duplicates(engine: Engine) {
+    let api = Api::on(engine);
     let mut seen = Vec::new();
     let mut uri = "/api/v1/submissions?limit=17".to_owned();
     loop {
@@ -45,9 +60,8 @@ async fn submissions_paginate_without_gaps_or_duplicates() {
     assert_eq!(first["items"][0]["created_utc"], "2025-01-06T00:00:00Z");
 }
 
-#[tokio::test]
-async fn submission_filters_combine() {
-    let api = Api::new();
+async fn submission_filters_combine(engine: Engine) {
+    let api = Api::on(engine);
     let v = api
         .get("/api/v1/submissions?subreddit=saas&is_problem=true&min_score=600&limit=500")
         .await;
@@ -69,9 +83,8 @@ async fn submission_filters_combine() {
     assert_eq!(ids(&v), vec!["p120", "p012"]);
 }
 
-#[tokio::test]
-async fn search_and_filters_match_injection_attempts_literally() {
-    let api = Api::new();
+async fn search_and_filters_match_injection_attempts_literally(engine: Engine) {
+    let api = Api::on(engine);
     let before = api.count("SELECT count(*) FROM submissions");
     // Only the post whose title holds these characters matches; wildcards are not wildcards.
     for (q, want) in [
@@ -109,9 +122,8 @@ async fn search_and_filters_match_injection_attempts_literally() {
     assert_eq!(api.count("SELECT count(*) FROM comments"), 5);
 }
 
-#[tokio::test]
-async fn invalid_filters_are_400_with_a_code() {
-    let api = Api::new();
+async fn invalid_filters_are_400_with_a_code(engine: Engine) {
+    let api = Api::on(engine);
     for uri in [
         "/api/v1/submissions?limit=0",
         "/api/v1/submissions?limit=501",
@@ -143,9 +155,8 @@ async fn invalid_filters_are_400_with_a_code() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn unknown_ids_and_routes_are_404() {
-    let api = Api::new();
+async fn unknown_ids_and_routes_are_404(engine: Engine) {
+    let api = Api::on(engine);
     for uri in [
         "/api/v1/submissions/zzz999",
         "/api/v1/runs/no-such-run",
@@ -167,9 +178,8 @@ async fn unknown_ids_and_routes_are_404() {
     assert_eq!(v["error"]["code"], "method_not_allowed");
 }
 
-#[tokio::test]
-async fn submission_detail_has_the_comment_tree() {
-    let api = Api::new();
+async fn submission_detail_has_the_comment_tree(engine: Engine) {
+    let api = Api::on(engine);
     let v = api.get("/api/v1/submissions/t3_p003").await;
     assert_eq!(v["submission"]["id"], "p003");
     assert_eq!(v["comment_count"], 4);
@@ -186,9 +196,8 @@ async fn submission_detail_has_the_comment_tree() {
     assert_eq!(none["comments"], serde_json::json!([]));
 }
 
-#[tokio::test]
-async fn opportunities_are_ranked_filtered_and_paginated() {
-    let api = Api::new();
+async fn opportunities_are_ranked_filtered_and_paginated(engine: Engine) {
+    let api = Api::on(engine);
     let v = api.get("/api/v1/opportunities?limit=500").await;
     let scores: Vec<f64> = v["items"]
         .as_array()
@@ -202,7 +211,9 @@ async fn opportunities_are_ranked_filtered_and_paginated() {
     );
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
     let top = &v["items"][0];
-    let best: String = api.conn.query_row("SELECT post_id FROM opportunity_analysis WHERE status='scored' ORDER BY final_score DESC, post_id LIMIT 1", [], |r| r.get(0)).expect("best");
+    let best = api.scalar(
+        "SELECT post_id FROM opportunity_analysis WHERE status='scored' ORDER BY final_score DESC, post_id LIMIT 1",
+    );
     assert_eq!(top["post_id"], best.as_str());
     assert_eq!(top["evidence"]["matched"][0], "struggle");
     assert_eq!(top["core_functions"][1], "remind");
@@ -224,9 +235,8 @@ async fn opportunities_are_ranked_filtered_and_paginated() {
     assert_eq!(all.len(), scores.len());
 }
 
-#[tokio::test]
-async fn subreddits_status_and_runs() {
-    let api = Api::new();
+async fn subreddits_status_and_runs(engine: Engine) {
+    let api = Api::on(engine);
     let v = api.get("/api/v1/subreddits").await;
     assert_eq!(v["items"][0]["name"], "SaaS");
     assert_eq!(v["items"][0]["submissions"], 61);
@@ -249,9 +259,8 @@ async fn subreddits_status_and_runs() {
     assert_eq!(ids(&rest), vec!["run-1"]);
 }
 
-#[tokio::test]
-async fn post_run_starts_in_background_and_can_be_followed() {
-    let api = Api::new();
+async fn post_run_starts_in_background_and_can_be_followed(engine: Engine) {
+    let api = Api::on(engine);
     let id = start_load(&api, "a.ndjson", "{}\n{}\n{}\n").await;
     let run = follow(&api, &id).await;
     assert_eq!(run["status"], "ok", "{run}");
@@ -278,9 +287,8 @@ async fn post_run_starts_in_background_and_can_be_followed() {
     }
 }
 
-#[tokio::test]
-async fn list_answers_are_reused_until_a_run_changes_the_data() {
-    let api = Api::new();
+async fn list_answers_are_reused_until_a_run_changes_the_data(engine: Engine) {
+    let api = Api::on(engine);
     for uri in ["/api/v1/submissions?limit=5", "/api/v1/opportunities?limit=5"] {
         let (first, cache) = api.get_cached(uri).await;
         assert_eq!(cache, "miss", "{uri}");
@@ -330,9 +338,8 @@ async fn follow(api: &Api, id: &str) -> Value {
     panic!("run {id} did not finish");
 }
 
-#[tokio::test]
-async fn cutover_set_and_rollback_are_audited() {
-    let api = Api::new();
+async fn cutover_set_and_rollback_are_audited(engine: Engine) {
+    let api = Api::on(engine);
     let v = api.get("/api/v1/cutover").await;
     assert_eq!(v["phase"], "manual_only");
     let admin = api.token(Scope::Admin).to_owned();

@@ -7,6 +7,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use harbor_server::{AppState, RunJob, RunLauncher, RunOutcome, Scope, ServerConfig, ServerParts};
+use harbor_testkit::postgres::{PgBouncer, PgCluster};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -73,7 +74,28 @@ INSERT INTO _harbor_loads VALUES ('load-1', 'reddit', 'completed', TIMESTAMP '20
 /// with an `id` also becomes a (newest) submission, so a run can change what the API answers, once
 /// the file named by `wait_for` exists if the line has one.
 pub struct LineCounter {
-    conn: std::sync::Mutex<duckdb::Connection>,
+    target: Target,
+}
+
+enum Target {
+    Duck(std::sync::Mutex<duckdb::Connection>),
+    Pg(PgTarget),
+}
+
+/// A seeded Postgres database (schema `api`), and the pgbouncer in front of it if one is used.
+#[derive(Clone)]
+pub struct PgTarget {
+    pub db: String,
+    /// Kept so pgbouncer runs as long as the API reads through it.
+    _bouncer: Option<Arc<PgBouncer>>,
+}
+
+impl PgTarget {
+    fn psql(&self, sql: &str) -> String {
+        PgCluster::shared()
+            .psql(&self.db, &format!("SET search_path TO api; {sql}"))
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+    }
 }
 
 impl RunLauncher for LineCounter {
@@ -96,13 +118,24 @@ impl RunLauncher for LineCounter {
                     }
                 }
                 if let Some(id) = v["id"].as_str() {
-                    let conn = self.conn.lock().map_err(|e| e.to_string())?;
-                    conn.execute(
-                        "INSERT INTO submissions (id, title, subreddit, created_utc) \
-                         VALUES (?, 'from a run', 'SaaS', TIMESTAMP '2030-01-01 00:00:00')",
-                        [id],
-                    )
-                    .map_err(|e| e.to_string())?;
+                    match &self.target {
+                        Target::Duck(conn) => {
+                            let conn = conn.lock().map_err(|e| e.to_string())?;
+                            conn.execute(
+                                "INSERT INTO submissions (id, title, subreddit, created_utc) \
+                                 VALUES (?, 'from a run', 'SaaS', TIMESTAMP '2030-01-01 00:00:00')",
+                                [id],
+                            )
+                            .map_err(|e| e.to_string())?;
+                        }
+                        Target::Pg(pg) => {
+                            pg.psql(&format!(
+                                "INSERT INTO submissions (id, title, subreddit, created_utc) \
+                                 VALUES ({}, 'from a run', 'SaaS', '2030-01-01 00:00:00+00')",
+                                literal(id)
+                            ));
+                        }
+                    }
                 }
                 rows += 1;
             }
@@ -114,36 +147,183 @@ impl RunLauncher for LineCounter {
     }
 }
 
+/// Where the API reads: the same seeded data on each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The embedded default.
+    DuckDb,
+    /// A real Postgres server, the data in schema `api`.
+    Postgres,
+    /// The same Postgres through pgbouncer in transaction mode (Supabase's pooler).
+    PgBouncer,
+}
+
+/// Every engine the server supports.
+pub const ENGINES: [Engine; 3] = [Engine::DuckDb, Engine::Postgres, Engine::PgBouncer];
+
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+const SEEDED: &[&str] = &[
+    "submissions",
+    "comments",
+    "opportunity_analysis",
+    "_harbor_runs",
+    "_harbor_loads",
+];
+
+/// Copies the seeded DuckDB tables into a new Postgres database (schema `api`), with the types the
+/// Postgres destination and the operations store use (timestamps of data tables as `timestamptz`,
+/// of `_harbor_*` tables as `timestamp`, JSON as `json`).
+fn seed_postgres(conn: &duckdb::Connection) -> String {
+    let pg = PgCluster::shared();
+    let url = pg.create_database("api").expect("database");
+    let db = url
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.split('?').next())
+        .unwrap_or_default()
+        .to_owned();
+    let mut sql = String::from("CREATE SCHEMA api; SET search_path TO api;\n");
+    for table in SEEDED {
+        let mut stmt = conn
+            .prepare(
+                "SELECT column_name, data_type FROM information_schema.columns \
+                 WHERE table_name = ? ORDER BY ordinal_position",
+            )
+            .expect("columns");
+        let cols: Vec<(String, String)> = stmt
+            .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("columns")
+            .collect::<Result<_, _>>()
+            .expect("columns");
+        let internal = table.starts_with("_harbor");
+        let types: Vec<&str> = cols
+            .iter()
+            .map(|(_, t)| match t.as_str() {
+                "VARCHAR" => "text",
+                "BIGINT" => "bigint",
+                "DOUBLE" => "double precision",
+                "BOOLEAN" => "boolean",
+                "TIMESTAMP" if internal => "timestamp",
+                "TIMESTAMP" => "timestamptz",
+                "JSON" => "json",
+                other => panic!("no Postgres type for {other}"),
+            })
+            .collect();
+        let defs: Vec<String> = cols
+            .iter()
+            .zip(&types)
+            .map(|((c, _), t)| format!("\"{c}\" {t}"))
+            .collect();
+        let pk = if *table == "_harbor_runs" {
+            ", PRIMARY KEY (run_id)"
+        } else {
+            ""
+        };
+        sql.push_str(&format!("CREATE TABLE \"{table}\" ({}{pk});\n", defs.join(", ")));
+        let select: Vec<String> = cols
+            .iter()
+            .map(|(c, _)| format!("CAST(\"{c}\" AS VARCHAR)"))
+            .collect();
+        let mut stmt = conn
+            .prepare(&format!("SELECT {} FROM \"{table}\"", select.join(", ")))
+            .expect("rows");
+        let n = cols.len();
+        let rows: Vec<Vec<Option<String>>> = stmt
+            .query_map([], |r| (0..n).map(|i| r.get(i)).collect())
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        for row in rows {
+            let values: Vec<String> = row
+                .iter()
+                .zip(&types)
+                .map(|(v, t)| match (v, *t) {
+                    (None, _) => "NULL".to_owned(),
+                    (Some(v), "timestamptz") => literal(&format!("{v}+00")),
+                    (Some(v), _) => literal(v),
+                })
+                .collect();
+            sql.push_str(&format!(
+                "INSERT INTO \"{table}\" VALUES ({});\n",
+                values.join(", ")
+            ));
+        }
+    }
+    pg.psql(&db, &sql).expect("seed postgres");
+    db
+}
+
 /// One app over one seeded database.
 pub struct Api {
     pub app: Router,
+    /// The seeded DuckDB database (on DuckDB the one the API reads; on Postgres the source of the
+    /// copy).
     pub conn: duckdb::Connection,
     pub tokens: BTreeMap<Scope, String>,
     pub dir: tempfile::TempDir,
     pub state: Arc<AppState>,
+    pg: Option<PgTarget>,
 }
 
 impl Api {
     pub fn new() -> Api {
-        Self::with_config(ServerConfig::default())
+        Self::on(Engine::DuckDb)
+    }
+
+    pub fn on(engine: Engine) -> Api {
+        Self::with_config_on(ServerConfig::default(), engine)
     }
 
     pub fn with_config(config: ServerConfig) -> Api {
+        Self::with_config_on(config, Engine::DuckDb)
+    }
+
+    pub fn with_config_on(config: ServerConfig, engine: Engine) -> Api {
         let dir = tempfile::tempdir().expect("tempdir");
         let conn = duckdb::Connection::open(dir.path().join("h.duckdb")).expect("open");
         conn.execute_batch(SEED).expect("seed");
         std::fs::create_dir_all(dir.path().join("inbox")).expect("inbox");
+        let (db, target, pg) = match engine {
+            Engine::DuckDb => (
+                harbor_server::db::Db::new(&conn, config.pool_size).expect("pool"),
+                Target::Duck(std::sync::Mutex::new(conn.try_clone().expect("clone"))),
+                None,
+            ),
+            Engine::Postgres | Engine::PgBouncer => {
+                let cluster = PgCluster::shared();
+                let name = seed_postgres(&conn);
+                let (url, bouncer) = if engine == Engine::PgBouncer {
+                    let b = cluster.pgbouncer().expect("pgbouncer");
+                    (
+                        format!("{}&schema=api&pooler=transaction", b.url(&name)),
+                        Some(Arc::new(b)),
+                    )
+                } else {
+                    (format!("{}&schema=api", cluster.url(&name)), None)
+                };
+                let target = PgTarget {
+                    db: name,
+                    _bouncer: bouncer,
+                };
+                (
+                    harbor_server::db::Db::postgres(&url, config.pool_size).expect("pool"),
+                    Target::Pg(target.clone()),
+                    Some(target),
+                )
+            }
+        };
         let state = AppState::new(
-            &conn,
+            db,
             ServerParts {
                 config,
                 tokens: dir.path().join("tokens.json"),
-                launcher: Some(Arc::new(LineCounter {
-                    conn: std::sync::Mutex::new(conn.try_clone().expect("clone")),
-                })),
+                launcher: Some(Arc::new(LineCounter { target })),
                 inbox: dir.path().join("inbox"),
                 pipeline: "reddit".into(),
-                destination: "duckdb://test".into(),
+                destination: "test".into(),
                 metrics: None,
             },
         )
@@ -159,6 +339,7 @@ impl Api {
             tokens,
             dir,
             state,
+            pg,
         }
     }
 
@@ -227,8 +408,23 @@ impl Api {
         (s, v["error"]["code"].as_str().unwrap_or("").to_owned())
     }
 
+    /// One number from the database the API reads.
     pub fn count(&self, sql: &str) -> i64 {
-        self.conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+        self.scalar(sql)
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// One value, as text, from the database the API reads.
+    pub fn scalar(&self, sql: &str) -> String {
+        match &self.pg {
+            Some(pg) => pg.psql(sql).trim().to_owned(),
+            None => self
+                .conn
+                .query_row(&format!("SELECT CAST(({sql}) AS VARCHAR)"), [], |r| r.get(0))
+                .expect(sql),
+        }
     }
 }
 

@@ -38,24 +38,31 @@ pub struct ServeArgs {
 
 struct LoadLauncher {
     settings: Settings,
-    dest: Mutex<DuckDbDestination>,
+    /// The DuckDB file this process holds (runs load through clones of its handle); `None` for
+    /// Postgres, where each run opens its own connections.
+    duck: Option<Mutex<DuckDbDestination>>,
 }
 
 impl RunLauncher for LoadLauncher {
     /// Loads the job's files, traced in `_harbor_runs` under the run id the API answered with.
     fn run(&self, job: &RunJob) -> Result<RunOutcome, String> {
-        let dest = self
-            .dest
-            .lock()
-            .map_err(|_| "database handle poisoned".to_owned())?
-            .try_clone()
-            .map_err(|e| e.to_string())?;
-        let ops = dest
-            .connection()
-            .try_clone()
-            .map_err(|e| format!("cannot open a connection for the run trace: {e}"))?;
-        let store = harbor_ops::store::DuckStore::from_connection(ops, dest.describe());
-        let mut traced = Traced::start_with_id(Box::new(store), "load", &job.run_id, &self.settings);
+        let (dest, store): (Box<dyn Destination>, Box<dyn harbor_ops::store::SqlStore>) = match &self.duck {
+            Some(duck) => {
+                let dest = duck
+                    .lock()
+                    .map_err(|_| "database handle poisoned".to_owned())?
+                    .try_clone()
+                    .map_err(|e| e.to_string())?;
+                let ops = dest
+                    .connection()
+                    .try_clone()
+                    .map_err(|e| format!("cannot open a connection for the run trace: {e}"))?;
+                let store = harbor_ops::store::DuckStore::from_connection(ops, dest.describe());
+                (Box::new(dest), Box::new(store))
+            }
+            None => crate::dest::open_with_ops(&self.settings).map_err(|e| format!("{e:#}"))?,
+        };
+        let mut traced = Traced::start_with_id(store, "load", &job.run_id, &self.settings);
         let result = self.load(job, dest, &mut traced);
         traced.finish(&result);
         result.map_err(|e| format!("{e:#}"))
@@ -63,7 +70,12 @@ impl RunLauncher for LoadLauncher {
 }
 
 impl LoadLauncher {
-    fn load(&self, job: &RunJob, dest: DuckDbDestination, traced: &mut Traced) -> anyhow::Result<RunOutcome> {
+    fn load(
+        &self,
+        job: &RunJob,
+        dest: Box<dyn Destination>,
+        traced: &mut Traced,
+    ) -> anyhow::Result<RunOutcome> {
         let opts = crate::cmd::load::options(&self.settings, job.table.clone(), None, job.force)?;
         let mut pipeline = Pipeline::open(
             PipelineOptions {
@@ -72,7 +84,7 @@ impl LoadLauncher {
                 keep_packages: self.settings.load.keep_packages,
                 wait_for_lock: false,
             },
-            Box::new(dest),
+            dest,
         )
         .map_err(crate::output::pipeline_error)?;
         traced.locked();
@@ -95,40 +107,103 @@ impl LoadLauncher {
 
 /// `/metrics` beyond the server's own counters: the run, cursor and cutover metrics of
 /// `harbor metrics`, computed from the database at each scrape.
-fn render_metrics(conn: &duckdb::Connection) -> String {
-    let rendered = conn.try_clone().map_err(|e| e.to_string()).and_then(|c| {
-        let mut store = harbor_ops::store::DuckStore::from_connection(c, "duckdb");
-        harbor_ops::metrics::render_metrics(&mut store, None).map_err(|e| e.to_string())
-    });
-    rendered.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "Cannot render the run metrics");
-        // Prometheus keeps scraping; the gauge says the run metrics are missing.
-        "# HELP harbor_metrics_error Whether the run metrics could not be computed.\n\
-         # TYPE harbor_metrics_error gauge\nharbor_metrics_error 1\n"
-            .to_owned()
+fn render_metrics(store: &mut dyn harbor_ops::store::SqlStore) -> String {
+    harbor_ops::metrics::render_metrics(store, None).unwrap_or_else(|e| metrics_error(&e.to_string()))
+}
+
+fn metrics_error(e: &str) -> String {
+    tracing::error!(error = %e, "Cannot render the run metrics");
+    // Prometheus keeps scraping; the gauge says the run metrics are missing.
+    "# HELP harbor_metrics_error Whether the run metrics could not be computed.\n\
+     # TYPE harbor_metrics_error gauge\nharbor_metrics_error 1\n"
+        .to_owned()
+}
+
+/// The database the server reads, how runs it starts load, and how `/metrics` reads run traces.
+struct Backend {
+    db: harbor_server::db::Db,
+    duck: Option<DuckDbDestination>,
+    described: String,
+    metrics: Arc<harbor_server::MetricsRenderer>,
+}
+
+fn duckdb_backend(settings: &Settings, path: &std::path::Path, pool: usize) -> anyhow::Result<Backend> {
+    let dest = DuckDbDestination::open(path, &crate::dest::duckdb_options(settings)).map_err(dest_error)?;
+    // Scheduled runs execute in this process on clones of this handle (DuckDB admits one process).
+    crate::dest::share_duckdb(path, dest.try_clone().map_err(dest_error)?);
+    let db = harbor_server::db::Db::new(dest.connection(), pool)?;
+    let ops = Mutex::new(dest.connection().try_clone()?);
+    let metrics = move || match ops.lock() {
+        Ok(conn) => match conn.try_clone() {
+            Ok(c) => render_metrics(&mut harbor_ops::store::DuckStore::from_connection(c, "duckdb")),
+            Err(e) => metrics_error(&e.to_string()),
+        },
+        Err(_) => metrics_error("connection poisoned"),
+    };
+    Ok(Backend {
+        db,
+        described: dest.describe(),
+        duck: Some(dest),
+        metrics: Arc::new(metrics),
+    })
+}
+
+fn postgres_backend(url: &str, pool: usize) -> anyhow::Result<Backend> {
+    let cfg = harbor_postgres::PgConfig::parse(url).map_err(dest_error)?;
+    let db = harbor_server::db::Db::postgres(url, pool)?;
+    // One connection for the run metrics, opened at the first scrape and again after an error.
+    let store: Mutex<Option<harbor_ops::store::PgStore>> = Mutex::new(None);
+    let url = url.to_owned();
+    let metrics = move || {
+        let Ok(mut slot) = store.lock() else {
+            return metrics_error("connection poisoned");
+        };
+        if slot.is_none() {
+            match harbor_ops::store::PgStore::connect(&url) {
+                Ok(s) => *slot = Some(s),
+                Err(e) => return metrics_error(&e.to_string()),
+            }
+        }
+        let Some(s) = slot.as_mut() else {
+            return metrics_error("no connection");
+        };
+        match harbor_ops::metrics::render_metrics(s, None) {
+            Ok(text) => text,
+            Err(e) => {
+                *slot = None;
+                metrics_error(&e.to_string())
+            }
+        }
+    };
+    Ok(Backend {
+        db,
+        duck: None,
+        described: cfg.describe(),
+        metrics: Arc::new(metrics),
     })
 }
 
 pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
-    let DestinationUrl::DuckDb(path) = DestinationUrl::parse(&settings.destination)? else {
-        return Err(crate::output::UserError {
-            message: format!(
-                "harbor serve reads a DuckDB destination; `{}` is not one",
-                crate::dest::redact(&settings.destination)
-            ),
-            hint: Some(
-                "serve a DuckDB file (--destination duckdb:///path/harbor.duckdb); the API over \
-                 Postgres and Parquet destinations is not built yet"
-                    .into(),
-            ),
+    let pool = |default: usize| settings.serve.pool_size.unwrap_or(default).max(1);
+    let (backend, pool) = match DestinationUrl::parse(&settings.destination)? {
+        DestinationUrl::DuckDb(path) => (duckdb_backend(settings, &path, pool(4))?, pool(4)),
+        DestinationUrl::Postgres(url) => (postgres_backend(&url, pool(16))?, pool(16)),
+        DestinationUrl::Parquet(_) => {
+            return Err(crate::output::UserError {
+                message: format!(
+                    "harbor serve answers queries, and `{}` is a Parquet directory without a query engine",
+                    crate::dest::redact(&settings.destination)
+                ),
+                hint: Some(
+                    "serve a DuckDB file (-d duckdb:///path/harbor.duckdb) or a Postgres database \
+                     (-d postgres://...); `harbor export` writes Parquet from either"
+                        .into(),
+                ),
+            }
+            .into());
         }
-        .into());
     };
     let scheduler = super::serve_schedule::ServeScheduler::new(settings)?;
-    let dest = DuckDbDestination::open(&path, &crate::dest::duckdb_options(settings)).map_err(dest_error)?;
-    let described = dest.describe();
-    // Scheduled runs execute in this process on clones of this handle (DuckDB admits one process).
-    crate::dest::share_duckdb(&path, dest.try_clone().map_err(dest_error)?);
     let inbox = args
         .inbox
         .or_else(|| settings.serve.inbox.clone())
@@ -141,22 +216,33 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(settings.serve.request_timeout_secs.max(1)),
         body_limit: settings.serve.body_limit,
         max_page: settings.serve.max_page.max(1),
+        pool_size: pool,
         ..Default::default()
     };
     let bind = config.bind.clone();
+    let Backend {
+        db,
+        duck,
+        described,
+        metrics,
+    } = backend;
+    let launcher = LoadLauncher {
+        settings: settings.clone(),
+        duck: match &duck {
+            Some(d) => Some(Mutex::new(d.try_clone().map_err(dest_error)?)),
+            None => None,
+        },
+    };
     let state = AppState::new(
-        dest.connection(),
+        db,
         ServerParts {
             config,
             tokens: crate::cmd::token::store(settings).path().to_path_buf(),
-            launcher: Some(Arc::new(LoadLauncher {
-                settings: settings.clone(),
-                dest: Mutex::new(dest.try_clone().map_err(dest_error)?),
-            })),
+            launcher: Some(Arc::new(launcher)),
             inbox,
             pipeline: settings.pipeline.clone(),
-            destination: described,
-            metrics: Some(Arc::new(render_metrics)),
+            destination: described.clone(),
+            metrics: Some(metrics),
         },
     )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -164,10 +250,17 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        if let Err(e) = state.db.check().await {
+            return Err(crate::output::UserError {
+                message: format!("cannot query {described}: {e}"),
+                hint: Some("check the destination URL, that the server is up, and the user's rights; the server log has the details".into()),
+            }
+            .into());
+        }
         let listener = harbor_server::bind(&bind).await?;
         let addr = listener.local_addr().context("listener address")?;
         println!("http://{addr}");
-        eprintln!("serving the API and dashboard on http://{addr} (Ctrl-C stops)");
+        eprintln!("serving the API and dashboard for {described} on http://{addr} (Ctrl-C stops)");
         let stop = Arc::new(AtomicBool::new(false));
         if let Some(s) = scheduler {
             s.spawn(stop.clone())
@@ -176,7 +269,7 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         harbor_server::serve(listener, state, harbor_server::shutdown_signal()).await?;
         stop.store(true, Ordering::Relaxed);
         // The database handle closes after the last request, so the file is consistent on exit.
-        drop(dest);
+        drop(duck);
         anyhow::Ok(())
     })
 }
