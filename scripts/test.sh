@@ -9,3 +9,5 @@ cargo test --workspace --no-fail-fast
 # schemathesis against the live /openapi.json.
 (cd sdk/typescript && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm test)
 bash scripts/schemathesis.sh
+# The same against `harbor serve` on a real Postgres server (issue 15).
+bash scripts/api-on-postgres.sh

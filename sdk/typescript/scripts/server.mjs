@@ -19,8 +19,19 @@ export function bin(name) {
   return p;
 }
 
-function run(dir, args) {
-  return execFileSync(bin("harbor"), args, { cwd: dir, env: { ...process.env, NO_COLOR: "1" }, encoding: "utf8" });
+function run(dir, args, env = process.env) {
+  return execFileSync(bin("harbor"), args, { cwd: dir, env: { ...env, NO_COLOR: "1" }, encoding: "utf8" });
+}
+
+/**
+ * The environment of one server: with HARBOR_DESTINATION set to a Postgres URL (how `scripts/test.sh`
+ * runs these tests on Postgres), each server gets a schema of its own in that database.
+ */
+function serverEnv() {
+  const base = process.env.HARBOR_DESTINATION;
+  if (!base || !/^postgres(ql)?:\/\//.test(base)) return { ...process.env };
+  const schema = `sdk_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  return { ...process.env, HARBOR_DESTINATION: `${base}${base.includes("?") ? "&" : "?"}schema=${schema}` };
 }
 
 /** `n` submissions as Reddit `t3` objects, and comments forming a tree under the first one. */
@@ -60,23 +71,26 @@ export function corpus(n) {
  */
 export async function startServer({ submissions = 240, seed = true, posts } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "harbor-sdk-"));
+  const env = serverEnv();
+  const postgres = env.HARBOR_DESTINATION && env.HARBOR_DESTINATION !== process.env.HARBOR_DESTINATION
+    ? env.HARBOR_DESTINATION : undefined;
   if (posts) {
-    run(dir, ["load", resolve(posts)]);
-    run(dir, ["score", "--all-posts"]);
+    run(dir, ["load", resolve(posts)], env);
+    run(dir, ["score", "--all-posts"], env);
   } else if (seed) {
     const { submissions: s, comments: c } = corpus(submissions);
     writeFileSync(join(dir, "posts.ndjson"), s);
     writeFileSync(join(dir, "comments.ndjson"), c);
-    run(dir, ["load", "posts.ndjson", "comments.ndjson"]);
-    execFileSync(bin("harbor-api-seed"), [join(dir, "harbor.duckdb")]);
+    run(dir, ["load", "posts.ndjson", "comments.ndjson"], env);
+    execFileSync(bin("harbor-api-seed"), [postgres ?? join(dir, "harbor.duckdb")]);
   }
   const tokens = {};
   for (const scope of ["read", "write", "admin"]) {
-    tokens[scope] = run(dir, ["token", "create", "--scope", scope, "--name", `sdk-${scope}`]).trim();
+    tokens[scope] = run(dir, ["token", "create", "--scope", scope, "--name", `sdk-${scope}`], env).trim();
   }
   mkdirSync(join(dir, ".harbor", "inbox"), { recursive: true });
   const child = spawn(bin("harbor"), ["serve", "--bind", "127.0.0.1:0", "--cors-origin", "http://localhost:3000"], {
-    cwd: dir, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "inherit"],
+    cwd: dir, env: { ...env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "inherit"],
   });
   const url = await new Promise((resolveUrl, reject) => {
     const rl = createInterface({ input: child.stdout });

@@ -151,29 +151,12 @@ fn duckdb_backend(settings: &Settings, path: &std::path::Path, pool: usize) -> a
 fn postgres_backend(url: &str, pool: usize) -> anyhow::Result<Backend> {
     let cfg = harbor_postgres::PgConfig::parse(url).map_err(dest_error)?;
     let db = harbor_server::db::Db::postgres(url, pool)?;
-    // One connection for the run metrics, opened at the first scrape and again after an error.
-    let store: Mutex<Option<harbor_ops::store::PgStore>> = Mutex::new(None);
+    // A connection per scrape, opened and closed on the blocking thread that renders: a
+    // synchronous client must never be dropped on the async runtime (at shutdown it would be).
     let url = url.to_owned();
-    let metrics = move || {
-        let Ok(mut slot) = store.lock() else {
-            return metrics_error("connection poisoned");
-        };
-        if slot.is_none() {
-            match harbor_ops::store::PgStore::connect(&url) {
-                Ok(s) => *slot = Some(s),
-                Err(e) => return metrics_error(&e.to_string()),
-            }
-        }
-        let Some(s) = slot.as_mut() else {
-            return metrics_error("no connection");
-        };
-        match harbor_ops::metrics::render_metrics(s, None) {
-            Ok(text) => text,
-            Err(e) => {
-                *slot = None;
-                metrics_error(&e.to_string())
-            }
-        }
+    let metrics = move || match harbor_ops::store::PgStore::connect(&url) {
+        Ok(mut store) => render_metrics(&mut store),
+        Err(e) => metrics_error(&e.to_string()),
     };
     Ok(Backend {
         db,
