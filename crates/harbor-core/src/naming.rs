@@ -54,6 +54,39 @@ pub fn normalize_segment(raw: &str) -> String {
     out
 }
 
+/// The name of one raw key segment in a table or column name: [`normalize_segment`], plus a short
+/// suffix derived from the spelling itself when the key has capitals that its snake_case name does
+/// not need (`Foo`, `FOO`, `ID`, `FooBar`): `foo` -> `foo`, `Foo` -> `foo_1c2b9e`, whichever of the
+/// two is seen first. The suffix depends only on the key, so keys that differ only in case get the
+/// same names in every load order. Capitals that mark a word boundary a lowercase spelling could not
+/// (`fooBar` -> `foo_bar`) need no suffix.
+///
+/// Names already stored in a schema keep their mapping; this only names keys seen for the first time.
+pub fn name_segment(raw: &str) -> String {
+    let name = normalize_segment(raw);
+    if is_case_canonical(raw) {
+        name
+    } else {
+        let hash = xxhash_rust::xxh3::xxh3_64(raw.as_bytes()) as u32 & 0x00ff_ffff;
+        format!("{name}_{hash:06x}")
+    }
+}
+
+/// Whether `raw` is the preferred spelling among the keys that differ from it only in case: every
+/// capital in it is a camelCase hump (after a lowercase letter or digit, not followed by another
+/// capital), which the snake_case name records as a `_`. Two different preferred spellings that
+/// differ only in case therefore have different names, and every other spelling gets a suffix.
+fn is_case_canonical(raw: &str) -> bool {
+    let upper = |c: char| c.is_uppercase() && c.to_lowercase().next() != Some(c);
+    let chars: Vec<char> = raw.chars().collect();
+    chars.iter().enumerate().all(|(i, &c)| {
+        !upper(c)
+            || (i > 0
+                && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit())
+                && !chars.get(i + 1).is_some_and(|&n| upper(n)))
+    })
+}
+
 /// Joins already normalized segments with [`PATH_SEPARATOR`] and shortens the result to `max_len`
 /// bytes, keeping it unique with a hash suffix. Idempotent: a name that is already short enough is
 /// returned unchanged.
@@ -169,6 +202,30 @@ mod tests {
         assert!(na.len() <= 63 && nb.len() <= 63);
         assert_ne!(na, nb);
         assert_eq!(normalize_identifier(&na, 63), na);
+    }
+
+    #[test]
+    fn case_twins_are_named_by_their_own_spelling() {
+        assert_eq!(name_segment("foo"), "foo");
+        assert_eq!(name_segment("foo_bar"), "foo_bar");
+        assert_eq!(name_segment("fooBar"), "foo_bar");
+        assert_eq!(name_segment("author_flair_text"), "author_flair_text");
+        let twins = ["Foo", "FOO", "fOO", "FooBar", "fooBAR"];
+        for t in twins {
+            let n = name_segment(t);
+            assert!(n.len() == normalize_segment(t).len() + 7, "{t} -> {n}");
+            assert_eq!(n, name_segment(t), "stable");
+        }
+        let all: std::collections::HashSet<String> = ["foo", "Foo", "FOO", "fOO"]
+            .iter()
+            .map(|t| name_segment(t))
+            .collect();
+        assert_eq!(all.len(), 4);
+        let bar: std::collections::HashSet<String> = ["fooBar", "FooBar", "fooBAR"]
+            .iter()
+            .map(|t| name_segment(t))
+            .collect();
+        assert_eq!(bar.len(), 3);
     }
 
     #[test]

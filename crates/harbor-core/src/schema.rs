@@ -21,6 +21,45 @@ pub const C_LIST_IDX: &str = "_harbor_list_idx";
 /// from (xxh3-128, hex), when the input was a line of text. A later load skips records whose hash
 /// is already stored: an identical record cannot change a merged row.
 pub const C_CONTENT_HASH: &str = "_harbor_content_hash";
+/// Name of the JSON column holding, per row, the values that got no column of their own because the
+/// table reached its column budget (`{"path": {"to": value}}`, nested as in the input).
+pub const C_OVERFLOW: &str = "_harbor_overflow";
+
+/// The default column budget of a table: every column counts (system, data and variant columns),
+/// and a table never gets more. Postgres refuses tables over 1,600 columns; 1,000 leaves room for
+/// the variant columns of later type conflicts and for tables widened by hand, and keeps DuckDB's
+/// memory per row group small.
+pub const DEFAULT_MAX_COLUMNS: usize = 1000;
+
+/// Why an object is stored as one JSON column instead of one column per key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JsonReason {
+    /// Its keys look like ids (Reddit base36 ids, `t3_` fullnames, numbers, UUIDs, hex hashes):
+    /// the keys are data, and every record would add new columns.
+    IdKeys,
+    /// It alone has more leaf values than the table's column budget.
+    Wide,
+}
+
+impl JsonReason {
+    /// The phrase used in load summaries and `harbor schema`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            JsonReason::IdKeys => "keys look like ids",
+            JsonReason::Wide => "more keys than the column budget",
+        }
+    }
+}
+
+/// An object path of a table that is stored as one JSON column, for good.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonPath {
+    /// The column that holds it.
+    pub column: String,
+    /// Why.
+    pub reason: JsonReason,
+}
 
 /// How rows are written to a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Hash)]
@@ -93,6 +132,10 @@ pub struct TableSchema {
     pub columns: Vec<Column>,
     /// Raw flattened path -> column name.
     pub names: NameMap,
+    /// Raw object paths stored as one JSON column (see [`JsonReason`]). Once a path is here, every
+    /// later value under it goes to that column, in every load.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub json_paths: BTreeMap<String, JsonPath>,
 }
 
 impl TableSchema {
@@ -213,6 +256,9 @@ impl Schema {
                         names.assign(raw, n, usize::MAX);
                     }
                     mine.names = names;
+                    for (raw, p) in &t.json_paths {
+                        mine.json_paths.entry(raw.clone()).or_insert_with(|| p.clone());
+                    }
                 }
             }
         }

@@ -24,12 +24,18 @@ pub fn arrow_type(t: DataType) -> ArrowType {
     }
 }
 
+/// The Arrow field of a column (nullable). JSON columns are plain strings; the destination's table
+/// type (`JSON`, `json`) says they hold JSON.
+pub fn arrow_field(name: &str, t: DataType) -> Field {
+    Field::new(name, arrow_type(t), true)
+}
+
 /// Builds one record batch from a resolved table. Cells already match their column types.
 pub fn to_record_batch(table: &ResolvedTable) -> Result<RecordBatch> {
     let fields: Vec<Field> = table
         .columns
         .iter()
-        .map(|c| Field::new(&c.name, arrow_type(c.data_type), true))
+        .map(|c| arrow_field(&c.name, c.data_type))
         .collect();
     let arrays: Vec<ArrayRef> = table
         .columns

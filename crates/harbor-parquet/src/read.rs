@@ -9,13 +9,13 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, BooleanArray, StringArray, new_null_array};
 use arrow::compute::{cast, filter_record_batch};
 use arrow_array::RecordBatch;
-use arrow_schema::{Field, Schema as ArrowSchema};
+use arrow_schema::Schema as ArrowSchema;
 use harbor_core::schema::{C_CONTENT_HASH, C_ID, C_ROOT_ID};
 use harbor_core::{Column, WriteDisposition};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::arrow::arrow_type;
+use crate::arrow::arrow_field;
 use crate::manifest::Manifest;
 use crate::{Error, Result};
 
@@ -24,7 +24,7 @@ pub fn arrow_schema(columns: &[Column]) -> Arc<ArrowSchema> {
     Arc::new(ArrowSchema::new(
         columns
             .iter()
-            .map(|c| Field::new(&c.name, arrow_type(c.data_type), true))
+            .map(|c| arrow_field(&c.name, c.data_type))
             .collect::<Vec<_>>(),
     ))
 }

@@ -153,6 +153,8 @@ where
     let (flat_tx, flat_rx) = bounded::<Parsed>(workers * 2);
     let mut summary = ExtractSummary::default();
     let chunk_records = opts.chunk_records.max(1);
+    // Object paths the schema keeps as JSON are known to the workers from the first record on.
+    let normalize = opts.normalize.with_schema(schema);
 
     std::thread::scope(|s| -> Result<()> {
         let reader = s.spawn(move || -> Result<u64> {
@@ -176,7 +178,7 @@ where
         for _ in 0..workers {
             let raw_rx = raw_rx.clone();
             let flat_tx = flat_tx.clone();
-            let nopts = &opts.normalize;
+            let nopts = &normalize;
             let skip = opts.skip_hashes.as_deref();
             s.spawn(move || {
                 for (seq, batch) in raw_rx {

@@ -86,6 +86,11 @@ pub struct LoadSettings {
     pub compress_jobs: bool,
     /// Keep the job files of completed packages.
     pub keep_packages: bool,
+    /// Column budget: the most columns a table gets (system, data and variant columns all count).
+    /// An object with more leaves than this is stored as one JSON column; values that would need a
+    /// column past it go to the table's `_harbor_overflow` JSON column. The default (1,000) stays
+    /// under Postgres' limit of 1,600 columns per table with room for later variant columns.
+    pub max_columns: usize,
 }
 
 impl Default for LoadSettings {
@@ -96,6 +101,7 @@ impl Default for LoadSettings {
             max_nesting: 6,
             compress_jobs: true,
             keep_packages: false,
+            max_columns: harbor_core::schema::DEFAULT_MAX_COLUMNS,
         }
     }
 }
@@ -172,6 +178,9 @@ pub struct TableSettings {
     /// `merge`, `append` or `replace`.
     #[serde(default = "default_disposition")]
     pub disposition: String,
+    /// Column budget of this table and its child tables (default: `[load] max_columns`).
+    #[serde(default)]
+    pub max_columns: Option<usize>,
 }
 
 fn default_disposition() -> String {
@@ -359,6 +368,28 @@ impl Settings {
             ..Default::default()
         };
         normalize.flatten.max_nesting = self.load.max_nesting;
+        let mut budget = harbor_core::normalize::ColumnBudget {
+            default: self.load.max_columns,
+            tables: BTreeMap::new(),
+        };
+        for (name, t) in &self.tables {
+            if let Some(n) = t.max_columns {
+                budget.tables.insert(name.clone(), n);
+            }
+        }
+        // Fewer than 16 columns cannot hold the system columns and a few fields.
+        for (what, n) in std::iter::once(("[load] max_columns".to_owned(), budget.default)).chain(
+            budget
+                .tables
+                .iter()
+                .map(|(t, n)| (format!("[tables.{t}] max_columns"), *n)),
+        ) {
+            if n < 16 {
+                bail!("column budget of {what} is {n}; it must be at least 16");
+            }
+        }
+        normalize.flatten.budget = budget.clone();
+        normalize.resolve.budget = budget;
         for (name, t) in &self.tables {
             match &t.primary_key {
                 Some(pk) => normalize.flatten.primary_keys.insert(name.clone(), pk.clone()),

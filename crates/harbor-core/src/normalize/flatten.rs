@@ -3,11 +3,14 @@
 //! This phase runs in parallel on independent chunks of input. Columns are keyed by their raw path
 //! (the original JSON keys); names and types are decided in phase two ([`super::resolve`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::wide::{self, ColumnBudget};
 use crate::registry;
+use crate::schema::{C_OVERFLOW, JsonReason};
 use crate::types::{Cell, DataType};
 
 /// Separator between raw path segments in a column's raw key. Never appears in JSON keys we accept.
@@ -62,6 +65,8 @@ struct Node {
     registry: Option<DataType>,
     column: Option<u32>,
     child_table: Option<u32>,
+    /// Objects at this path are kept as one JSON column.
+    json: bool,
 }
 
 /// Rows of one table (root or child) within a chunk.
@@ -85,14 +90,20 @@ pub struct FlatTable {
     pub list_idx: Vec<i64>,
     /// Source of each row (root tables only).
     pub sources: Vec<SourceRef>,
+    /// Object paths (relative to the table) this chunk decided to keep as one JSON column, with why.
+    pub json_paths: Vec<(Vec<String>, JsonReason)>,
+    /// Object paths already kept as JSON before this load (raw keys), from the schema.
+    known_json: Option<Arc<HashSet<String>>>,
     nodes: Vec<Node>,
 }
 
 impl FlatTable {
-    fn new(path: Vec<String>, parent: Option<u32>) -> Self {
+    fn new(path: Vec<String>, parent: Option<u32>, opts: &FlattenOptions) -> Self {
+        let known_json = opts.json_paths.get(&path.join(&RAW_SEP.to_string())).cloned();
         Self {
             path,
             parent,
+            known_json,
             nodes: vec![Node::default()],
             ..Default::default()
         }
@@ -123,6 +134,13 @@ pub struct FlattenOptions {
     pub primary_keys: HashMap<String, String>,
     /// Which `harbor`-computed Reddit fields apply (`edited` -> `is_edited`/`edited_at`).
     pub reddit_fields: bool,
+    /// Column budget per table: an object with more leaves than its table's budget is kept as one
+    /// JSON column.
+    pub budget: ColumnBudget,
+    /// Object paths the schema already keeps as JSON: raw table path (segments joined by `\u{1f}`)
+    /// -> raw column keys. Filled from the schema at the start of a load
+    /// ([`super::NormalizeOptions::with_schema`]).
+    pub json_paths: HashMap<String, Arc<HashSet<String>>>,
 }
 
 impl Default for FlattenOptions {
@@ -135,6 +153,8 @@ impl Default for FlattenOptions {
             max_nesting: 6,
             primary_keys,
             reddit_fields: true,
+            budget: ColumnBudget::default(),
+            json_paths: HashMap::new(),
         }
     }
 }
@@ -164,7 +184,8 @@ impl FlatChunk {
             Some(&t) => t,
             None => {
                 let t = self.tables.len() as u32;
-                self.tables.push(FlatTable::new(vec![table.to_owned()], None));
+                self.tables
+                    .push(FlatTable::new(vec![table.to_owned()], None, opts));
                 self.roots.insert(table.to_owned(), t);
                 t
             }
@@ -197,7 +218,37 @@ impl FlatChunk {
         if let Some(e) = edited {
             self.add_edited(t, row, e, opts);
         }
-        self.flatten_object(t, row, 0, data, 0, opts);
+        self.flatten_row(t, row, data, 0, opts);
+    }
+
+    /// Flattens the object of one table row. A row object keyed by ids keeps its id keys in the
+    /// table's overflow column.
+    fn flatten_row(
+        &mut self,
+        t: u32,
+        row: u32,
+        mut data: Map<String, Value>,
+        depth: usize,
+        opts: &FlattenOptions,
+    ) {
+        if wide::is_id_keyed(&data) {
+            let root = self.tables[t as usize].root().to_owned();
+            let ids = wide::split_id_keys(&mut data, &opts.primary_keys, &root);
+            let n = self.child_node(t, 0, C_OVERFLOW);
+            self.mark_json(t, n, JsonReason::IdKeys);
+            self.push(t, n, row, Cell::Json(Value::Object(ids).to_string()));
+        }
+        self.flatten_object(t, row, 0, data, depth, opts);
+    }
+
+    /// Records (once per chunk) that objects at `node` are kept as one JSON column.
+    fn mark_json(&mut self, t: u32, node: u32, reason: JsonReason) {
+        let tab = &mut self.tables[t as usize];
+        let n = &mut tab.nodes[node as usize];
+        if !n.json {
+            n.json = true;
+            tab.json_paths.push((n.segments.clone(), reason));
+        }
     }
 
     /// `edited` is `false`, `true`, or epoch seconds (float, int, or numeric string in old dumps):
@@ -245,10 +296,15 @@ impl FlatChunk {
         } else {
             None
         };
+        let json = tab
+            .known_json
+            .as_ref()
+            .is_some_and(|k| k.contains(&segments.join(&RAW_SEP.to_string())));
         let c = tab.nodes.len() as u32;
         tab.nodes.push(Node {
             segments,
             registry,
+            json,
             ..Default::default()
         });
         tab.nodes[node as usize].children.insert(key.into(), c);
@@ -319,9 +375,41 @@ impl FlatChunk {
             {
                 self.push(t, node, row, Cell::Json(v.to_string()))
             }
-            Value::Object(m) => self.flatten_object(t, row, node, m, depth + 1, opts),
+            Value::Object(m) => {
+                if let Some(reason) = self.json_reason(t, node, &m, opts) {
+                    self.mark_json(t, node, reason);
+                }
+                if self.tables[t as usize].nodes[node as usize].json {
+                    self.push(t, node, row, Cell::Json(Value::Object(m).to_string()))
+                } else {
+                    self.flatten_object(t, row, node, m, depth + 1, opts)
+                }
+            }
             Value::Array(items) => self.flatten_list(t, row, node, items, depth + 1, opts),
         }
+    }
+
+    /// Why an object at `node` should be one JSON column, if it should and is not yet known to be.
+    fn json_reason(
+        &self,
+        t: u32,
+        node: u32,
+        m: &Map<String, Value>,
+        opts: &FlattenOptions,
+    ) -> Option<JsonReason> {
+        let tab = &self.tables[t as usize];
+        let n = &tab.nodes[node as usize];
+        if n.json {
+            return None;
+        }
+        if wide::is_id_keyed(m) {
+            return Some(JsonReason::IdKeys);
+        }
+        // Only the outermost object of a row can be the first one past the budget: an object
+        // inside a narrower one is narrower still.
+        let budget = opts.budget.for_root(tab.root());
+        (m.len() > budget || (n.segments.len() == 1 && wide::wider_than(m, budget)))
+            .then_some(JsonReason::Wide)
     }
 
     fn flatten_list(
@@ -340,7 +428,7 @@ impl FlatChunk {
                 let mut path = parent.path.clone();
                 path.extend(parent.nodes[node as usize].segments.iter().cloned());
                 let ct = self.tables.len() as u32;
-                self.tables.push(FlatTable::new(path, Some(t)));
+                self.tables.push(FlatTable::new(path, Some(t), opts));
                 self.tables[t as usize].nodes[node as usize].child_table = Some(ct);
                 ct
             }
@@ -363,7 +451,7 @@ impl FlatChunk {
                 crow
             };
             match item {
-                Value::Object(m) => self.flatten_object(ct, crow, 0, m, depth, opts),
+                Value::Object(m) => self.flatten_row(ct, crow, m, depth, opts),
                 Value::Array(_) => {
                     let n = self.child_node(ct, 0, "value");
                     self.push(ct, n, crow, Cell::Json(item.to_string()));

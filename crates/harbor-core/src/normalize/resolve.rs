@@ -4,16 +4,19 @@
 //! Decides table and column names, column types (registry first, then the first value seen), routes
 //! conflicting values to variant columns, and applies the schema contracts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
 
 use super::flatten::{FlatChunk, FlatColumn, RAW_SEP};
+use super::wide::ColumnBudget;
 use crate::contract::{ContractMode, Contracts};
 use crate::error::{Error, Result};
-use crate::naming::{join_path, normalize_segment};
+use crate::naming::{join_path, name_segment};
 use crate::registry;
 use crate::schema::{
-    C_CONTENT_HASH, C_ID, C_LIST_IDX, C_LOAD_ID, C_PARENT_ID, C_ROOT_ID, Column, Schema, TableSchema,
-    WriteDisposition,
+    C_CONTENT_HASH, C_ID, C_LIST_IDX, C_LOAD_ID, C_OVERFLOW, C_PARENT_ID, C_ROOT_ID, Column, JsonPath,
+    JsonReason, Schema, TableSchema, WriteDisposition,
 };
 use crate::types::{Cell, DataType};
 
@@ -27,6 +30,8 @@ pub struct ResolveOptions {
     /// Disposition and primary key per raw root table name; tables not listed use the Reddit
     /// defaults (merge on `id`) or append.
     pub tables: BTreeMap<String, (WriteDisposition, Option<String>)>,
+    /// Most columns per table; values that would need more go to the table's overflow column.
+    pub budget: ColumnBudget,
 }
 
 impl Default for ResolveOptions {
@@ -35,6 +40,7 @@ impl Default for ResolveOptions {
             contracts: Contracts::default(),
             max_identifier_len: crate::naming::DEFAULT_MAX_IDENTIFIER_LEN,
             tables: BTreeMap::new(),
+            budget: ColumnBudget::default(),
         }
     }
 }
@@ -63,6 +69,30 @@ pub struct ResolveStats {
     pub discarded_rows: u64,
     /// Values dropped by `discard_value` contracts.
     pub discarded_values: u64,
+    /// Object paths that became one JSON column in this run: (table, column, why).
+    pub json_columns: Vec<(String, String, JsonReason)>,
+    /// Per table, the paths (`a.b.c`) whose values went to the overflow column because the table
+    /// had reached its column budget.
+    pub overflowed: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl ResolveStats {
+    /// One line per object kept as one JSON column and per table that reached its column budget,
+    /// for run summaries: `submissions.votes kept as one JSON column: keys look like ids`.
+    pub fn wide_notes(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .json_columns
+            .iter()
+            .map(|(t, c, r)| format!("{t}.{c} kept as one JSON column: {}", r.describe()))
+            .collect();
+        for (t, paths) in &self.overflowed {
+            out.push(format!(
+                "{t}: {} keys past the column budget kept in the JSON column {t}.{C_OVERFLOW}",
+                paths.len()
+            ));
+        }
+        out
+    }
 }
 
 /// Where the cells of one flat column go.
@@ -71,6 +101,17 @@ enum Target {
     Keep(usize),
     DropValue,
     DropRow,
+    /// Over the column budget: into the row's overflow object.
+    Overflow,
+}
+
+/// Where the routed cells of one table of a chunk are collected.
+#[derive(Default)]
+struct Sink {
+    /// Cells per column index.
+    routed: BTreeMap<usize, Vec<(u32, Cell)>>,
+    /// Overflow object per row.
+    overflow: RowObjects,
 }
 
 /// Resolves a chunk against `schema`, changing the schema as the contracts allow.
@@ -118,21 +159,36 @@ pub fn resolve(
                 }
             }
         }
-        // Route every cell to its column (or variant column), collecting per column.
-        let mut routed: BTreeMap<usize, Vec<(u32, Cell)>> = BTreeMap::new();
-        for fc in ft.columns {
+        // Paths this chunk keeps as JSON join the schema before any cell is routed, so objects
+        // of earlier records of the chunk that were flattened fold into the same column.
+        for (segs, reason) in &ft.json_paths {
+            mark_json_path(schema, &name, segs, *reason, opts, stats);
+        }
+        let mut sink = Sink::default();
+        let budget = opts.budget.for_root(ft.root());
+        let flat = fold_json_paths(&schema.tables[&name], ft.columns, &mut sink.overflow);
+        for fc in flat {
             route_column(
                 schema,
                 &name,
                 fc,
-                contract.columns,
-                contract.data_type,
+                (contract.columns, contract.data_type),
+                budget,
                 opts,
                 stats,
                 &mut drop_row,
-                &mut routed,
+                &mut sink,
             )?;
         }
+        let mut routed = sink.routed;
+        if !sink.overflow.is_empty() {
+            let i = overflow_column(schema, &name);
+            let cells = routed.entry(i).or_default();
+            for (row, obj) in sink.overflow {
+                cells.push((row, Cell::Json(Value::Object(obj).to_string())));
+            }
+        }
+        settle_json_paths(schema, &name);
         stats.discarded_rows += drop_row.iter().filter(|d| **d).count() as u64 - inherited;
 
         let mut new_index = vec![u32::MAX; rows];
@@ -209,11 +265,11 @@ fn table_name(
         return n.to_owned();
     }
     let candidate = match parent {
-        None => normalize_segment(&path[0]),
+        None => crate::naming::normalize_segment(&path[0]),
         Some((parent_name, parent_len)) => {
             // The child's own segments are those past its parent's path.
             let mut segs = vec![parent_name.to_owned()];
-            segs.extend(path[parent_len..].iter().map(|s| normalize_segment(s)));
+            segs.extend(path[parent_len..].iter().map(|s| name_segment(s)));
             join_path(&segs, usize::MAX)
         }
     };
@@ -270,12 +326,13 @@ fn create_table(
         disposition,
         columns: Vec::new(),
         names: Default::default(),
+        json_paths: BTreeMap::new(),
     };
     if parent.is_none() {
         for (field, t) in registry::fields(raw_root) {
             let n = table
                 .names
-                .assign(field, &normalize_segment(field), opts.max_identifier_len);
+                .assign(field, &name_segment(field), opts.max_identifier_len);
             table.columns.push(data_column(n, t, false, None));
         }
     }
@@ -303,12 +360,12 @@ fn route_column(
     schema: &mut Schema,
     table_name: &str,
     fc: FlatColumn,
-    columns_mode: ContractMode,
-    types_mode: ContractMode,
+    (columns_mode, types_mode): (ContractMode, ContractMode),
+    budget: usize,
     opts: &ResolveOptions,
     stats: &mut ResolveStats,
     drop_row: &mut [bool],
-    routed: &mut BTreeMap<usize, Vec<(u32, Cell)>>,
+    sink: &mut Sink,
 ) -> Result<()> {
     let raw = fc.raw_key();
     let table = schema.tables.get_mut(table_name).ok_or_else(|| Error::Package {
@@ -335,15 +392,10 @@ fn route_column(
     let main = match existing {
         Some(i) => Target::Keep(i),
         None => {
-            let candidate = join_path(
-                &fc.segments
-                    .iter()
-                    .map(|s| normalize_segment(s))
-                    .collect::<Vec<_>>(),
-                usize::MAX,
-            );
+            let candidate = column_candidate(&fc.segments);
             let shown = crate::naming::shorten(&candidate, opts.max_identifier_len);
             match columns_mode {
+                ContractMode::Evolve if !has_room(table, budget) => Target::Overflow,
                 ContractMode::Evolve => {
                     let n = table.names.assign(&raw, &candidate, opts.max_identifier_len);
                     let placeholder = first_type.is_none();
@@ -380,6 +432,13 @@ fn route_column(
             stats.discarded_values += fc.cells.len() as u64;
             return Ok(());
         }
+        Target::Overflow => {
+            note_overflow(stats, table_name, &fc.segments);
+            for (row, cell) in fc.cells {
+                overflow_insert(sink.overflow.entry(row).or_default(), &fc.segments, cell);
+            }
+            return Ok(());
+        }
     };
     let mut variants: BTreeMap<DataType, Target> = BTreeMap::new();
     for (row, cell) in fc.cells {
@@ -397,7 +456,7 @@ fn route_column(
         }
         let cell = match cell.coerce(table.columns[main_idx].data_type) {
             Ok(c) => {
-                routed.entry(main_idx).or_default().push((row, c));
+                sink.routed.entry(main_idx).or_default().push((row, c));
                 continue;
             }
             Err(c) => c,
@@ -406,15 +465,19 @@ fn route_column(
         let target = match variants.get(&vt) {
             Some(t) => *t,
             None => {
-                let t = variant_target(schema, table_name, &raw, main_idx, vt, types_mode, opts)?;
+                let t = variant_target(schema, table_name, &raw, main_idx, vt, (types_mode, budget), opts)?;
+                if matches!(t, Target::Overflow) {
+                    note_overflow(stats, table_name, &fc.segments);
+                }
                 variants.insert(vt, t);
                 t
             }
         };
         match target {
-            Target::Keep(i) => routed.entry(i).or_default().push((row, cell)),
+            Target::Keep(i) => sink.routed.entry(i).or_default().push((row, cell)),
             Target::DropRow => drop_row[row as usize] = true,
             Target::DropValue => stats.discarded_values += 1,
+            Target::Overflow => overflow_insert(sink.overflow.entry(row).or_default(), &fc.segments, cell),
         }
     }
     Ok(())
@@ -426,7 +489,7 @@ fn variant_target(
     raw: &str,
     main_idx: usize,
     vt: DataType,
-    mode: ContractMode,
+    (mode, budget): (ContractMode, usize),
     opts: &ResolveOptions,
 ) -> Result<Target> {
     let table = schema.tables.get_mut(table_name).ok_or_else(|| Error::Package {
@@ -443,6 +506,7 @@ fn variant_target(
         return Ok(Target::Keep(i));
     }
     Ok(match mode {
+        ContractMode::Evolve if !has_room(table, budget) => Target::Overflow,
         ContractMode::Evolve => {
             let candidate = format!("{}__v_{}", main.name, vt.name());
             let n = table
@@ -466,4 +530,203 @@ fn variant_target(
         ContractMode::DiscardRow => Target::DropRow,
         ContractMode::DiscardValue => Target::DropValue,
     })
+}
+
+/// The snake_case name a column of these raw segments gets if nothing else holds it.
+fn column_candidate(segments: &[String]) -> String {
+    join_path(
+        &segments.iter().map(|s| name_segment(s)).collect::<Vec<_>>(),
+        usize::MAX,
+    )
+}
+
+/// Whether `table` may get one more column within `budget`, keeping a place for the overflow
+/// column the values that do not fit go to.
+fn has_room(table: &TableSchema, budget: usize) -> bool {
+    let reserve = usize::from(table.column(C_OVERFLOW).is_none());
+    table.columns.len() + reserve < budget
+}
+
+/// The index of the table's overflow column, created if needed (it is always within the budget,
+/// see [`has_room`]).
+fn overflow_column(schema: &mut Schema, table_name: &str) -> usize {
+    let Some(table) = schema.tables.get_mut(table_name) else {
+        // Invariant: the caller resolved rows of this table, so it exists.
+        unreachable!("table `{table_name}` is in the schema")
+    };
+    if let Some(i) = table.columns.iter().position(|c| c.name == C_OVERFLOW) {
+        return i;
+    }
+    table.names.reserve(C_OVERFLOW);
+    table
+        .columns
+        .push(data_column(C_OVERFLOW.to_owned(), DataType::Json, false, None));
+    schema.version += 1;
+    table.columns.len() - 1
+}
+
+fn note_overflow(stats: &mut ResolveStats, table: &str, segments: &[String]) {
+    let set = stats.overflowed.entry(table.to_owned()).or_default();
+    if set.len() < 100_000 {
+        set.insert(segments.join("."));
+    }
+}
+
+/// Records that objects at `segments` of `table` are one JSON column from now on.
+fn mark_json_path(
+    schema: &mut Schema,
+    table_name: &str,
+    segments: &[String],
+    reason: JsonReason,
+    opts: &ResolveOptions,
+    stats: &mut ResolveStats,
+) {
+    let Some(table) = schema.tables.get_mut(table_name) else {
+        return;
+    };
+    let raw = segments.join(&RAW_SEP.to_string());
+    if table.json_paths.contains_key(&raw) {
+        return;
+    }
+    let column = match table.names.get(&raw) {
+        Some(n) => n.to_owned(),
+        None if raw == C_OVERFLOW => C_OVERFLOW.to_owned(),
+        None => crate::naming::shorten(&column_candidate(segments), opts.max_identifier_len),
+    };
+    stats
+        .json_columns
+        .push((table_name.to_owned(), column.clone(), reason));
+    table.json_paths.insert(raw, JsonPath { column, reason });
+    schema.version += 1;
+}
+
+/// After routing: a JSON path records the column that really holds it (its own, or the overflow
+/// column when the table was full).
+fn settle_json_paths(schema: &mut Schema, table_name: &str) {
+    let Some(table) = schema.tables.get_mut(table_name) else {
+        return;
+    };
+    for (raw, p) in table.json_paths.iter_mut() {
+        let actual = match table.names.get(raw) {
+            Some(n) => n.to_owned(),
+            None => C_OVERFLOW.to_owned(),
+        };
+        if p.column != actual && table.columns.iter().any(|c| c.name == actual) {
+            p.column = actual;
+        }
+    }
+}
+
+/// One JSON object per row.
+type RowObjects = BTreeMap<u32, Map<String, Value>>;
+
+/// Folds flat columns that lie under a JSON path of `table` back into one JSON value per row at
+/// that path, and moves the cells of a flattened overflow column (ids kept by phase one) into the
+/// rows' overflow objects. Other columns pass through unchanged, in order.
+fn fold_json_paths(
+    table: &TableSchema,
+    columns: Vec<FlatColumn>,
+    overflow: &mut RowObjects,
+) -> Vec<FlatColumn> {
+    let mut out = Vec::with_capacity(columns.len());
+    // Folded objects per JSON path, in first-seen order.
+    let mut folded: Vec<(Vec<String>, RowObjects)> = Vec::new();
+    let sep = RAW_SEP.to_string();
+    for fc in columns {
+        if fc.segments.len() == 1 && fc.segments[0] == C_OVERFLOW {
+            for (row, cell) in fc.cells {
+                let obj = overflow.entry(row).or_default();
+                match cell_value(cell) {
+                    Value::Object(m) => obj.extend(m),
+                    other => {
+                        obj.insert(C_OVERFLOW.to_owned(), other);
+                    }
+                }
+            }
+            continue;
+        }
+        let prefix = if table.json_paths.is_empty() {
+            None
+        } else {
+            (1..fc.segments.len()).find(|&n| table.json_paths.contains_key(&fc.segments[..n].join(&sep)))
+        };
+        let Some(n) = prefix else {
+            out.push(fc);
+            continue;
+        };
+        let path = &fc.segments[..n];
+        let slot = match folded.iter().position(|(p, _)| p.as_slice() == path) {
+            Some(i) => i,
+            None => {
+                folded.push((path.to_vec(), BTreeMap::new()));
+                folded.len() - 1
+            }
+        };
+        let rest = &fc.segments[n..];
+        for (row, cell) in fc.cells {
+            overflow_insert(folded[slot].1.entry(row).or_default(), rest, cell);
+        }
+    }
+    for (segments, rows) in folded {
+        out.push(FlatColumn {
+            segments,
+            registry: None,
+            cells: rows
+                .into_iter()
+                .map(|(row, obj)| (row, Cell::Json(Value::Object(obj).to_string())))
+                .collect(),
+        });
+    }
+    out
+}
+
+/// Puts `cell` at `path` inside `obj`, creating nested objects as needed.
+fn overflow_insert(obj: &mut Map<String, Value>, path: &[String], cell: Cell) {
+    let value = cell_value(cell);
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    if !path_is_free(obj, parents) {
+        // A scalar already sits where an object is needed (cannot happen for one JSON record);
+        // keep the value under its dotted path instead of losing either.
+        obj.insert(path.join("."), value);
+        return;
+    }
+    let mut cur = obj;
+    for seg in parents {
+        let entry = cur
+            .entry(seg.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(m) = entry else {
+            unreachable!("checked by path_is_free")
+        };
+        cur = m;
+    }
+    cur.insert(last.clone(), value);
+}
+
+/// Whether every prefix of `parents` is either absent or an object in `obj`.
+fn path_is_free(obj: &Map<String, Value>, parents: &[String]) -> bool {
+    let mut cur = obj;
+    for seg in parents {
+        match cur.get(seg) {
+            None => return true,
+            Some(Value::Object(m)) => cur = m,
+            Some(_) => return false,
+        }
+    }
+    true
+}
+
+/// A cell as JSON.
+fn cell_value(cell: Cell) -> Value {
+    match cell {
+        Cell::Null => Value::Null,
+        Cell::Bool(b) => Value::Bool(b),
+        Cell::Int(i) => Value::from(i),
+        Cell::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        Cell::Text(s) => Value::String(s),
+        Cell::Timestamp(us) => Value::from(us),
+        Cell::Json(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+    }
 }

@@ -149,6 +149,8 @@ fn summary_json(s: &RunSummary, dest: &str, secs: f64) -> serde_json::Value {
         "rejects_file": s.rejects_path,
         "discarded_rows": s.extract.resolve.discarded_rows,
         "discarded_values": s.extract.resolve.discarded_values,
+        "json_columns": s.extract.resolve.json_columns.iter().map(|(t, c, r)| serde_json::json!({"table": t, "column": c, "reason": r})).collect::<Vec<_>>(),
+        "overflowed_keys": s.extract.resolve.overflowed.iter().map(|(t, p)| (t.clone(), p.len())).collect::<std::collections::BTreeMap<_, _>>(),
         "more_stubs_skipped": s.extract.more_stubs,
         "skipped_files": s.skipped,
         "recovered_loads": s.recovered.iter().map(|r| r.load_id.clone()).collect::<Vec<_>>(),
@@ -198,6 +200,9 @@ fn print_summary(s: &RunSummary, dest: &str, secs: f64) {
             "  schema contract discarded {} rows and {} values",
             s.extract.resolve.discarded_rows, s.extract.resolve.discarded_values
         );
+    }
+    for note in s.extract.resolve.wide_notes() {
+        eprintln!("  {note}");
     }
     if let Some(p) = &s.rejects_path {
         eprintln!("  rejected records are in {}", p.display());

@@ -46,6 +46,7 @@ pub fn run(settings: &Settings, args: SchemaArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    let budget = settings.extract_options()?.normalize.resolve.budget;
     println!("schema version {}", schema.version);
     for t in tables {
         let key = t
@@ -59,15 +60,34 @@ pub fn run(settings: &Settings, args: SchemaArgs) -> anyhow::Result<()> {
             .map(|p| format!(", child of {p}"))
             .unwrap_or_default();
         println!("\n{} ({}{key}{parent})", t.name, t.disposition.name());
+        // Which columns hold whole objects, and why (several paths can share the overflow column).
+        let mut kept: std::collections::BTreeMap<&str, Vec<&'static str>> = Default::default();
+        for p in t.json_paths.values() {
+            let why = kept.entry(p.column.as_str()).or_default();
+            if !why.contains(&p.reason.describe()) {
+                why.push(p.reason.describe());
+            }
+        }
         for c in &t.columns {
             let note = match (&c.variant_of, c.placeholder, c.system) {
                 (Some(v), _, _) => format!("  variant of {v}"),
                 (_, true, _) => "  (only nulls so far)".to_owned(),
                 (_, _, true) => "  (system)".to_owned(),
-                _ => String::new(),
+                _ if c.name == harbor_core::schema::C_OVERFLOW => {
+                    "  keys past the column budget (and id keys of rows keyed by ids), as JSON".to_owned()
+                }
+                _ => match kept.get(c.name.as_str()) {
+                    Some(why) => format!("  kept as one JSON column: {}", why.join(", ")),
+                    None => String::new(),
+                },
             };
             println!("  {:<40} {:<10}{note}", c.name, c.data_type.name());
         }
+        println!(
+            "  {} of {} columns used (column budget)",
+            t.columns.len(),
+            budget.for_root(&t.root)
+        );
     }
     Ok(())
 }
