@@ -1,0 +1,3 @@
+//! Integration tests of the dump reader.
+
+mod fuzz;
