@@ -28,6 +28,8 @@ use crate::error::ApiError;
 /// A value bound to a `?` placeholder.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param {
+    /// SQL NULL (typed as text on Postgres: cast it where another type is meant).
+    Null,
     /// Text.
     Text(String),
     /// A 64-bit integer.
@@ -479,6 +481,7 @@ fn duck_rows(c: &Connection, sql: &str, params: &[Param]) -> Result<Vec<Row>, Ap
     let values: Vec<Value> = params
         .iter()
         .map(|p| match p {
+            Param::Null => Value::Null,
             Param::Text(s) => Value::Text(s.clone()),
             Param::Int(n) => Value::BigInt(*n),
             Param::Float(f) => Value::Double(*f),
@@ -525,6 +528,8 @@ fn duck_rows(c: &Connection, sql: &str, params: &[Param]) -> Result<Vec<Row>, Ap
     Ok(out)
 }
 
+const NULL_TEXT: Option<String> = None;
+
 async fn pg_rows<C: tokio_postgres::GenericClient + Sync>(
     c: &C,
     sql: &str,
@@ -534,6 +539,7 @@ async fn pg_rows<C: tokio_postgres::GenericClient + Sync>(
         .iter()
         .map(|p| -> (&(dyn ToSql + Sync), Type) {
             match p {
+                Param::Null => (&NULL_TEXT, Type::TEXT),
                 Param::Text(s) => (s, Type::TEXT),
                 Param::Int(n) => (n, Type::INT8),
                 Param::Float(f) => (f, Type::FLOAT8),

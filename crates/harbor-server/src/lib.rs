@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod model;
+pub mod ops_store;
 pub mod routes;
 pub mod runs;
 pub mod seed;

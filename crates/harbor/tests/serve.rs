@@ -465,3 +465,47 @@ fn serve_refuses_a_parquet_directory_with_a_hint() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Parquet") && err.contains("hint:"), "{err}");
 }
+
+#[test]
+fn the_api_and_harbor_cutover_share_one_cutover() {
+    let h = seeded();
+    let out = h.run(&[
+        "cutover",
+        "set",
+        "50%",
+        "--subreddits",
+        "rust,golang,python,SaaS",
+        "--by",
+        "cli",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (read, admin) = (token(&h, "read"), token(&h, "admin"));
+    {
+        let srv = serve(&h);
+        let v = json(&srv.addr, "/api/v1/cutover", &read);
+        assert_eq!(v["phase"], "50%", "{v}");
+        assert_eq!(v["routes"].as_array().map(Vec::len), Some(4), "{v}");
+        assert_eq!(v["harbor_share"], 0.5, "{v}");
+        assert_eq!(v["audit"][0]["actor"], "cli", "{v}");
+        let (code, body) = http(
+            &srv.addr,
+            "POST",
+            "/api/v1/cutover",
+            Some(&admin),
+            Some(r#"{"action":"rollback","reason":"error rate"}"#),
+        );
+        assert_eq!(code, 200, "{body}");
+    }
+    let out = h.run(&["cutover", "status", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let st: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(st["phase"], "manual_only", "{st}");
+    assert_eq!(st["audit"][0]["action"], "rollback", "{st}");
+    assert_eq!(st["audit"][0]["why"], "error rate", "{st}");
+    assert!(
+        st["audit"][0]["who"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("token:")),
+        "{st}"
+    );
+}

@@ -203,6 +203,8 @@ export interface components {
             changed_at: string;
             /** @description Phase after the change. */
             phase?: string | null;
+            /** @description Phase before the change. */
+            phase_from?: string | null;
             /** @description Why. */
             reason?: string | null;
         };
@@ -235,7 +237,7 @@ export interface components {
         CutoverChange: {
             /** @description `set` (needs `phase` or `subreddits`) or `rollback` (everything back to legacy). */
             action: components["schemas"]["CutoverAction"];
-            /** @description `manual_only`, `10%`, `50%` or `100%`. */
+            /** @description `manual_only` or a percentage (`10%`, `50%`, `100%`, or any whole number up to 100). */
             phase?: string | null;
             /** @description Why (kept in the audit table). */
             reason?: string | null;
@@ -246,12 +248,18 @@ export interface components {
         CutoverState: {
             /** @description Latest changes, newest first. */
             audit: components["schemas"]["AuditEntry"][];
+            /** @description Route of subreddits that are not listed in `routes` (`harbor` or `legacy`). */
+            default_route: string;
             /**
              * Format: double
-             * @description Subreddits routed to harbor.
+             * @description Share of the listed subreddits routed to harbor (with none listed: 1 when the default route
+             *     is harbor, else 0).
              */
             harbor_share: number;
-            /** @description Current phase: `manual_only`, `10%`, `50%`, `100%`, `list`, or `legacy` after a rollback. */
+            /**
+             * @description Current phase: `off` (no cutover set: everything on harbor), `manual_only` (everything on
+             *     legacy, also after a rollback), a percentage such as `10%`, or `list`.
+             */
             phase: string;
             /** @description Route per subreddit. */
             routes: components["schemas"]["Route"][];
@@ -383,7 +391,7 @@ export interface components {
         Route: {
             /** @description `harbor` or `legacy`. */
             route: string;
-            /** @description Subreddit. */
+            /** @description Subreddit (lowercase: Reddit's names are case-insensitive). */
             subreddit: string;
         };
         /** @description The trace of one run (a `_harbor_runs` row, or a run the server started that is still going). */

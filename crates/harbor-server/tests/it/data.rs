@@ -341,7 +341,10 @@ async fn follow(api: &Api, id: &str) -> Value {
 async fn cutover_set_and_rollback_are_audited(engine: Engine) {
     let api = Api::on(engine);
     let v = api.get("/api/v1/cutover").await;
-    assert_eq!(v["phase"], "manual_only");
+    // No cutover set: everything is collected by harbor.
+    assert_eq!(v["phase"], "off");
+    assert_eq!(v["default_route"], "harbor");
+    assert_eq!(v["harbor_share"], 1.0);
     let admin = api.token(Scope::Admin).to_owned();
     let (s, v) = api
         .call(
@@ -376,7 +379,7 @@ async fn cutover_set_and_rollback_are_audited(engine: Engine) {
     assert_eq!(
         routes,
         vec![
-            ("SaaS".into(), "harbor".into()),
+            ("saas".into(), "harbor".into()),
             ("smallbusiness".into(), "legacy".into())
         ]
     );
@@ -388,8 +391,10 @@ async fn cutover_set_and_rollback_are_audited(engine: Engine) {
             Some(r#"{"action":"rollback","reason":"429 storm"}"#),
         )
         .await;
-    assert_eq!(v["phase"], "legacy");
+    assert_eq!(v["phase"], "manual_only");
+    assert_eq!(v["default_route"], "legacy");
     assert_eq!(v["harbor_share"], 0.0);
+    assert_eq!(v["audit"][0]["phase_from"], "list");
     assert_eq!(api.count("SELECT count(*) FROM _harbor_cutover_audit"), 3);
     assert_eq!(v["audit"][0]["action"], "rollback");
     assert!(
@@ -400,7 +405,8 @@ async fn cutover_set_and_rollback_are_audited(engine: Engine) {
     );
     for body in [
         r#"{"action":"set"}"#,
-        r#"{"action":"set","phase":"33%"}"#,
+        r#"{"action":"set","phase":"101%"}"#,
+        r#"{"action":"set","subreddits":["no/such name"]}"#,
         r#"{"action":"explode"}"#,
     ] {
         let (s, _) = api
