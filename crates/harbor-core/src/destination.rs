@@ -115,6 +115,11 @@ pub trait Destination: Send {
     /// Row counts of the data tables.
     fn table_counts(&mut self) -> Result<Vec<(String, u64)>, DestinationError>;
 
+    /// The indexes of the destination's tables (empty where the engine keeps none).
+    fn indexes(&mut self) -> Result<Vec<IndexInfo>, DestinationError> {
+        Ok(Vec::new())
+    }
+
     /// Runs a read-only SQL query (portable SQL: DuckDB and Postgres) and returns each row as a JSON
     /// object keyed by column name. Used by steps that read loaded data back (scoring).
     fn query_json(&mut self, sql: &str) -> Result<Vec<serde_json::Value>, DestinationError> {
@@ -151,4 +156,18 @@ pub trait Destination: Send {
         ))
         .hint("export and backup work with the duckdb, postgres and parquet destinations"))
     }
+}
+
+/// One index of a destination table, as `harbor schema` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IndexInfo {
+    /// The table.
+    pub table: String,
+    /// The index name.
+    pub name: String,
+    /// Its definition as the database prints it (`CREATE INDEX ...`).
+    pub definition: String,
+    /// What it serves, for the indexes harbor creates for the API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
 }

@@ -45,9 +45,23 @@ pub fn create_table_sql(t: &TableSchema) -> String {
 }
 
 /// The statements for one schema change.
+///
+/// A table that another pipeline created already (shards with a pipeline each sharing one
+/// database) keeps its rows and gains the columns this pipeline's schema has and it lacks.
 pub fn change_sql(change: &SchemaChange) -> String {
     match change {
-        SchemaChange::CreateTable(t) => create_table_sql(t),
+        SchemaChange::CreateTable(t) => {
+            let mut sql = create_table_sql(t);
+            // `id` (NOT NULL) is in every table a pipeline creates.
+            for c in t.columns.iter().filter(|c| c.name != harbor_core::schema::C_ID) {
+                sql.push_str(&format!(
+                    ";\nALTER TABLE {} ADD COLUMN IF NOT EXISTS {}",
+                    quote(&t.name),
+                    column_def(c)
+                ));
+            }
+            sql
+        }
         SchemaChange::AddColumn { table, column } => {
             format!(
                 "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {}",

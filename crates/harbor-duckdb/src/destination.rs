@@ -327,6 +327,29 @@ impl Destination for DuckDbDestination {
             .map_err(err(format!("statement failed: {sql}")))
     }
 
+    fn indexes(&mut self) -> Result<Vec<harbor_core::destination::IndexInfo>, DestinationError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT table_name, index_name, COALESCE(sql, '') FROM duckdb_indexes() \
+                 WHERE schema_name = 'main' AND table_name NOT LIKE '\\_harbor\\_%' ESCAPE '\\' \
+                 ORDER BY table_name, index_name",
+            )
+            .map_err(err("cannot list the indexes"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(harbor_core::destination::IndexInfo {
+                    table: r.get(0)?,
+                    name: r.get(1)?,
+                    definition: r.get(2)?,
+                    purpose: None,
+                })
+            })
+            .map_err(err("cannot list the indexes"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(err("cannot list the indexes"))
+    }
+
     fn table_counts(&mut self) -> Result<Vec<(String, u64)>, DestinationError> {
         let names: Vec<String> = {
             let mut stmt = self

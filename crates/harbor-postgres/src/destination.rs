@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use harbor_core::destination::{Destination, DestinationError, LoadRecord, LoadReport};
+use harbor_core::destination::{Destination, DestinationError, IndexInfo, LoadRecord, LoadReport};
 use harbor_core::package::Package;
 use harbor_core::schema::C_CONTENT_HASH;
 use harbor_core::state::PipelineState;
@@ -29,6 +29,8 @@ pub struct PostgresDestination {
     pub(crate) cfg: PgConfig,
     tls: MakeRustlsConnect,
     client: Option<Client>,
+    /// Whether the missing `pg_trgm` was reported already (once per process is enough).
+    told_trigram: bool,
 }
 
 /// Runs a simple query and returns its rows as text.
@@ -69,6 +71,7 @@ impl PostgresDestination {
             cfg,
             tls,
             client: None,
+            told_trigram: false,
         };
         let sql = format!(
             "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('harbor:ddl', 0)); {} COMMIT;",
@@ -78,6 +81,34 @@ impl PostgresDestination {
             c.batch_execute(&sql)
         })?;
         Ok(d)
+    }
+
+    /// Creates the indexes `harbor serve` needs that are missing (see [`crate::indexes`]). After a
+    /// committed load, so a failure here costs speed, never data: it is logged and retried by the
+    /// next load.
+    pub fn ensure_api_indexes(&mut self) {
+        let schema = self.cfg.schema.clone();
+        let result = self.client().map_err(|e| e.message.clone()).and_then(|c| {
+            crate::indexes::ensure(c, &schema)
+                .map_err(|e| crate::error::pg_err("create the API indexes", "postgres", e).message)
+        });
+        match result {
+            Ok(report) => {
+                if !report.created.is_empty() {
+                    tracing::info!(indexes = ?report.created, "Created the API's indexes");
+                }
+                if let Some(why) = report.trigram_unavailable
+                    && !self.told_trigram
+                {
+                    self.told_trigram = true;
+                    tracing::warn!(reason = %why, "No trigram indexes for the API's text search `q`: it scans instead");
+                }
+            }
+            Err(e) => {
+                self.reset();
+                tracing::warn!(error = %e, "Could not create the API's indexes; the next load tries again");
+            }
+        }
     }
 
     /// The settings.
@@ -236,7 +267,10 @@ impl Destination for PostgresDestination {
         let mut attempt = 0;
         loop {
             match crate::load::load_once(self, package) {
-                Ok(r) => return Ok(r),
+                Ok(r) => {
+                    self.ensure_api_indexes();
+                    return Ok(r);
+                }
                 Err(e) if e.transient && attempt + 1 < self.cfg.load_attempts.max(1) => {
                     // The transaction rolled back with the connection; the package is still on disk.
                     tracing::warn!(load_id = %package.manifest.load_id, error = %e.message, "Load interrupted, retrying from the package");
@@ -326,6 +360,11 @@ impl Destination for PostgresDestination {
             out.push((t, n));
         }
         Ok(out)
+    }
+
+    fn indexes(&mut self) -> Result<Vec<IndexInfo>, DestinationError> {
+        let schema = self.cfg.schema.clone();
+        self.with_retry("cannot list the indexes", |c, _| crate::indexes::list(c, &schema))
     }
 
     fn query_json(&mut self, sql: &str) -> Result<Vec<serde_json::Value>, DestinationError> {

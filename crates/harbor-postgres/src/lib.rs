@@ -35,6 +35,7 @@ pub mod ddl;
 mod destination;
 mod error;
 mod export;
+pub mod indexes;
 mod load;
 
 pub use config::{PgConfig, SslMode, redact};

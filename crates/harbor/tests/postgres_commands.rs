@@ -125,3 +125,138 @@ fn the_demo_scoring_and_every_reading_command_work_on_postgres_in_a_schema() {
     let metrics = run(&h, &pooled, &["metrics"]);
     assert!(metrics.contains("harbor_runs_total"), "{metrics}");
 }
+
+/// The plan Postgres chooses for `sql` when it may not scan whole tables (the test tables are tiny,
+/// so without this the planner rightly prefers a scan; what is checked is that the index fits).
+fn plan(pg: &PgCluster, db: &str, sql: &str) -> String {
+    pg.psql(
+        db,
+        &format!("SET enable_seqscan = off; SET search_path TO reddit; EXPLAIN {sql}"),
+    )
+    .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+}
+
+#[test]
+fn loads_create_the_indexes_the_api_needs_and_schema_shows_them() {
+    let pg = PgCluster::shared();
+    let url = pg.create_database("indexes").expect("database");
+    let db = db_name(&url);
+    let dest = format!("{url}&schema=reddit");
+    let h = Harbor::new();
+    run(
+        &h,
+        &dest,
+        &["demo", "--posts", "20", "--new-posts", "3", "--json"],
+    );
+    let count = |sql: &str| psql_count(pg, &db, sql);
+    for ix in [
+        "submissions_hapi_created",
+        "submissions_hapi_subreddit",
+        "submissions_hapi_score",
+        "submissions_hapi_title_trgm",
+        "submissions_hapi_selftext_trgm",
+        "comments_hapi_link",
+        "opportunity_analysis_hapi_rank",
+    ] {
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = 'reddit' AND indexname = '{ix}'"
+            )),
+            1,
+            "{ix}"
+        );
+    }
+    // Idempotent: another load creates nothing twice and fails on nothing.
+    let names = || {
+        pg.psql(&db, "SELECT indexname FROM pg_indexes WHERE schemaname = 'reddit' AND indexname LIKE '%hapi%' ORDER BY 1").expect("psql")
+    };
+    let before = names();
+    run(&h, &dest, &["score"]);
+    run(
+        &h,
+        &dest,
+        &["demo", "--posts", "20", "--new-posts", "3", "--json"],
+    );
+    assert_eq!(names(), before);
+
+    // The queries of `harbor serve` (same text as the server's query layer) use them.
+    let epoch = "COALESCE(s.created_utc, TIMESTAMPTZ '1970-01-01 00:00:00+00')";
+    for (sql, ix) in [
+        (
+            format!("SELECT s.id FROM submissions s ORDER BY {epoch} DESC, s.id DESC LIMIT 51"),
+            "submissions_hapi_created",
+        ),
+        (
+            format!(
+                "SELECT s.id FROM submissions s WHERE lower(s.subreddit) = lower('SaaS') \
+                 ORDER BY {epoch} DESC, s.id DESC LIMIT 51"
+            ),
+            "submissions_hapi_subreddit",
+        ),
+        (
+            "SELECT s.id FROM submissions s WHERE s.title ILIKE '%backup%'".to_owned(),
+            "submissions_hapi_title_trgm",
+        ),
+        (
+            "SELECT o.post_id FROM opportunity_analysis o WHERE COALESCE(o.status, 'scored') = 'scored' \
+             ORDER BY o.final_score DESC NULLS LAST, o.post_id, o.scorer_id LIMIT 51"
+                .to_owned(),
+            "opportunity_analysis_hapi_rank",
+        ),
+    ] {
+        let p = plan(pg, &db, &sql);
+        assert!(p.contains(ix), "{sql} does not use {ix}:\n{p}");
+    }
+
+    // `harbor schema` of a pipeline with submissions lists them (the indexes belong to the tables,
+    // whichever pipeline loaded them).
+    let file = h.write("posts.ndjson", &common::synthetic_submissions(0, 20));
+    run(
+        &h,
+        &dest,
+        &["load", &file.to_string_lossy(), "--table", "submissions"],
+    );
+    let shown = run(&h, &dest, &["schema"]);
+    assert!(
+        shown.contains("index submissions_hapi_created  (API: newest first"),
+        "{shown}"
+    );
+    assert!(shown.contains("indexes for `harbor serve`"), "{shown}");
+    let js = json(&run(&h, &dest, &["schema", "--json", "--table", "submissions"]));
+    let names: Vec<&str> = js[0]["indexes"]
+        .as_array()
+        .expect("indexes")
+        .iter()
+        .filter_map(|i| i["name"].as_str())
+        .collect();
+    assert!(names.contains(&"submissions_hapi_subreddit"), "{js}");
+}
+
+/// Shards that each run as their own pipeline (the Airflow DAG's HARBOR_PIPELINE_PER_SHARD) share
+/// the tables: a pipeline whose schema has columns the table lacks adds them instead of failing.
+#[test]
+fn pipelines_sharing_a_table_add_the_columns_it_lacks_on_duckdb_and_postgres() {
+    let pg = PgCluster::shared();
+    let url = pg.create_database("shared_tables").expect("database");
+    let h = Harbor::new();
+    let narrow: String = (0..5)
+        .map(|i| format!("{{\"id\":\"n{i}\",\"title\":\"t{i}\"}}\n"))
+        .collect();
+    let narrow = h.write("narrow.ndjson", &narrow);
+    let wide = h.write("wide.ndjson", &common::synthetic_submissions(0, 10));
+    let duck = format!("duckdb://{}", h.db().display());
+    for dest in [duck.as_str(), url.as_str()] {
+        for (pipeline, file) in [("shard_1", &narrow), ("shard_2", &wide)] {
+            let out = h
+                .command(
+                    &["load", &file.to_string_lossy(), "--table", "submissions"],
+                    &[("HARBOR_DESTINATION", dest), ("HARBOR_PIPELINE", pipeline)],
+                )
+                .output()
+                .expect("harbor");
+            ok(&out);
+        }
+        let counts = json(&run(&h, dest, &["status", "--json"]));
+        assert_eq!(counts["tables"]["submissions"], 15, "{dest}: {counts}");
+    }
+}

@@ -43,12 +43,46 @@ pub struct SubmissionFilter {
     pub cursor: Option<String>,
 }
 
-/// The sort key of a submission: microseconds since the epoch of `created_utc` (0 when missing).
+/// The Unix epoch as a Postgres `timestamptz` constant (a constant keeps index expressions immutable).
+const PG_EPOCH: &str = "TIMESTAMPTZ '1970-01-01 00:00:00+00'";
+
+/// The sort key of a submission: its `created_utc` (the epoch when missing). DuckDB compares it
+/// as microseconds since the epoch; Postgres compares the timestamp itself, so that the index
+/// harbor creates on `COALESCE(created_utc, epoch)` (see `harbor_postgres::indexes`) answers the
+/// ordering, the time filters and the keyset cursor. Both order rows the same way.
 fn sort_key(cols: &Columns, d: Dialect) -> String {
-    if has_col(cols, "submissions", "created_utc") {
-        format!("COALESCE({}, 0)", d.epoch_us("s.created_utc"))
-    } else {
-        "0".to_owned()
+    match (d, has_col(cols, "submissions", "created_utc")) {
+        (Dialect::DuckDb, true) => format!("COALESCE({}, 0)", d.epoch_us("s.created_utc")),
+        (Dialect::DuckDb, false) => "0".to_owned(),
+        (Dialect::Postgres, true) => format!("COALESCE(s.created_utc, {PG_EPOCH})"),
+        (Dialect::Postgres, false) => PG_EPOCH.to_owned(),
+    }
+}
+
+/// A `?` placeholder for microseconds since the epoch, in the type of [`sort_key`].
+fn key_param(d: Dialect) -> String {
+    match d {
+        Dialect::DuckDb => "?".to_owned(),
+        Dialect::Postgres => format!("({PG_EPOCH} + CAST(? AS DOUBLE PRECISION) * INTERVAL '1 microsecond')"),
+    }
+}
+
+/// Microseconds for [`key_param`]: Postgres' intervals hold about ±178 million years and are
+/// multiplied in doubles, so keys are clamped to ±2^53 µs (±285 years around 1970, far beyond
+/// any post), where every value is exact.
+fn key_arg(d: Dialect, us: i64) -> Param {
+    const EXACT: i64 = 1 << 53;
+    Param::Int(match d {
+        Dialect::DuckDb => us,
+        Dialect::Postgres => us.clamp(-EXACT, EXACT),
+    })
+}
+
+/// The sort key as microseconds since the epoch (BIGINT), for cursors.
+fn sort_key_us(cols: &Columns, d: Dialect) -> String {
+    match d {
+        Dialect::DuckDb => sort_key(cols, d),
+        Dialect::Postgres => d.epoch_us(&sort_key(cols, d)),
     }
 }
 
@@ -68,7 +102,7 @@ pub fn submission_columns(cols: &Columns, d: Dialect) -> String {
         col_or_null(cols, "submissions", "s", "score", "BIGINT"),
         col_or_null(cols, "submissions", "s", "num_comments", "BIGINT"),
         created,
-        format!("{} AS k", sort_key(cols, d)),
+        format!("{} AS k", sort_key_us(cols, d)),
         col_or_null(cols, "submissions", "s", "permalink", "VARCHAR"),
         col_or_null(cols, "submissions", "s", "url", "VARCHAR"),
         col_or_null(cols, "submissions", "s", "is_problem", "BOOLEAN"),
@@ -137,12 +171,12 @@ async fn page(st: Arc<AppState>, f: SubmissionFilter) -> Result<SubmissionPage, 
         args.push(Param::Text(sub.clone()));
     }
     if let Some(since) = &f.since {
-        wh.push(format!("{k} >= ?"));
-        args.push(Param::Int(parse_time("since", since)?));
+        wh.push(format!("{k} >= {}", key_param(d)));
+        args.push(key_arg(d, parse_time("since", since)?));
     }
     if let Some(until) = &f.until {
-        wh.push(format!("{k} < ?"));
-        args.push(Param::Int(parse_time("until", until)?));
+        wh.push(format!("{k} < {}", key_param(d)));
+        args.push(key_arg(d, parse_time("until", until)?));
     }
     if let Some(p) = f.is_problem {
         if has_col(&cols, "submissions", "is_problem") {
@@ -186,8 +220,9 @@ async fn page(st: Arc<AppState>, f: SubmissionFilter) -> Result<SubmissionPage, 
         let key: i64 = parts[0]
             .parse()
             .map_err(|_| ApiError::invalid("invalid cursor"))?;
-        wh.push(format!("({k} < ? OR ({k} = ? AND s.id < ?))"));
-        args.extend([Param::Int(key), Param::Int(key), Param::Text(parts[1].clone())]);
+        let kp = key_param(d);
+        wh.push(format!("({k} < {kp} OR ({k} = {kp} AND s.id < ?))"));
+        args.extend([key_arg(d, key), key_arg(d, key), Param::Text(parts[1].clone())]);
     }
     let filter = if wh.is_empty() {
         String::new()

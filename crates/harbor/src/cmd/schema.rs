@@ -35,8 +35,27 @@ pub fn run(settings: &Settings, args: SchemaArgs) -> anyhow::Result<()> {
         .values()
         .filter(|t| args.table.as_ref().is_none_or(|n| t.root == *n || t.name == *n))
         .collect();
+    let indexes = p
+        .destination()
+        .indexes()
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let shown = |t: &str| tables.iter().any(|x| x.name == t);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&tables)?);
+        // Each table with its indexes (`indexes` is left out where the destination keeps none).
+        let out: Vec<serde_json::Value> = tables
+            .iter()
+            .map(|t| {
+                let mut v = serde_json::to_value(t)?;
+                let ix: Vec<_> = indexes.iter().filter(|i| i.table == t.name).collect();
+                if let Some(o) = v.as_object_mut()
+                    && !ix.is_empty()
+                {
+                    o.insert("indexes".into(), serde_json::to_value(ix)?);
+                }
+                Ok(v)
+            })
+            .collect::<Result<_, serde_json::Error>>()?;
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     if tables.is_empty() {
@@ -48,7 +67,7 @@ pub fn run(settings: &Settings, args: SchemaArgs) -> anyhow::Result<()> {
     }
     let budget = settings.extract_options()?.normalize.resolve.budget;
     println!("schema version {}", schema.version);
-    for t in tables {
+    for t in &tables {
         let key = t
             .primary_key
             .as_deref()
@@ -88,6 +107,21 @@ pub fn run(settings: &Settings, args: SchemaArgs) -> anyhow::Result<()> {
             t.columns.len(),
             budget.for_root(&t.root)
         );
+        for ix in indexes.iter().filter(|i| i.table == t.name) {
+            let purpose = ix
+                .purpose
+                .as_deref()
+                .map(|p| format!("  (API: {p})"))
+                .unwrap_or_default();
+            println!("  index {}{purpose}\n    {}", ix.name, ix.definition);
+        }
+    }
+    let api_indexes = indexes
+        .iter()
+        .filter(|i| shown(&i.table) && i.purpose.is_some())
+        .count();
+    if api_indexes > 0 {
+        println!("\n{api_indexes} indexes for `harbor serve`, created and kept by harbor's migrations");
     }
     Ok(())
 }
