@@ -6,6 +6,12 @@
 //! name, atomically, once every job file and the manifest are on disk. A crash before that leaves a
 //! directory that is discarded; a crash after it leaves a package that the next run loads (or, if the
 //! destination already committed it, finalizes).
+//!
+//! A package names the destination it was made for ([`PackageManifest::destination`], an identity
+//! without credentials, see [`destination_identity`]): runs against another destination leave it
+//! alone. Failed load attempts are counted in `attempts.json`; a package that failed too often with
+//! the same error is moved to `<store>/failed/<load_id>/` ([`Package::set_aside`]), where runs no
+//! longer pick it up until `harbor packages retry` moves it back.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,7 +23,12 @@ use crate::schema::{Schema, WriteDisposition};
 use crate::state::PipelineState;
 
 const MANIFEST: &str = "package.json";
+const ATTEMPTS: &str = "attempts.json";
 const EXTRACTING: &str = ".extracting";
+/// The store's directory of completed packages.
+const COMPLETED_DIR: &str = "completed";
+/// The store's directory of packages set aside after failing too often.
+pub const FAILED_DIR: &str = "failed";
 
 /// The states a job file moves through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +88,117 @@ pub struct PackageManifest {
     pub tables: Vec<TablePlan>,
     /// What was extracted, for humans.
     pub source: String,
+    /// The destination the package was made for ([`destination_identity`]); `None` in packages
+    /// written before harbor recorded it (those load into any destination).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+}
+
+impl PackageManifest {
+    /// Whether this package may be loaded into the destination with identity `identity`.
+    pub fn belongs_to(&self, identity: &str) -> bool {
+        self.destination.as_deref().is_none_or(|d| d == identity)
+    }
+
+    /// Rows of the package over all its tables.
+    pub fn rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.rows).sum()
+    }
+}
+
+/// One failed load attempt of a package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// When it failed (RFC 3339, UTC).
+    pub at: String,
+    /// The error, as printed.
+    pub error: String,
+    /// Whether the error was transient (connection lost, server restarting): those do not count
+    /// toward the limit.
+    pub transient: bool,
+}
+
+/// The failed load attempts of a package (`attempts.json`), and, once it is set aside, when.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attempts {
+    /// Every failed attempt, oldest first.
+    pub attempts: Vec<Attempt>,
+    /// When the package was moved to `failed/` (RFC 3339), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_aside_at: Option<String>,
+    /// Attempts before this index were made before the last `harbor packages retry` and no longer
+    /// count toward the limit.
+    #[serde(default)]
+    pub counted_from: usize,
+}
+
+impl Attempts {
+    /// How many of the latest non-transient failures had the same error as the last one (the
+    /// count that is compared with the limit). Numbers in messages (sizes, pids) are ignored, so
+    /// "out of memory (953.6 MiB/953.6 MiB used)" twice is the same error.
+    pub fn same_error_streak(&self) -> u32 {
+        let counted = self.attempts.get(self.counted_from..).unwrap_or_default();
+        let mut hard = counted.iter().rev().filter(|a| !a.transient);
+        let Some(last) = hard.next() else {
+            return 0;
+        };
+        let sig = error_signature(&last.error);
+        1 + hard.take_while(|a| error_signature(&a.error) == sig).count() as u32
+    }
+
+    /// The last error, if any.
+    pub fn last_error(&self) -> Option<&str> {
+        self.attempts.last().map(|a| a.error.as_str())
+    }
+}
+
+/// The error with digit runs collapsed, to compare errors that differ only in numbers.
+fn error_signature(error: &str) -> String {
+    let mut out = String::with_capacity(error.len());
+    let mut in_digits = false;
+    for c in error.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('#');
+            }
+            in_digits = true;
+        } else {
+            in_digits = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The identity of a destination, from its description ([`Destination::describe`]
+/// (crate::destination::Destination::describe)), without credentials: `postgres://host:port/db?schema=s`
+/// (no user, no pooler flag), `duckdb:///canonical/path.duckdb`, `parquet:///canonical/dir`.
+pub fn destination_identity(described: &str) -> String {
+    if let Some(rest) = described
+        .strip_prefix("postgres://")
+        .or_else(|| described.strip_prefix("postgresql://"))
+    {
+        let rest = match rest.rfind('@') {
+            Some(at) => &rest[at + 1..],
+            None => rest,
+        };
+        let (addr, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let schema = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("schema="))
+            .unwrap_or("public");
+        return format!("postgres://{addr}?schema={schema}");
+    }
+    for kind in ["duckdb", "parquet"] {
+        if let Some(path) = described.strip_prefix(kind).and_then(|r| r.strip_prefix("://")) {
+            let path = Path::new(path);
+            let canonical = fs::canonicalize(path)
+                .or_else(|_| std::path::absolute(path))
+                .unwrap_or_else(|_| path.to_path_buf());
+            return format!("{kind}://{}", canonical.display());
+        }
+    }
+    described.to_owned()
 }
 
 /// One job file.
@@ -140,13 +262,49 @@ impl PackageStore {
         for entry in fs::read_dir(&self.root).map_err(Error::io(&self.root))? {
             let entry = entry.map_err(Error::io(&self.root))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(EXTRACTING) || name == "completed" || !entry.path().is_dir() {
+            if name.ends_with(EXTRACTING)
+                || name == COMPLETED_DIR
+                || name == FAILED_DIR
+                || !entry.path().is_dir()
+            {
                 continue;
             }
             out.push(Package::open(entry.path())?);
         }
         out.sort_by(|a, b| a.manifest.load_id.cmp(&b.manifest.load_id));
         Ok(out)
+    }
+
+    /// Packages set aside after failing too often, oldest first.
+    pub fn failed(&self) -> Result<Vec<Package>> {
+        let dir = self.root.join(FAILED_DIR);
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::Io { path: dir, source: e }),
+        };
+        let mut out = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(Error::io(&dir))?;
+            if entry.path().is_dir() {
+                out.push(Package::open(entry.path())?);
+            }
+        }
+        out.sort_by(|a, b| a.manifest.load_id.cmp(&b.manifest.load_id));
+        Ok(out)
+    }
+
+    /// A pending or failed package by load id.
+    pub fn find(&self, load_id: &str) -> Result<Option<Package>> {
+        if load_id.is_empty() || load_id.contains(['/', '\\']) || load_id.starts_with('.') {
+            return Ok(None);
+        }
+        for dir in [self.root.join(load_id), self.root.join(FAILED_DIR).join(load_id)] {
+            if dir.join(MANIFEST).is_file() {
+                return Package::open(dir).map(Some);
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -287,7 +445,7 @@ impl Package {
         let Some(store) = self.dir.parent() else {
             return Ok(());
         };
-        let done = store.join("completed");
+        let done = store.join(COMPLETED_DIR);
         fs::create_dir_all(&done).map_err(Error::io(&done))?;
         let dest = done.join(&self.manifest.load_id);
         if dest.exists() {
@@ -295,6 +453,111 @@ impl Package {
         }
         fs::rename(&self.dir, &dest).map_err(Error::io(&dest))?;
         sync_dir(store)
+    }
+
+    /// Whether the package was set aside (lives under `failed/`).
+    pub fn is_set_aside(&self) -> bool {
+        self.dir
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == FAILED_DIR)
+    }
+
+    /// The recorded failed attempts (none when the file is missing).
+    pub fn attempts(&self) -> Result<Attempts> {
+        let path = self.dir.join(ATTEMPTS);
+        match fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Package {
+                path,
+                message: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Attempts::default()),
+            Err(e) => Err(Error::Io { path, source: e }),
+        }
+    }
+
+    fn write_attempts(&self, attempts: &Attempts) -> Result<()> {
+        let path = self.dir.join(ATTEMPTS);
+        let tmp = self.dir.join(format!("{ATTEMPTS}.tmp"));
+        let json = serde_json::to_vec_pretty(attempts).map_err(|e| Error::Package {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        write_durably(&tmp, &json)?;
+        fs::rename(&tmp, &path).map_err(Error::io(&path))?;
+        sync_dir(&self.dir)
+    }
+
+    /// Records a failed load attempt and returns all attempts so far.
+    pub fn record_failure(&self, error: &str, transient: bool) -> Result<Attempts> {
+        let mut attempts = self.attempts()?;
+        attempts.attempts.push(Attempt {
+            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            error: error.to_owned(),
+            transient,
+        });
+        self.write_attempts(&attempts)?;
+        Ok(attempts)
+    }
+
+    /// Moves the package to the store's `failed/` area, where runs do not pick it up. Jobs go back
+    /// to `new/` so that a retry starts from a clean package.
+    pub fn set_aside(self) -> Result<Package> {
+        self.move_jobs(JobState::Started, JobState::New)?;
+        let mut attempts = self.attempts()?;
+        attempts.set_aside_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        self.write_attempts(&attempts)?;
+        let store = self.store_root();
+        let failed = store.join(FAILED_DIR);
+        fs::create_dir_all(&failed).map_err(Error::io(&failed))?;
+        let dest = failed.join(&self.manifest.load_id);
+        fs::rename(&self.dir, &dest).map_err(Error::io(&dest))?;
+        sync_dir(&failed)?;
+        sync_dir(&store)?;
+        Ok(Package {
+            dir: dest,
+            manifest: self.manifest,
+        })
+    }
+
+    /// Moves a set-aside package back to pending, keeping its attempt history but restarting the
+    /// count (a retry is a new decision by a person).
+    pub fn restore_pending(self) -> Result<Package> {
+        if !self.is_set_aside() {
+            return Ok(self);
+        }
+        let mut attempts = self.attempts()?;
+        attempts.set_aside_at = None;
+        // Earlier failures stay visible but no longer count toward the limit.
+        attempts.counted_from = attempts.attempts.len();
+        self.write_attempts(&attempts)?;
+        let store = self.store_root();
+        let dest = store.join(&self.manifest.load_id);
+        fs::rename(&self.dir, &dest).map_err(Error::io(&dest))?;
+        sync_dir(&store)?;
+        Ok(Package {
+            dir: dest,
+            manifest: self.manifest,
+        })
+    }
+
+    /// Deletes the package (pending or set aside) and its job files.
+    pub fn remove(self) -> Result<()> {
+        fs::remove_dir_all(&self.dir).map_err(Error::io(&self.dir))?;
+        if let Some(parent) = self.dir.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(())
+    }
+
+    /// The package store directory this package belongs to.
+    fn store_root(&self) -> PathBuf {
+        let parent = self.dir.parent().map(Path::to_path_buf).unwrap_or_default();
+        if self.is_set_aside() {
+            parent.parent().map(Path::to_path_buf).unwrap_or_default()
+        } else {
+            parent
+        }
     }
 
     /// Total size in bytes of the job files in a state.
@@ -327,4 +590,70 @@ pub fn new_load_id() -> String {
         .format("%Y%m%dT%H%M%S%.6fZ")
         .to_string()
         .replace('.', "")
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+
+    fn attempt(error: &str, transient: bool) -> Attempt {
+        Attempt {
+            at: String::new(),
+            error: error.into(),
+            transient,
+        }
+    }
+
+    #[test]
+    fn streak_counts_the_same_hard_error_and_skips_transient_ones() {
+        let mut a = Attempts::default();
+        assert_eq!(a.same_error_streak(), 0);
+        a.attempts
+            .push(attempt("check constraint violated (row 17)", false));
+        a.attempts.push(attempt("connection refused", true));
+        a.attempts
+            .push(attempt("check constraint violated (row 18)", false));
+        assert_eq!(a.same_error_streak(), 2);
+        a.attempts.push(attempt("disk full", false));
+        assert_eq!(a.same_error_streak(), 1);
+        a.counted_from = a.attempts.len();
+        assert_eq!(a.same_error_streak(), 0);
+    }
+
+    #[test]
+    fn identity_drops_credentials_and_canonicalizes_paths() {
+        assert_eq!(
+            destination_identity(
+                "postgres://alice@db.example:6543/postgres?schema=reddit&pooler=transaction"
+            ),
+            "postgres://db.example:6543/postgres?schema=reddit"
+        );
+        let dir = std::env::temp_dir().join(format!("harbor-ident-{}", std::process::id()));
+        fs::create_dir_all(dir.join("sub")).expect("temp dir");
+        fs::write(dir.join("x.duckdb"), b"").expect("temp file");
+        let a = destination_identity(&format!("duckdb://{}/sub/../x.duckdb", dir.display()));
+        let b = destination_identity(&format!("duckdb://{}/x.duckdb", dir.display()));
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            destination_identity(&format!("parquet://{}/x.duckdb", dir.display()))
+        );
+        fs::remove_dir_all(&dir).expect("remove temp dir");
+    }
+
+    #[test]
+    fn old_manifests_without_destination_load_anywhere() {
+        let m: PackageManifest = serde_json::from_value(serde_json::json!({
+            "load_id": "1", "pipeline": "p", "created_at": "1", "schema": Schema::default(),
+            "state": PipelineState::default(), "tables": [], "source": "files: a"
+        }))
+        .expect("an old manifest parses");
+        assert!(m.belongs_to("duckdb:///x"));
+        let m = PackageManifest {
+            destination: Some("duckdb:///x".into()),
+            ..m
+        };
+        assert!(m.belongs_to("duckdb:///x"));
+        assert!(!m.belongs_to("postgres://h:5432/d?schema=public"));
+    }
 }

@@ -28,6 +28,9 @@ pub enum Error {
         lines: u64,
         /// The decoder's message.
         message: String,
+        /// Whether packages read before the corrupt part were committed (`ingest` commits one
+        /// package every N lines; `load` commits nothing of a failed run).
+        committed_before: bool,
     },
     /// Normalization failed (a schema contract, usually).
     #[error(transparent)]
@@ -43,6 +46,41 @@ pub enum Error {
         /// The error.
         #[source]
         source: DestinationError,
+    },
+    /// Loading a package failed; the attempt was counted (and the package set aside at the limit).
+    #[error("{}", package_failed_message(.load_id, *.attempts, *.max_attempts, *.transient, *.set_aside, .source))]
+    PackageFailed {
+        /// The package.
+        load_id: String,
+        /// Failed attempts with this error so far.
+        attempts: u32,
+        /// The limit.
+        max_attempts: u32,
+        /// The error was transient (not counted).
+        transient: bool,
+        /// The package was moved to the store's `failed/` area.
+        set_aside: bool,
+        /// The destination error.
+        #[source]
+        source: Box<Error>,
+    },
+    /// `harbor packages`: no pending or failed package has this id.
+    #[error("no pending or failed package {load_id} in {store}")]
+    NoSuchPackage {
+        /// The id asked for.
+        load_id: String,
+        /// The package store.
+        store: PathBuf,
+    },
+    /// A package was made for another destination than the one of this run.
+    #[error("package {load_id} was made for {made_for}, not for {this}")]
+    OtherDestination {
+        /// The package.
+        load_id: String,
+        /// Its destination.
+        made_for: String,
+        /// The destination of this run.
+        this: String,
     },
     /// Another run of the same pipeline holds the lock.
     #[error("pipeline `{pipeline}` is locked by another harbor process ({path})")]
@@ -75,15 +113,66 @@ pub enum Error {
     },
 }
 
+fn package_failed_message(
+    load_id: &str,
+    attempts: u32,
+    max: u32,
+    transient: bool,
+    set_aside: bool,
+    source: &Error,
+) -> String {
+    let what = if set_aside {
+        format!("failed {attempts} times with the same error and was set aside (harbor packages list)")
+    } else if transient {
+        "failed with a transient error (not counted; the next run tries again)".to_owned()
+    } else {
+        format!("failed (attempt {attempts} of {max}; the next run tries again)")
+    };
+    format!("load package {load_id} {what}: {source}")
+}
+
 impl Error {
     /// A hint for the user, when there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::PackageFailed {
+                load_id,
+                set_aside,
+                source,
+                ..
+            } => {
+                let own = source.hint();
+                let packages = if *set_aside {
+                    format!(
+                        "fix the cause, then `harbor packages retry {load_id}`, or `harbor packages drop {load_id}` to \
+                         discard it; later runs go on without it"
+                    )
+                } else {
+                    format!(
+                        "`harbor packages show {load_id}` shows its attempts; `harbor packages drop {load_id}` discards \
+                         it"
+                    )
+                };
+                Some(match own {
+                    Some(h) => format!("{h}; {packages}"),
+                    None => packages,
+                })
+            }
             Error::Input { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 Some("check the file name; paths are relative to the current directory".into())
             }
+            Error::CorruptInput {
+                committed_before: true,
+                ..
+            } => Some(
+                "the packages read before the corrupt part are committed and a rerun resumes after them; \
+                 re-download the file, or pass --skip-corrupt to keep what was read and go on with the next file"
+                    .into(),
+            ),
             Error::CorruptInput { .. } => Some(
-                "everything before the corrupt part was loaded; re-download the file or pass --skip-corrupt".into(),
+                "nothing of this run was loaded (a load is one transaction); re-download the file, or use `harbor \
+                 ingest --skip-corrupt` for dump files, which skips the corrupt part and loads the rest"
+                    .into(),
             ),
             Error::Core(e) if e.is_contract_violation() => Some(
                 "the schema contract in harbor.toml forbids this change; set the contract to `evolve` or \
@@ -91,6 +180,11 @@ impl Error {
                     .into(),
             ),
             Error::Destination { source, .. } => source.hint.clone(),
+            Error::NoSuchPackage { .. } => Some("`harbor packages list` shows the pending and failed packages".into()),
+            Error::OtherDestination { made_for, .. } => Some(format!(
+                "run it with --destination set to {made_for} (with its credentials), or drop it with `harbor \
+                 packages drop`"
+            )),
             Error::Locked { .. } => Some("wait for the other run to finish, or run without --no-wait to wait".into()),
             Error::Reddit { source, .. } => match source {
                 harbor_reddit::Error::OAuth { .. } => Some(
@@ -112,7 +206,11 @@ impl Error {
     /// Whether the error is the user's to fix (bad input, config) rather than a bug or an outage.
     pub fn is_user_error(&self) -> bool {
         match self {
-            Error::Input { .. } | Error::CorruptInput { .. } | Error::Locked { .. } => true,
+            Error::Input { .. }
+            | Error::CorruptInput { .. }
+            | Error::Locked { .. }
+            | Error::NoSuchPackage { .. }
+            | Error::OtherDestination { .. } => true,
             Error::Reddit { source, .. } => matches!(
                 source,
                 harbor_reddit::Error::OAuth { .. }
@@ -121,6 +219,9 @@ impl Error {
             ),
             Error::Core(e) => e.is_contract_violation(),
             Error::Destination { source, .. } => source.hint.is_some(),
+            Error::PackageFailed {
+                source, set_aside, ..
+            } => *set_aside || source.is_user_error(),
             _ => false,
         }
     }

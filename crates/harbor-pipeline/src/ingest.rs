@@ -136,12 +136,14 @@ fn dump_error(e: harbor_dumps::Error) -> Error {
             path,
             lines: line,
             message,
+            committed_before: true,
         },
         harbor_dumps::Error::BadPosition { path, line } => Error::CorruptInput {
             path,
             lines: line,
             message: "the file is shorter than the stored ingest position; it changed since; use --restart"
                 .into(),
+            committed_before: true,
         },
         other => Error::Input {
             path: PathBuf::new(),

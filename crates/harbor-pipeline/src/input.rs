@@ -179,6 +179,7 @@ fn read_lines(
                     path: path.to_owned(),
                     lines: line_no,
                     message: e.to_string(),
+                    committed_before: false,
                 });
             }
             Err(source) => {

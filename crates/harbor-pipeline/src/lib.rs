@@ -15,4 +15,7 @@ pub mod run;
 pub use error::{Error, Result};
 pub use extract::{ExtractOptions, ExtractSummary, RecordTransform};
 pub use ingest::{IngestOptions, IngestProgress, IngestSummary};
-pub use run::{LoadFilesOptions, Pipeline, PipelineOptions, RunSummary};
+pub use run::{
+    DEFAULT_MAX_ATTEMPTS, LoadFilesOptions, LockedStore, PackageNotice, PackageNotices, Pipeline,
+    PipelineOptions, RunSummary, error_text,
+};

@@ -8,7 +8,9 @@ use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use harbor_core::destination::{Destination, LoadReport};
-use harbor_core::package::{Package, PackageManifest, PackageStore, TablePlan, new_load_id};
+use harbor_core::package::{
+    Package, PackageManifest, PackageStore, TablePlan, destination_identity, new_load_id,
+};
 use harbor_core::state::PipelineState;
 use harbor_core::testhook::pause_point;
 use harbor_core::{Schema, WriteDisposition};
@@ -32,45 +34,33 @@ pub struct PipelineOptions {
     pub wait_for_lock: bool,
 }
 
+/// How often a package may fail with the same non-transient error before it is set aside.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
 /// An open pipeline holding its lock.
 pub struct Pipeline {
     opts: PipelineOptions,
     store: PackageStore,
     dest: Box<dyn Destination>,
+    identity: String,
+    max_attempts: u32,
+    notices: PackageNotices,
     _lock: File,
 }
 
-/// Options of one `load` run.
-#[derive(Debug, Clone, Default)]
-pub struct LoadFilesOptions {
-    /// Extraction and normalization.
-    pub extract: ExtractOptions,
-    /// Overrides the write disposition of the root tables in this run.
-    pub disposition: Option<WriteDisposition>,
-    /// Load files again even if the state says they were loaded.
-    pub force: bool,
+/// The package store of a pipeline with the pipeline's lock held, without a destination (for
+/// `harbor packages list|show|drop`).
+pub struct LockedStore {
+    /// The options, with an absolute working directory.
+    pub opts: PipelineOptions,
+    /// The package store.
+    pub store: PackageStore,
+    lock: File,
 }
 
-/// What one run did.
-#[derive(Debug, Default)]
-pub struct RunSummary {
-    /// Extraction.
-    pub extract: ExtractSummary,
-    /// The destination's report, if a package was loaded.
-    pub load: Option<LoadReport>,
-    /// Packages left by an earlier, interrupted run and loaded first.
-    pub recovered: Vec<LoadReport>,
-    /// Inputs skipped because they were loaded before.
-    pub skipped: Vec<PathBuf>,
-    /// The rejects file, if any record was rejected.
-    pub rejects_path: Option<PathBuf>,
-    /// Seconds spent extracting+normalizing and loading.
-    pub seconds: (f64, f64),
-}
-
-impl Pipeline {
-    /// Opens the pipeline: takes its lock and discards half-written packages.
-    pub fn open(opts: PipelineOptions, dest: Box<dyn Destination>) -> Result<Self> {
+impl LockedStore {
+    /// Takes the pipeline's lock and opens its package store, discarding half-written packages.
+    pub fn open(opts: PipelineOptions) -> Result<Self> {
         let mut opts = opts;
         // Absolute, so paths in summaries (the rejects file) stay valid from any directory.
         opts.workdir = std::path::absolute(&opts.workdir).map_err(|source| Error::Workdir {
@@ -100,12 +90,121 @@ impl Pipeline {
         }
         let store = PackageStore::open(dir.join("packages"))?;
         store.discard_incomplete()?;
+        Ok(Self { opts, store, lock })
+    }
+}
+
+/// A package a run left alone or set aside.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PackageNotice {
+    /// Load id.
+    pub load_id: String,
+    /// The destination it was made for.
+    pub destination: Option<String>,
+    /// Its last error, for failed packages.
+    pub error: Option<String>,
+    /// Failed attempts counted toward the limit.
+    pub attempts: u32,
+}
+
+/// What recovery found besides the packages it loaded.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct PackageNotices {
+    /// Pending packages made for another destination, left alone.
+    pub other_destination: Vec<PackageNotice>,
+    /// Packages this run moved to `failed/` after their last allowed attempt.
+    pub set_aside: Vec<PackageNotice>,
+    /// Every package in `failed/` (including those set aside by this run).
+    pub failed: Vec<PackageNotice>,
+}
+
+impl PackageNotices {
+    /// Whether there is nothing to report.
+    pub fn is_empty(&self) -> bool {
+        self.other_destination.is_empty() && self.failed.is_empty()
+    }
+}
+
+/// Options of one `load` run.
+#[derive(Debug, Clone, Default)]
+pub struct LoadFilesOptions {
+    /// Extraction and normalization.
+    pub extract: ExtractOptions,
+    /// Overrides the write disposition of the root tables in this run.
+    pub disposition: Option<WriteDisposition>,
+    /// Load files again even if the state says they were loaded.
+    pub force: bool,
+}
+
+/// What one run did.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    /// Extraction.
+    pub extract: ExtractSummary,
+    /// The destination's report, if a package was loaded.
+    pub load: Option<LoadReport>,
+    /// Packages left by an earlier, interrupted run and loaded first.
+    pub recovered: Vec<LoadReport>,
+    /// Inputs skipped because they were loaded before.
+    pub skipped: Vec<PathBuf>,
+    /// The rejects file, if any record was rejected.
+    pub rejects_path: Option<PathBuf>,
+    /// Seconds spent extracting+normalizing and loading.
+    pub seconds: (f64, f64),
+    /// Packages left alone (other destination) or set aside (failed too often).
+    pub packages: PackageNotices,
+}
+
+impl Pipeline {
+    /// Opens the pipeline: takes its lock and discards half-written packages.
+    pub fn open(opts: PipelineOptions, dest: Box<dyn Destination>) -> Result<Self> {
+        let LockedStore { opts, store, lock } = LockedStore::open(opts)?;
+        let identity = destination_identity(&dest.describe());
         Ok(Self {
             opts,
             store,
             dest,
+            identity,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            notices: PackageNotices::default(),
             _lock: lock,
         })
+    }
+
+    /// Sets how often a package may fail with the same non-transient error before it is moved to
+    /// the store's `failed/` area (at least 1).
+    pub fn set_max_attempts(&mut self, n: u32) {
+        self.max_attempts = n.max(1);
+    }
+
+    /// The identity of the destination, as packages record it.
+    pub fn destination_identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// The package store.
+    pub fn store(&self) -> &PackageStore {
+        &self.store
+    }
+
+    /// Packages the last recovery left alone or set aside, and every failed package in the store.
+    pub fn package_notices(&mut self) -> PackageNotices {
+        self.notices.failed = self
+            .store
+            .failed()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                let attempts = p.attempts().unwrap_or_default();
+                PackageNotice {
+                    load_id: p.manifest.load_id.clone(),
+                    destination: p.manifest.destination.clone(),
+                    error: attempts.last_error().map(str::to_owned),
+                    attempts: attempts.same_error_streak(),
+                }
+            })
+            .collect();
+        self.notices.clone()
     }
 
     /// The destination.
@@ -146,23 +245,114 @@ impl Pipeline {
         Ok((!known.is_empty()).then(|| Arc::new(known)))
     }
 
-    /// Loads (or finalizes, if already committed) packages left by interrupted runs.
+    /// Loads (or finalizes, if already committed) packages left by interrupted or failed runs.
+    ///
+    /// Packages made for another destination are left alone (and listed in
+    /// [`Pipeline::package_notices`]). A package that fails for the last allowed time is set aside
+    /// and recovery goes on; one that fails before that stops the run (the next run tries again).
     pub fn recover(&mut self) -> Result<Vec<LoadReport>> {
         let mut out = Vec::new();
+        self.notices.other_destination.clear();
         for p in self.store.pending()? {
+            if !p.manifest.belongs_to(&self.identity) {
+                let destination = p.manifest.destination.clone();
+                tracing::warn!(
+                    load_id = %p.manifest.load_id,
+                    destination = destination.as_deref().unwrap_or("?"),
+                    "Leaving a package made for another destination alone"
+                );
+                self.notices.other_destination.push(PackageNotice {
+                    load_id: p.manifest.load_id.clone(),
+                    destination,
+                    error: None,
+                    attempts: 0,
+                });
+                continue;
+            }
             tracing::info!(load_id = %p.manifest.load_id, "Replaying package left by an interrupted run");
-            out.push(self.load_package(p)?);
+            match self.load_package(p) {
+                Ok(report) => out.push(report),
+                Err(Error::PackageFailed { set_aside: true, .. }) => continue,
+                Err(e) => return Err(e),
+            }
         }
         Ok(out)
     }
 
-    /// Loads one package in one destination transaction, then retires it.
+    /// `harbor packages retry`: moves a set-aside (or pending) package back to pending, restarts its
+    /// attempt count and loads it now. Refuses a package made for another destination.
+    pub fn retry_package(&mut self, load_id: &str) -> Result<LoadReport> {
+        let Some(p) = self.store.find(load_id)? else {
+            return Err(Error::NoSuchPackage {
+                load_id: load_id.to_owned(),
+                store: self.store.root().to_path_buf(),
+            });
+        };
+        if !p.manifest.belongs_to(&self.identity) {
+            return Err(Error::OtherDestination {
+                load_id: load_id.to_owned(),
+                made_for: p.manifest.destination.clone().unwrap_or_default(),
+                this: self.identity.clone(),
+            });
+        }
+        let p = if p.is_set_aside() { p.restore_pending()? } else { p };
+        self.load_package(p)
+    }
+
+    /// Loads one package in one destination transaction, then retires it. A destination error is
+    /// counted in the package's `attempts.json`; when the same non-transient error reached the limit
+    /// the package is set aside. Either way the error names the package and its attempts.
     pub fn load_package(&mut self, package: Package) -> Result<LoadReport> {
         package.start()?;
-        let report = self.dest.load(&package).map_err(|e| self.dest_err(e))?;
+        let report = match self.dest.load(&package) {
+            Ok(r) => r,
+            Err(e) => return Err(self.package_failed(package, e)),
+        };
         pause_point("finalize");
         package.finalize(self.opts.keep_packages)?;
         Ok(report)
+    }
+
+    fn package_failed(&mut self, package: Package, e: harbor_core::destination::DestinationError) -> Error {
+        let transient = e.transient;
+        let err = self.dest_err(e);
+        let text = error_text(&err);
+        let load_id = package.manifest.load_id.clone();
+        let attempts = match package.record_failure(&text, transient) {
+            Ok(a) => a,
+            Err(io) => {
+                tracing::warn!(error = %io, "Cannot record the failed attempt of package {load_id}");
+                return err;
+            }
+        };
+        let streak = attempts.same_error_streak();
+        let set_aside = !transient && streak >= self.max_attempts;
+        if set_aside {
+            let destination = package.manifest.destination.clone();
+            match package.set_aside() {
+                Ok(_) => {
+                    tracing::warn!(load_id = %load_id, attempts = streak, "Package set aside after failing too often");
+                    self.notices.set_aside.push(PackageNotice {
+                        load_id: load_id.clone(),
+                        destination,
+                        error: Some(text),
+                        attempts: streak,
+                    });
+                }
+                Err(io) => {
+                    tracing::warn!(error = %io, "Cannot set package {load_id} aside");
+                    return err;
+                }
+            }
+        }
+        Error::PackageFailed {
+            load_id,
+            attempts: streak,
+            max_attempts: self.max_attempts,
+            transient,
+            set_aside,
+            source: Box::new(err),
+        }
     }
 
     /// Writes a package from already normalized input: the common tail of every source. `extract` is
@@ -193,6 +383,7 @@ impl Pipeline {
             state,
             tables,
             source: source.to_owned(),
+            destination: Some(self.identity.clone()),
         };
         let package = writer.finish(manifest)?;
         pause_point("package");
@@ -228,6 +419,7 @@ impl Pipeline {
             todo.push(f.clone());
         }
         if todo.is_empty() {
+            run.packages = self.package_notices();
             return Ok(run);
         }
         let t0 = Instant::now();
@@ -262,6 +454,7 @@ impl Pipeline {
         run.extract = summary;
         run.rejects_path = rejects_path;
         run.seconds = ((t1 - t0).as_secs_f64(), t1.elapsed().as_secs_f64());
+        run.packages = self.package_notices();
         Ok(run)
     }
 }
@@ -302,6 +495,43 @@ fn plans(
     Ok(out)
 }
 
+/// An error and its causes on one line, each cause once (a cause whose text the line already holds
+/// is left out).
+pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let part = s.to_string();
+        if !is_repeated(&text, &part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        src = s.source();
+    }
+    text
+}
+
+/// Whether the text of a cause says nothing `printed` does not already say: it is empty, or its
+/// first line, or that line without leading `prefix: ` parts (drivers wrap the same message as
+/// `db error: ERROR: message`), is already in `printed`. The rest of such a cause (a driver's
+/// `DETAIL:` line with the failing row's data) is dropped with it.
+pub fn is_repeated(printed: &str, cause: &str) -> bool {
+    let first = cause.lines().next().unwrap_or("").trim();
+    if first.is_empty() {
+        return true;
+    }
+    let mut rest = first;
+    loop {
+        if rest.len() >= 12 && printed.contains(rest) || rest == first && printed.contains(first) {
+            return true;
+        }
+        match rest.split_once(": ") {
+            Some((_, tail)) => rest = tail,
+            None => return false,
+        }
+    }
+}
+
 fn mtime(meta: &std::fs::Metadata) -> u64 {
     meta.modified()
         .ok()
@@ -322,4 +552,25 @@ fn describe_inputs(files: &[PathBuf]) -> String {
 
 fn chrono_now() -> String {
     harbor_core::package::new_load_id()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_repeated;
+
+    #[test]
+    fn repeated_causes_are_recognized_through_driver_prefixes() {
+        let printed = "merge failed: new row violates check constraint \"no_b\" (23514)";
+        assert!(is_repeated(
+            printed,
+            "db error: ERROR: new row violates check constraint \"no_b\"\nDETAIL: row"
+        ));
+        assert!(is_repeated(printed, "merge failed"));
+        assert!(is_repeated(printed, ""));
+        assert!(!is_repeated(printed, "connection reset by peer"));
+        assert!(
+            !is_repeated(printed, "io: x"),
+            "short tails do not count as repeats"
+        );
+    }
 }

@@ -46,6 +46,8 @@ pub struct Cli {
 enum Command {
     /// Load NDJSON (plain or .zst) or JSON Listing files into the destination.
     Load(cmd::load::LoadArgs),
+    /// List, show, retry or drop pending and failed load packages.
+    Packages(cmd::packages::PackagesArgs),
     /// Print the tables and columns of the pipeline schema.
     Schema(cmd::schema::SchemaArgs),
     /// Print recent loads, row counts and pipeline state.
@@ -116,6 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn dispatch(settings: settings::Settings, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Load(args) => cmd::load::run(&settings, args),
+        Command::Packages(args) => cmd::packages::run(&settings, args),
         Command::Schema(args) => cmd::schema::run(&settings, args),
         Command::Status(args) => cmd::status::run(&settings, args),
         Command::Collect(args) => cmd::collect::run(&settings, args),

@@ -26,6 +26,25 @@ impl std::fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
+/// A failure with its own exit code (3: the run finished but its result fails a check).
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code.
+    pub code: i32,
+    /// The message.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
 /// Converts a destination error into an `anyhow` error carrying its hint.
 pub fn dest_error(e: DestinationError) -> anyhow::Error {
     match e.hint.clone() {
@@ -40,14 +59,8 @@ pub fn dest_error(e: DestinationError) -> anyhow::Error {
 /// Converts a pipeline error, keeping its hint and whether it is the user's to fix.
 pub fn pipeline_error(e: harbor_pipeline::Error) -> anyhow::Error {
     if e.is_user_error() || e.hint().is_some() {
-        let mut message = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            message.push_str(&format!(": {s}"));
-            src = s.source();
-        }
         anyhow::Error::new(UserError {
-            message,
+            message: harbor_pipeline::error_text(&e),
             hint: e.hint(),
         })
     } else {
@@ -64,9 +77,15 @@ pub fn report_error(e: &anyhow::Error) -> i32 {
         }
         return 2;
     }
-    eprintln!("error: {e}");
-    for cause in e.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+    if let Some(f) = e.downcast_ref::<Failure>() {
+        eprintln!("error: {}", f.message);
+        if let Some(h) = &f.hint {
+            eprintln!("hint: {h}");
+        }
+        return f.code;
+    }
+    for line in error_lines(e) {
+        eprintln!("{line}");
     }
     let disk_full = e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -80,6 +99,24 @@ pub fn report_error(e: &anyhow::Error) -> i32 {
         );
     }
     1
+}
+
+/// The lines `report_error` prints for a failure: `error: ...` and one `caused by:` per cause whose
+/// text is not already printed (errors often repeat their source in their own message, and wrappers
+/// repeat it again; each text is printed once).
+pub fn error_lines(e: &anyhow::Error) -> Vec<String> {
+    let mut printed = e.to_string();
+    let mut lines = vec![format!("error: {printed}")];
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if harbor_pipeline::run::is_repeated(&printed, &text) {
+            continue;
+        }
+        lines.push(format!("  caused by: {text}"));
+        printed.push('\n');
+        printed.push_str(&text);
+    }
+    lines
 }
 
 /// A byte progress bar over a shared counter, drawn only on a terminal.
@@ -124,5 +161,40 @@ impl Progress {
             let _ = h.join();
         }
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that repeats its source in its own message, as wrappers do.
+    #[derive(Debug)]
+    struct Wrap(String, Box<dyn std::error::Error + Send + Sync>);
+
+    impl std::fmt::Display for Wrap {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}: {}", self.0, self.1)
+        }
+    }
+
+    impl std::error::Error for Wrap {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(self.1.as_ref())
+        }
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let oom = std::io::Error::other("Out of Memory Error: 953 MiB");
+        let middle = Wrap("cannot load x".into(), Box::new(oom));
+        let outer = Wrap("destination d".into(), Box::new(middle));
+        let e = anyhow::Error::new(outer).context("load failed");
+        let lines = error_lines(&e);
+        let all = lines.join("\n");
+        assert_eq!(all.matches("Out of Memory Error").count(), 1, "{all}");
+        assert_eq!(all.matches("cannot load x").count(), 1, "{all}");
+        assert_eq!(lines[0], "error: load failed");
+        assert_eq!(lines.len(), 2, "{all}");
     }
 }

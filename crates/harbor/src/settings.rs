@@ -91,6 +91,9 @@ pub struct LoadSettings {
     /// column past it go to the table's `_harbor_overflow` JSON column. The default (1,000) stays
     /// under Postgres' limit of 1,600 columns per table with room for later variant columns.
     pub max_columns: usize,
+    /// A package that failed this many times with the same non-transient error is set aside
+    /// (`harbor packages list`) and later runs go on without it.
+    pub max_package_attempts: u32,
 }
 
 impl Default for LoadSettings {
@@ -102,6 +105,7 @@ impl Default for LoadSettings {
             compress_jobs: true,
             keep_packages: false,
             max_columns: harbor_core::schema::DEFAULT_MAX_COLUMNS,
+            max_package_attempts: harbor_pipeline::DEFAULT_MAX_ATTEMPTS,
         }
     }
 }

@@ -119,7 +119,7 @@ pub fn open_pipeline(
     wait: bool,
     traced: &mut Traced,
 ) -> anyhow::Result<harbor_pipeline::Pipeline> {
-    let pipeline = harbor_pipeline::Pipeline::open(
+    let mut pipeline = harbor_pipeline::Pipeline::open(
         harbor_pipeline::PipelineOptions {
             name: settings.pipeline.clone(),
             workdir: settings.workdir.clone(),
@@ -129,6 +129,7 @@ pub fn open_pipeline(
         dest,
     )
     .map_err(crate::output::pipeline_error)?;
+    pipeline.set_max_attempts(settings.load.max_package_attempts);
     traced.locked();
     Ok(pipeline)
 }

@@ -18,6 +18,9 @@ use crate::settings::Settings;
 /// morechildren answers go to their tables (submissions, comments, redditors, subreddits) whatever
 /// --table says; bare objects (dump lines) go to --table, or are detected as submissions or comments.
 /// A file already loaded (same size and modification time) is skipped unless --force.
+///
+/// Exit codes: 0 loaded; 1 failure (destination, bug); 2 the user's to fix (bad input, config,
+/// a package set aside); 3 loaded, but more records were rejected than --max-rejects allows.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
     /// Input files: .ndjson/.jsonl (one object per line), .zst (zstd NDJSON, dumps), .json (a document).
@@ -38,6 +41,56 @@ pub struct LoadArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Exit with code 3 when more records than this were rejected: a count (`100`) or a share of
+    /// the records read (`5%`). The accepted records are loaded either way. Default: fail only when
+    /// every record was rejected.
+    #[arg(long, value_name = "N|P%", value_parser = MaxRejects::parse)]
+    max_rejects: Option<MaxRejects>,
+}
+
+/// The `--max-rejects` limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MaxRejects {
+    /// At most this many rejects.
+    Count(u64),
+    /// At most this percentage of the records read.
+    Percent(f64),
+}
+
+impl MaxRejects {
+    fn parse(s: &str) -> Result<MaxRejects, String> {
+        let s = s.trim();
+        if let Some(p) = s.strip_suffix('%') {
+            let v: f64 = p
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{s}` is not a percentage (expected e.g. 5%)"))?;
+            if !(0.0..=100.0).contains(&v) {
+                return Err(format!("`{s}`: a percentage between 0% and 100%"));
+            }
+            return Ok(MaxRejects::Percent(v));
+        }
+        s.parse()
+            .map(MaxRejects::Count)
+            .map_err(|_| format!("`{s}` is neither a count (100) nor a percentage (5%)"))
+    }
+
+    /// Whether `rejects` of `records` exceed the limit (`None`: the default, all rejected).
+    pub fn exceeded(limit: Option<MaxRejects>, rejects: u64, records: u64) -> bool {
+        match limit {
+            None => records > 0 && rejects >= records,
+            Some(MaxRejects::Count(n)) => rejects > n,
+            Some(MaxRejects::Percent(p)) => records > 0 && (rejects as f64) * 100.0 > p * records as f64,
+        }
+    }
+
+    fn describe(limit: Option<MaxRejects>) -> String {
+        match limit {
+            None => "the default limit fails a load when every record is rejected".into(),
+            Some(MaxRejects::Count(n)) => format!("--max-rejects {n}"),
+            Some(MaxRejects::Percent(p)) => format!("--max-rejects {p}%"),
+        }
+    }
 }
 
 pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
@@ -76,15 +129,53 @@ fn load_traced(
     let started = std::time::Instant::now();
     let result = pipeline.load_files(&args.files, &opts, counter);
     progress.finish();
-    let summary = result.map_err(pipeline_error)?;
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            let notices = pipeline.package_notices();
+            crate::cmd::packages::record_notices(traced, &notices);
+            crate::cmd::packages::print_notices(&notices);
+            return Err(pipeline_error(e));
+        }
+    };
     let secs = started.elapsed().as_secs_f64();
     record(traced, &summary, total);
     if args.json {
+        crate::cmd::packages::print_notices(&summary.packages);
         println!("{}", summary_json(&summary, &described, secs));
     } else {
         print_summary(&summary, &described, secs);
     }
-    Ok(())
+    rejects_check(&summary, args.max_rejects)
+}
+
+/// The `--max-rejects` check after a committed load.
+fn rejects_check(s: &RunSummary, limit: Option<MaxRejects>) -> anyhow::Result<()> {
+    let (rejects, records) = (s.extract.rejects, s.extract.records);
+    if s.load.is_none() || !MaxRejects::exceeded(limit, rejects, records) {
+        return Ok(());
+    }
+    let rows: u64 = s.load.iter().flat_map(|l| l.rows.iter().map(|(_, n)| n)).sum();
+    let load_id = s.load.as_ref().map(|l| l.load_id.as_str()).unwrap_or("-");
+    let file = s
+        .rejects_path
+        .as_ref()
+        .map(|p| format!("; the rejected records are in {}", p.display()))
+        .unwrap_or_default();
+    Err(crate::output::Failure {
+        code: 3,
+        message: format!(
+            "{rejects} of {records} records were rejected ({}); what was accepted is loaded: {rows} rows in load \
+             {load_id}{file}",
+            MaxRejects::describe(limit)
+        ),
+        hint: Some(
+            "check that the input is NDJSON or JSON of Reddit things or objects; --max-rejects N or P% sets the \
+             limit"
+                .into(),
+        ),
+    }
+    .into())
 }
 
 /// The size of the input files together (unreadable ones count 0; the load reports them).
@@ -116,6 +207,7 @@ pub(crate) fn record(traced: &mut crate::traced::Traced, s: &RunSummary, bytes: 
             .details
             .insert("skipped_files".into(), serde_json::json!(s.skipped));
     }
+    crate::cmd::packages::record_notices(traced, &s.packages);
 }
 
 /// The load options of the settings for one run (shared with runs started through the API):
@@ -154,6 +246,9 @@ fn summary_json(s: &RunSummary, dest: &str, secs: f64) -> serde_json::Value {
         "more_stubs_skipped": s.extract.more_stubs,
         "skipped_files": s.skipped,
         "recovered_loads": s.recovered.iter().map(|r| r.load_id.clone()).collect::<Vec<_>>(),
+        "packages_other_destination": s.packages.other_destination,
+        "packages_set_aside": s.packages.set_aside,
+        "packages_failed": s.packages.failed,
         "seconds": secs,
         "seconds_extract": s.seconds.0,
         "seconds_load": s.seconds.1,
@@ -170,6 +265,7 @@ fn print_summary(s: &RunSummary, dest: &str, secs: f64) {
     for f in &s.skipped {
         eprintln!("skipped {} (already loaded; --force loads it again)", f.display());
     }
+    crate::cmd::packages::print_notices(&s.packages);
     let Some(load) = &s.load else {
         eprintln!("nothing to load");
         return;
@@ -206,5 +302,25 @@ fn print_summary(s: &RunSummary, dest: &str, secs: f64) {
     }
     if let Some(p) = &s.rejects_path {
         eprintln!("  rejected records are in {}", p.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MaxRejects;
+
+    #[test]
+    fn max_rejects_parses_and_compares() {
+        assert_eq!(MaxRejects::parse("10"), Ok(MaxRejects::Count(10)));
+        assert_eq!(MaxRejects::parse("2.5%"), Ok(MaxRejects::Percent(2.5)));
+        assert!(MaxRejects::parse("ten").is_err());
+        assert!(MaxRejects::parse("150%").is_err());
+        assert!(MaxRejects::exceeded(None, 4005, 4005));
+        assert!(!MaxRejects::exceeded(None, 4004, 4005));
+        assert!(!MaxRejects::exceeded(None, 0, 0));
+        assert!(MaxRejects::exceeded(Some(MaxRejects::Count(0)), 1, 10));
+        assert!(!MaxRejects::exceeded(Some(MaxRejects::Count(1)), 1, 10));
+        assert!(MaxRejects::exceeded(Some(MaxRejects::Percent(10.0)), 2, 10));
+        assert!(!MaxRejects::exceeded(Some(MaxRejects::Percent(10.0)), 1, 10));
     }
 }

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod load;
 pub mod metrics;
 pub mod opportunities;
+pub mod packages;
 pub mod pii;
 pub mod restore;
 pub mod run;

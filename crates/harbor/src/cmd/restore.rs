@@ -76,6 +76,7 @@ pub fn run(settings: &Settings, args: RestoreArgs) -> anyhow::Result<()> {
             state,
             tables: plans,
             source: format!("restore of backup {} ({})", args.dir.display(), index.source),
+            destination: Some(harbor_core::package::destination_identity(&dest.describe())),
         };
         let package = writer.finish(manifest)?;
         package.start()?;

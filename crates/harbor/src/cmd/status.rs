@@ -30,6 +30,7 @@ pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
     )
     .map_err(pipeline_error)?;
     let state = p.state().map_err(pipeline_error)?;
+    let packages = package_counts(p.store())?;
     let name = p.name().to_owned();
     let d = p.destination();
     let loads = d.loads(Some(&name), args.last).map_err(dest_error)?;
@@ -45,11 +46,21 @@ pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
             .collect();
         let v = serde_json::json!({"pipeline": name, "destination": d.describe(), "loads": loads,
             "tables": counts.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(), "state": state.values,
-            "subreddits": subreddits});
+            "subreddits": subreddits, "packages": packages});
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     println!("pipeline {name} -> {}", d.describe());
+    println!(
+        "packages: {} pending, {} failed{}",
+        packages["pending"],
+        packages["failed"],
+        if packages["failed"].as_u64().unwrap_or(0) > 0 {
+            " (harbor packages list)"
+        } else {
+            ""
+        }
+    );
     println!("\ntables:");
     for (t, n) in &counts {
         println!("  {t:<40} {n:>10} rows");
@@ -89,4 +100,11 @@ pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
         println!("  {k} = {v}");
     }
     Ok(())
+}
+
+/// Pending and failed packages of the pipeline (ids of the failed ones).
+fn package_counts(store: &harbor_core::package::PackageStore) -> anyhow::Result<serde_json::Value> {
+    let pending = store.pending()?.len();
+    let failed: Vec<String> = store.failed()?.into_iter().map(|p| p.manifest.load_id).collect();
+    Ok(serde_json::json!({"pending": pending, "failed": failed.len(), "failed_ids": failed}))
 }
