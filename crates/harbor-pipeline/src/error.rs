@@ -39,7 +39,7 @@ pub enum Error {
     #[error(transparent)]
     Parquet(#[from] harbor_parquet::Error),
     /// The destination refused.
-    #[error("destination {destination}: {source}")]
+    #[error("{}", destination_message(.destination, .source))]
     Destination {
         /// The destination, without secrets.
         destination: String,
@@ -111,6 +111,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// `destination D: message`, or only the message when it already names the destination.
+fn destination_message(destination: &str, source: &DestinationError) -> String {
+    if source.message.contains(destination) {
+        source.message.clone()
+    } else {
+        format!("destination {destination}: {}", source.message)
+    }
 }
 
 fn package_failed_message(

@@ -502,7 +502,9 @@ pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     let mut src = e.source();
     while let Some(s) = src {
         let part = s.to_string();
-        if !is_repeated(&text, &part) {
+        // A short generic wrapper (`db error`, `io error`) whose source carries the detail.
+        let generic = part.len() < 12 && s.source().is_some();
+        if !generic && !is_repeated(&text, &part) {
             text.push_str(": ");
             text.push_str(&part);
         }

@@ -109,7 +109,9 @@ pub fn error_lines(e: &anyhow::Error) -> Vec<String> {
     let mut lines = vec![format!("error: {printed}")];
     for cause in e.chain().skip(1) {
         let text = cause.to_string();
-        if harbor_pipeline::run::is_repeated(&printed, &text) {
+        // A short generic wrapper (`db error`) whose own source carries the detail is left out.
+        let generic = text.len() < 12 && cause.source().is_some();
+        if generic || harbor_pipeline::run::is_repeated(&printed, &text) {
             continue;
         }
         lines.push(format!("  caused by: {text}"));
