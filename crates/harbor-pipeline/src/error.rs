@@ -228,9 +228,13 @@ impl Error {
             ),
             Error::Core(e) => e.is_contract_violation(),
             Error::Destination { source, .. } => source.hint.is_some(),
+            // An outage (transient) is not the user's, even when the destination has a hint for it.
             Error::PackageFailed {
-                source, set_aside, ..
-            } => *set_aside || source.is_user_error(),
+                source,
+                set_aside,
+                transient,
+                ..
+            } => *set_aside || (!*transient && source.is_user_error()),
             _ => false,
         }
     }

@@ -513,13 +513,16 @@ pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Whether the text of a cause says nothing `printed` does not already say: it is empty, or its
+/// Whether the text of a cause says nothing `printed` does not already say: it is empty or only an
+/// error code, or its
 /// first line, or that line without leading `prefix: ` parts (drivers wrap the same message as
 /// `db error: ERROR: message`), is already in `printed`. The rest of such a cause (a driver's
 /// `DETAIL:` line with the failing row's data) is dropped with it.
 pub fn is_repeated(printed: &str, cause: &str) -> bool {
     let first = cause.lines().next().unwrap_or("").trim();
-    if first.is_empty() {
+    // Empty, or a code without a message (DuckDB's `Error code 1: Unknown error code` under its
+    // real message).
+    if first.is_empty() || first.ends_with("Unknown error code") {
         return true;
     }
     let mut rest = first;
@@ -569,6 +572,7 @@ mod tests {
         ));
         assert!(is_repeated(printed, "merge failed"));
         assert!(is_repeated(printed, ""));
+        assert!(is_repeated(printed, "Error code 1: Unknown error code"));
         assert!(!is_repeated(printed, "connection reset by peer"));
         assert!(
             !is_repeated(printed, "io: x"),

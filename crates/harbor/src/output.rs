@@ -26,7 +26,8 @@ impl std::fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
-/// A failure with its own exit code (3: the run finished but its result fails a check).
+/// A failure with its own exit code (1: a failure with a hint; 3: the run finished but its result
+/// fails a check).
 #[derive(Debug)]
 pub struct Failure {
     /// Exit code.
@@ -57,11 +58,19 @@ pub fn dest_error(e: DestinationError) -> anyhow::Error {
 }
 
 /// Converts a pipeline error, keeping its hint and whether it is the user's to fix.
+/// The user's errors exit 2; other failures with a hint (a package that failed on a lost
+/// connection) exit 1 with the hint.
 pub fn pipeline_error(e: harbor_pipeline::Error) -> anyhow::Error {
-    if e.is_user_error() || e.hint().is_some() {
+    if e.is_user_error() {
         anyhow::Error::new(UserError {
             message: harbor_pipeline::error_text(&e),
             hint: e.hint(),
+        })
+    } else if let Some(hint) = e.hint() {
+        anyhow::Error::new(Failure {
+            code: 1,
+            message: harbor_pipeline::error_text(&e),
+            hint: Some(hint),
         })
     } else {
         anyhow::Error::new(e)

@@ -70,7 +70,9 @@ fn a_poison_package_is_set_aside_after_three_tries_never_crosses_destinations_an
     .expect("constraint");
 
     // Attempt 1: the load of b fails; its package stays pending and names its destination.
-    let e = failed(&pgh(&["load", b, "-t", "submissions"]));
+    let out = pgh(&["load", b, "-t", "submissions"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let e = failed(&out);
     assert!(e.contains("attempt 1 of 3"), "{e}");
     assert_eq!(
         e.matches("no_b").count(),
@@ -270,6 +272,7 @@ fn restart_during_copy(pg: &PgCluster, params: &str) -> bool {
         // and is loaded by the next run.
         eprintln!("the load failed on the restart: {e}");
         assert!(e.contains("transient error (not counted"), "{e}");
+        assert_eq!(out.status.code(), Some(1), "an outage, not the user's error: {e}");
         let list = packages(&h);
         assert_eq!(list.len(), 1, "{list:?}");
         assert_eq!(
@@ -397,5 +400,62 @@ fn rejects_over_the_limit_exit_3_and_all_rejected_fails_by_default() {
     assert!(
         help.contains("--max-rejects") && help.contains("code 3"),
         "{help}"
+    );
+}
+
+#[test]
+fn a_poison_package_on_duckdb_prints_its_chain_once_and_stops_blocking_after_three_tries() {
+    let h = Harbor::new();
+    let a = h.write("a.ndjson", &synthetic_submissions(0, 3));
+    let b = h.write("b.ndjson", &synthetic_submissions(3, 3));
+    let other = h.write("o.ndjson", "{\"event_id\": 1, \"what\": \"x\"}\n");
+    let (a, b, other) = (
+        a.to_str().expect("utf-8 path"),
+        b.to_str().expect("utf-8 path"),
+        other.to_str().expect("utf-8 path"),
+    );
+    ok(&h.run(&["load", a, "-t", "submissions"]));
+    // Replaced by hand with a table of other columns: every load into it fails the same way.
+    duckdb::Connection::open(h.db())
+        .expect("open duckdb")
+        .execute_batch(
+            "DROP TABLE submissions__preview__images; CREATE TABLE submissions__preview__images (x INTEGER)",
+        )
+        .expect("replace table");
+    for attempt in 1..=2 {
+        let out = if attempt == 1 {
+            h.run(&["load", b, "-t", "submissions"])
+        } else {
+            h.run(&["load", other, "-t", "events"])
+        };
+        let e = failed(&out);
+        assert!(e.contains(&format!("attempt {attempt} of 3")), "{e}");
+        eprintln!("attempt {attempt}: {e}");
+        // The DuckDB message once, not once per wrapper, and no code-only cause.
+        assert_eq!(e.matches("Binder Error").count(), 1, "{e}");
+        assert_eq!(e.matches("duckdb://").count(), 1, "{e}");
+        assert!(!e.contains("Unknown error code"), "{e}");
+        assert!(!e.contains("caused by"), "{e}");
+    }
+    assert_eq!(
+        h.count("events"),
+        0,
+        "the pending package blocks the run before the limit"
+    );
+    // Third try: set aside, and the run goes on with the other file.
+    let out = h.run(&["load", other, "-t", "events"]);
+    let note = stderr(&out);
+    ok(&out);
+    assert!(note.contains("set aside now after 3 attempts"), "{note}");
+    assert_eq!(h.count("events"), 1);
+    let list = packages(&h);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["state"], "failed");
+    assert_eq!(
+        list[0]["destination"],
+        format!(
+            "duckdb://{}",
+            std::fs::canonicalize(h.db()).expect("db").display()
+        )
     );
 }
