@@ -108,6 +108,13 @@ impl RedditClient {
         Ok(client)
     }
 
+    /// Spends at most `share` (0-1] of each rate-limit window's allowance, so other processes of
+    /// the same OAuth client (scheduled runs beside `harbor watch`) keep the rest. The pacer
+    /// enforces it from Reddit's own `X-Ratelimit-*` counts, which include every process's calls.
+    pub fn set_budget_share(&self, share: f64) {
+        self.inner.pacer.set_share(share);
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &RedditConfig {
         &self.inner.config

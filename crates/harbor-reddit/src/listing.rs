@@ -100,6 +100,11 @@ pub enum ListingSource {
         /// Time filter.
         time: Option<TimeFilter>,
     },
+    /// `/r/{subreddit}/comments`: the subreddit's newest comments, newest first (`a+b+c` combines).
+    Comments {
+        /// Subreddit name without `r/` (or names joined by `+`).
+        subreddit: String,
+    },
     /// `/user/{user}/submitted?sort=...`.
     UserSubmitted {
         /// Account name without `u/`.
@@ -126,9 +131,25 @@ impl ListingSource {
         }
     }
 
+    /// `/r/{a+b+c}/{sort}` (or `/r/{a+b+c}/comments` with `comments`): one listing of several
+    /// subreddits, newest first across all of them, so many subreddits cost one call a page.
+    pub fn combined(subreddits: &[String], comments: bool) -> Self {
+        let subreddit = subreddits.join("+");
+        if comments {
+            ListingSource::Comments { subreddit }
+        } else {
+            ListingSource::Subreddit {
+                subreddit,
+                sort: Sort::New,
+                time: None,
+            }
+        }
+    }
+
     /// The listing's sort.
     pub fn sort(&self) -> Sort {
         match self {
+            ListingSource::Comments { .. } => Sort::New,
             ListingSource::Subreddit { sort, .. }
             | ListingSource::Search { sort, .. }
             | ListingSource::UserSubmitted { sort, .. }
@@ -169,6 +190,7 @@ impl ListingSource {
                     sort.as_str()
                 )
             }
+            ListingSource::Comments { subreddit } => format!("r/{}/comments", subreddit.to_lowercase()),
             ListingSource::UserSubmitted { user, sort } => format!("u/{user}/submitted/{}", sort.as_str()),
             ListingSource::UserComments { user, sort } => format!("u/{user}/comments/{}", sort.as_str()),
         }
@@ -176,7 +198,7 @@ impl ListingSource {
 
     fn endpoint(&self) -> Endpoint {
         match self {
-            ListingSource::Subreddit { .. } => Endpoint::Listing,
+            ListingSource::Subreddit { .. } | ListingSource::Comments { .. } => Endpoint::Listing,
             ListingSource::Search { .. } => Endpoint::Search,
             _ => Endpoint::UserListing,
         }
@@ -211,6 +233,7 @@ impl ListingSource {
                 }
                 (format!("/r/{subreddit}/search"), q)
             }
+            ListingSource::Comments { subreddit } => (format!("/r/{subreddit}/comments"), Vec::new()),
             ListingSource::UserSubmitted { user, sort } => (
                 format!("/user/{user}/submitted"),
                 vec![("sort", sort.as_str().to_owned())],

@@ -70,6 +70,10 @@ struct State {
     last_send: Option<Instant>,
     blocked_until: Option<Instant>,
     remaining_reported: f64,
+    /// Share of each window's allowance this client may spend (1.0 = all of it).
+    share: Option<f64>,
+    /// Requests this process sent in the current window (for the share).
+    sent_in_window: f64,
 }
 
 /// What [`Pacer::acquire`] decided.
@@ -128,6 +132,12 @@ impl Pacer {
         }
     }
 
+    /// Spend at most `share` (0-1] of each window's allowance (`used + remaining` of Reddit's
+    /// headers), leaving the rest for other processes of the same OAuth client.
+    pub(crate) fn set_share(&self, share: f64) {
+        self.lock().share = Some(share.clamp(0.01, 1.0));
+    }
+
     /// Records the answer to a request sent after [`Pacer::acquire`] (also for failures without
     /// headers, to release the in-flight slot).
     pub(crate) fn record(&self, headers: Option<RateLimitHeaders>, retry_after: Option<Duration>) {
@@ -146,8 +156,17 @@ impl Pacer {
                 .is_none_or(|old| reset_at > old + Duration::from_secs(1))
                 || h.used < s.last_used && s.budget.is_none();
             if new_window || h.used >= s.last_used {
+                if new_window {
+                    s.sent_in_window = 1.0 + f64::from(s.in_flight);
+                }
                 // Requests still in flight may not be counted in these headers yet: assume spent.
-                s.budget = Some(h.remaining - f64::from(s.in_flight));
+                let mut budget = h.remaining - f64::from(s.in_flight);
+                if let Some(share) = s.share {
+                    // The share of the window this process may still spend, whatever others do.
+                    let allowance = ((h.used + h.remaining) * share).floor();
+                    budget = budget.min(allowance - s.sent_in_window);
+                }
+                s.budget = Some(budget);
                 s.reset_at = Some(reset_at);
                 s.last_used = h.used;
                 s.remaining_reported = h.remaining;
@@ -174,6 +193,7 @@ fn decide(s: &mut State, now: Instant) -> Step {
         s.budget = None;
         s.reset_at = None;
         s.last_used = 0.0;
+        s.sent_in_window = 0.0;
     }
     let step = match (s.budget, s.reset_at) {
         (None, _) if s.in_flight > 0 => Step::WaitForResponse,
@@ -195,6 +215,7 @@ fn decide(s: &mut State, now: Instant) -> Step {
     };
     if matches!(step, Step::Go) {
         s.in_flight += 1;
+        s.sent_in_window += 1.0;
         s.last_send = Some(now);
         if let Some(b) = s.budget.as_mut() {
             *b -= 1.0;
@@ -279,6 +300,34 @@ mod tests {
         pacer.acquire(|w, _| reported.push(w)).await;
         assert!(before.elapsed() >= Duration::from_secs(3));
         assert_eq!(reported.len(), 1, "the wait is reported");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_share_leaves_the_rest_of_the_window_to_others() {
+        let pacer = Pacer::default();
+        pacer.set_share(0.5);
+        let start = Instant::now();
+        // Reddit's window: 10 requests per 10 s, of which this process may send 5.
+        let mut per_window = [0u32; 3];
+        loop {
+            pacer.acquire(|_, _| {}).await;
+            let window = (start.elapsed().as_secs_f64() / 10.0) as usize;
+            if window >= per_window.len() {
+                break;
+            }
+            per_window[window] += 1;
+            let left = Duration::from_secs(10 * (window as u64 + 1)) - start.elapsed();
+            let used = f64::from(per_window[window]);
+            let h = RateLimitHeaders {
+                used,
+                remaining: 10.0 - used,
+                reset: left,
+                precise_reset: true,
+            };
+            pacer.record(Some(h), None);
+        }
+        assert!(per_window.iter().all(|n| *n <= 5), "{per_window:?}");
+        assert!(per_window.iter().sum::<u32>() >= 12, "the share is spent: {per_window:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -141,6 +141,16 @@ impl Corpus {
 
     /// Adds one post (with its comments) to `subreddit`, newer than everything so far.
     pub(crate) fn add_post(&mut self, subreddit: &str) -> String {
+        self.add_post_with(subreddit, None)
+    }
+
+    /// Adds a post created at `created` (the corpus clock moves to it if it is later) without
+    /// comments: the comments of a streamed post arrive later, through [`Corpus::add_comment`].
+    pub(crate) fn add_post_at(&mut self, subreddit: &str, created: f64) -> String {
+        self.add_post_with(subreddit, Some(created))
+    }
+
+    fn add_post_with(&mut self, subreddit: &str, at: Option<f64>) -> String {
         let key = subreddit.to_lowercase();
         let display = self
             .display_names
@@ -148,7 +158,10 @@ impl Corpus {
             .or_insert_with(|| subreddit.to_owned())
             .clone();
         let mut rng = self.rng.take().unwrap_or_else(|| Rng::new(self.config.seed));
-        self.clock += self.config.spacing_secs;
+        match at {
+            Some(t) => self.clock = self.clock.max(t),
+            None => self.clock += self.config.spacing_secs,
+        }
         let n = self.next_post;
         self.next_post += 1;
         let id = base36(n);
@@ -162,7 +175,9 @@ impl Corpus {
         };
         let ordinal = self.posts.len() + 1;
         let big = self.config.big_thread_every > 0 && ordinal.is_multiple_of(self.config.big_thread_every);
-        let count = if big {
+        let count = if at.is_some() {
+            0
+        } else if big {
             self.config.big_thread_comments
         } else {
             rng.below(self.config.max_comments + 1)
@@ -204,6 +219,54 @@ impl Corpus {
         self.subreddits.entry(key).or_default().push(index);
         self.rng = Some(rng);
         id
+    }
+
+    /// Adds a comment created at `created` to the post at index `post` (a reply to one of its
+    /// comments or top-level) and raises its `num_comments`. Returns the comment's fullname.
+    pub(crate) fn add_comment(&mut self, post: usize, created: f64) -> String {
+        let mut rng = self.rng.take().unwrap_or_else(|| Rng::new(self.config.seed));
+        let mut p = std::mem::replace(
+            &mut self.posts[post],
+            Post {
+                subreddit: String::new(),
+                data: Value::Null,
+                comments: Vec::new(),
+                roots: Vec::new(),
+            },
+        );
+        let parent = if p.comments.is_empty() || rng.below(2) == 0 {
+            None
+        } else {
+            Some(rng.below(p.comments.len()))
+        };
+        self.push_comment(&mut p, parent, &mut rng, created);
+        let index = p.comments.len() - 1;
+        let c = &mut p.comments[index];
+        // Streamed comments carry their real creation time (push_comment offsets it from the post).
+        c.data["created_utc"] = json!(created);
+        let id = c.id.clone();
+        p.data["num_comments"] = json!(p.comments.len());
+        self.comment_index.insert(id.clone(), (post, index));
+        self.posts[post] = p;
+        self.clock = self.clock.max(created);
+        self.rng = Some(rng);
+        format!("t1_{id}")
+    }
+
+    /// Comments of the posts of `subreddits`, newest first (`created_utc`, then creation order), as
+    /// `/r/{a+b}/comments` lists them.
+    pub(crate) fn newest_comments(&self, subreddits: &[usize]) -> Vec<(String, Value)> {
+        let mut all: Vec<(f64, u64, String, Value)> = subreddits
+            .iter()
+            .flat_map(|&p| self.posts[p].comments.iter())
+            .map(|c| {
+                let created = c.data["created_utc"].as_f64().unwrap_or(0.0);
+                let seq = u64::from_str_radix(&c.id, 36).unwrap_or(0);
+                (created, seq, format!("t1_{}", c.id), json!({"kind": "t1", "data": c.data}))
+            })
+            .collect();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+        all.into_iter().map(|(_, _, n, v)| (n, v)).collect()
     }
 
     fn push_comment(&mut self, post: &mut Post, parent: Option<usize>, rng: &mut Rng, created: f64) {

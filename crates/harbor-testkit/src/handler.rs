@@ -24,6 +24,8 @@ pub fn endpoint_of(path: &str) -> &'static str {
         ["api", "info"] => "info",
         ["r", _, "about"] => "subreddit_about",
         ["r", _, "search"] => "search",
+        // `/r/{sub}/comments`: the newest comments of a subreddit, a listing.
+        ["r", _, "comments"] => "listing",
         ["r", _, "comments", ..] | ["comments", _] | ["comments", _, _] => "comments",
         ["comments", _, _, _] => "continue_thread",
         ["r", _] | ["r", _, _] => "listing",

@@ -6,7 +6,7 @@
 //! stubs, `/api/morechildren`, `/api/info` and about pages. It enforces a fixed-window rate limit
 //! with Reddit's `X-Ratelimit-*` headers (scalable: 100 requests per 0.5 s makes a soak take
 //! seconds), answers 429 when it is exceeded, injects faults ([`Fault`]) and counts requests per
-//! endpoint. Data comes from a deterministic synthetic corpus ([`CorpusConfig`]) and/or recorded
+//! endpoint. A stream ([`StreamSpec`]) adds posts and comments at set rates while a test runs. Data comes from a deterministic synthetic corpus ([`CorpusConfig`]) and/or recorded
 //! real responses ([`Recorded`], from `../shared/fixtures/api/`).
 
 mod config;
@@ -22,6 +22,7 @@ mod replay;
 mod reply;
 mod server;
 mod state;
+mod stream;
 mod synthetic;
 mod token;
 
@@ -31,3 +32,4 @@ pub use handler::endpoint_of;
 pub use llm::{FakeLlm, FakeLlmConfig};
 pub use replay::{Recorded, ReplayError};
 pub use server::FakeReddit;
+pub use stream::{Appearance, StreamRate, StreamSpec};

@@ -14,6 +14,7 @@ use crate::config::{FakeConfig, RateLimit};
 use crate::faults::Fault;
 use crate::replay::{Recorded, ReplayError};
 use crate::state::Shared;
+use crate::stream::{Appearance, StreamSpec};
 
 /// A running fake Reddit. Stops when dropped.
 #[derive(Debug)]
@@ -21,11 +22,14 @@ pub struct FakeReddit {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
+    runtime: tokio::runtime::Handle,
+    stream: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for FakeReddit {
     fn drop(&mut self) {
         self.task.abort();
+        self.stop_stream();
     }
 }
 
@@ -48,7 +52,13 @@ impl FakeReddit {
                 eprintln!("fake reddit stopped: {e}");
             }
         });
-        Ok(Self { addr, shared, task })
+        Ok(Self {
+            addr,
+            shared,
+            task,
+            runtime: tokio::runtime::Handle::current(),
+            stream: std::sync::Mutex::new(None),
+        })
     }
 
     /// The shared fixtures directory (`../shared/fixtures` next to the repository).
@@ -201,6 +211,34 @@ impl FakeReddit {
             .get(post_id)
             .map(|&p| s.corpus.posts[p].comments.iter().map(|c| c.id.clone()).collect())
             .unwrap_or_default()
+    }
+
+    /// Starts adding posts and comments at the rates of `spec` (replacing a running stream). Can be
+    /// called from outside the runtime the fake was started in.
+    pub fn start_stream(&self, spec: StreamSpec) {
+        self.stop_stream();
+        let task = self.runtime.spawn(crate::stream::run(self.shared.clone(), spec));
+        *self.stream.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+    }
+
+    /// Stops the stream; what it added stays.
+    pub fn stop_stream(&self) {
+        if let Some(t) = self.stream.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            t.abort();
+        }
+    }
+
+    /// Every item a stream added so far, in order of appearance.
+    pub fn appearances(&self) -> Vec<Appearance> {
+        self.shared.lock().appeared.clone()
+    }
+
+    /// Adds one comment, created now, to a post; returns its fullname (`None`: no such post).
+    pub fn add_comment(&self, post_id: &str) -> Option<String> {
+        let mut s = self.shared.lock();
+        let p = *s.corpus.post_index.get(post_id)?;
+        let now = crate::stream::epoch_now().floor();
+        Some(s.corpus.add_comment(p, now))
     }
 
     /// Changes a post's data (score, `num_comments`, `[deleted]`...); false when it does not exist.

@@ -29,6 +29,8 @@ pub(crate) struct State {
     pub rate_limited_sent: u64,
     /// 401 answers sent.
     pub unauthorized_sent: u64,
+    /// Items a stream added, in order of appearance.
+    pub appeared: Vec<crate::stream::Appearance>,
 }
 
 /// Config plus state.
@@ -53,6 +55,7 @@ impl Shared {
             counts: BTreeMap::new(),
             rate_limited_sent: 0,
             unauthorized_sent: 0,
+            appeared: Vec::new(),
         };
         Self {
             config,

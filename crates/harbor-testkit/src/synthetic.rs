@@ -34,6 +34,31 @@ fn post_thing(post: &Post) -> (String, Value) {
     )
 }
 
+/// The posts of `/r/{sub}` or of a combined `/r/{a+b+c}` (creation order), or the reply for an
+/// unavailable subreddit. Members that are private, banned or missing are left out of a combined
+/// listing, as Reddit does; a listing none of whose members is available answers like its first.
+fn listed_posts(corpus: &Corpus, config: &FakeConfig, sub: &str) -> Result<Vec<usize>, Reply> {
+    let members: Vec<&str> = sub.split('+').filter(|s| !s.is_empty()).collect();
+    if members.len() <= 1 {
+        return match unavailable(corpus, config, sub) {
+            Some(r) => Err(r),
+            None => Ok(corpus.subreddit_posts(sub).cloned().unwrap_or_default()),
+        };
+    }
+    let mut idx: Vec<usize> = members
+        .iter()
+        .filter(|m| unavailable(corpus, config, m).is_none())
+        .flat_map(|m| corpus.subreddit_posts(m).cloned().unwrap_or_default())
+        .collect();
+    if idx.is_empty() {
+        return Err(unavailable(corpus, config, members[0]).unwrap_or_else(not_found));
+    }
+    // Post indices are global creation order, so sorting merges the members' timelines.
+    idx.sort_unstable();
+    idx.dedup();
+    Ok(idx)
+}
+
 /// Orders post indices by a listing sort.
 fn sorted(corpus: &Corpus, mut idx: Vec<usize>, sort: &str) -> Vec<usize> {
     let score = |i: usize| corpus.posts[i].data["score"].as_i64().unwrap_or(0);
@@ -109,12 +134,15 @@ pub(crate) fn answer(
                 )
             }
         },
+        ["r", sub, "comments"] => match listed_posts(corpus, config, sub) {
+            Err(r) => r,
+            Ok(idx) => page(corpus.newest_comments(&idx), query),
+        },
         ["r", sub] | ["r", sub, _] if segs.len() == 2 || SORTS.contains(&segs[2]) => {
-            match unavailable(corpus, config, sub) {
-                Some(r) => r,
-                None => {
+            match listed_posts(corpus, config, sub) {
+                Err(r) => r,
+                Ok(idx) => {
                     let sort = segs.get(2).copied().unwrap_or("hot");
-                    let idx = corpus.subreddit_posts(sub).cloned().unwrap_or_default();
                     page(
                         sorted(corpus, idx, sort)
                             .into_iter()
