@@ -327,7 +327,10 @@ mod tests {
             pacer.record(Some(h), None);
         }
         assert!(per_window.iter().all(|n| *n <= 5), "{per_window:?}");
-        assert!(per_window.iter().sum::<u32>() >= 12, "the share is spent: {per_window:?}");
+        assert!(
+            per_window.iter().sum::<u32>() >= 12,
+            "the share is spent: {per_window:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

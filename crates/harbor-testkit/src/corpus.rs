@@ -262,7 +262,12 @@ impl Corpus {
             .map(|c| {
                 let created = c.data["created_utc"].as_f64().unwrap_or(0.0);
                 let seq = u64::from_str_radix(&c.id, 36).unwrap_or(0);
-                (created, seq, format!("t1_{}", c.id), json!({"kind": "t1", "data": c.data}))
+                (
+                    created,
+                    seq,
+                    format!("t1_{}", c.id),
+                    json!({"kind": "t1", "data": c.data}),
+                )
             })
             .collect();
         all.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));

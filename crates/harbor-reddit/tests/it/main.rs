@@ -2,6 +2,7 @@
 
 mod about;
 mod auth_cases;
+mod combined;
 mod comments;
 mod faults;
 mod incremental;
