@@ -82,6 +82,27 @@ pub fn relax_key_sql(schema: &str, table: &str, plan: &TablePlan) -> String {
     )
 }
 
+/// The columns a table that exists already lacks, added: the table was created by another
+/// pipeline (shards with a pipeline each share the tables). Only what is missing, so a load into a
+/// table that has every column takes no table lock beyond its inserts.
+pub fn complete_table_sql(
+    schema: &str,
+    t: &TableSchema,
+    existing: &std::collections::BTreeSet<String>,
+) -> String {
+    t.columns
+        .iter()
+        .filter(|c| !existing.contains(&c.name))
+        .map(|c| {
+            format!(
+                "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {};\n",
+                qualified(schema, &t.name),
+                column_def(c)
+            )
+        })
+        .collect()
+}
+
 /// `CREATE TABLE` (and its indexes) for a data table.
 pub fn create_table_sql(schema: &str, t: &TableSchema) -> String {
     let cols: Vec<String> = t.columns.iter().map(column_def).collect();
@@ -111,23 +132,9 @@ pub fn create_table_sql(schema: &str, t: &TableSchema) -> String {
 }
 
 /// The statements for one schema change.
-///
-/// A table that another pipeline created already (shards with a pipeline each sharing one
-/// database) keeps its rows and gains the columns this pipeline's schema has and it lacks.
 pub fn change_sql(schema: &str, change: &SchemaChange) -> String {
     match change {
-        SchemaChange::CreateTable(t) => {
-            let mut sql = create_table_sql(schema, t);
-            // `id` (NOT NULL) is in every table a pipeline creates.
-            for c in t.columns.iter().filter(|c| c.name != C_ID) {
-                sql.push_str(&format!(
-                    "\nALTER TABLE {} ADD COLUMN IF NOT EXISTS {};",
-                    qualified(schema, &t.name),
-                    column_def(c)
-                ));
-            }
-            sql
-        }
+        SchemaChange::CreateTable(t) => create_table_sql(schema, t),
         SchemaChange::AddColumn { table, column } => format!(
             "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {}",
             qualified(schema, table),

@@ -13,7 +13,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use postgres::Transaction;
 
 use crate::copy::{encode_batch, header, trailer};
-use crate::ddl::{change_sql, describe_change, literal, pk_index, qualified, relax_key_sql};
+use crate::ddl::{
+    change_sql, complete_table_sql, describe_change, literal, pk_index, qualified, relax_key_sql,
+};
 use crate::destination::{PostgresDestination, exec, parse_schema, q, read_is_loaded, read_schema, rows};
 use crate::error::pg_err;
 
@@ -85,8 +87,19 @@ pub fn load_once(d: &mut PostgresDestination, package: &Package) -> Result<LoadR
             }
             other => other.clone(),
         };
-        tx.batch_execute(&change_sql(&cfg.schema, c))
-            .map_err(e(format!("schema change failed ({})", describe_change(c))))?;
+        let sql = match c {
+            SchemaChange::CreateTable(t) => match existing_columns(&mut tx, &cfg.schema, &t.name)
+                .map_err(e(format!("cannot read the columns of {}", t.name)))?
+            {
+                Some(have) => complete_table_sql(&cfg.schema, t, &have),
+                None => change_sql(&cfg.schema, c),
+            },
+            _ => change_sql(&cfg.schema, c),
+        };
+        if !sql.is_empty() {
+            tx.batch_execute(&sql)
+                .map_err(e(format!("schema change failed ({})", describe_change(c))))?;
+        }
     }
     let mut report = LoadReport {
         load_id: m.load_id.clone(),
@@ -162,6 +175,28 @@ struct TableLoad<'a, 't> {
     target: &'a str,
     full: &'a Schema,
     table: &'a TableSchema,
+}
+
+/// The columns of a table, or `None` when it does not exist.
+fn existing_columns(
+    tx: &mut postgres::Transaction<'_>,
+    schema: &str,
+    table: &str,
+) -> Result<Option<std::collections::BTreeSet<String>>, postgres::Error> {
+    let found = crate::destination::rows(
+        tx,
+        &format!(
+            "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
+             WHERE table_schema = {} AND table_name = {}",
+            literal(schema),
+            literal(table)
+        ),
+    )?;
+    let cols: std::collections::BTreeSet<String> = found
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect();
+    Ok((!cols.is_empty()).then_some(cols))
 }
 
 fn descendants(schema: &Schema, root: &str) -> Vec<String> {

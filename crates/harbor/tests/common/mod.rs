@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 
+pub mod http;
 pub mod reddit;
 
 #[allow(unused_imports)]
