@@ -125,6 +125,7 @@ pub fn load_with(
         extract,
         disposition: run.disposition,
         force: run.force,
+        max_rejects: None,
     };
     let mut p = Pipeline::open(
         PipelineOptions {

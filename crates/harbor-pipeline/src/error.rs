@@ -64,6 +64,23 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// More records were rejected than the run allows; nothing was loaded.
+    #[error(
+        "{rejects} of {records} records were rejected ({limit}); nothing was loaded (package {load_id} discarded){}",
+        .rejects_path.as_ref().map(|p| format!("; the rejected records are in {}", p.display())).unwrap_or_default()
+    )]
+    TooManyRejects {
+        /// Rejected records.
+        rejects: u64,
+        /// Records read.
+        records: u64,
+        /// The limit, as given.
+        limit: String,
+        /// The discarded package.
+        load_id: String,
+        /// The rejects file.
+        rejects_path: Option<PathBuf>,
+    },
     /// `harbor packages`: no pending or failed package has this id.
     #[error("no pending or failed package {load_id} in {store}")]
     NoSuchPackage {
@@ -189,6 +206,11 @@ impl Error {
                     .into(),
             ),
             Error::Destination { source, .. } => source.hint.clone(),
+            Error::TooManyRejects { .. } => Some(
+                "check that the input is NDJSON or JSON of Reddit things or objects (the rejects file names each \
+                 line and why); --max-rejects N or P% sets the limit"
+                    .into(),
+            ),
             Error::NoSuchPackage { .. } => Some("`harbor packages list` shows the pending and failed packages".into()),
             Error::OtherDestination { made_for, .. } => Some(format!(
                 "run it with --destination set to {made_for} (with its credentials), or drop it with `harbor \
@@ -219,6 +241,7 @@ impl Error {
             | Error::CorruptInput { .. }
             | Error::Locked { .. }
             | Error::NoSuchPackage { .. }
+            | Error::TooManyRejects { .. }
             | Error::OtherDestination { .. } => true,
             Error::Reddit { source, .. } => matches!(
                 source,

@@ -17,5 +17,5 @@ pub use extract::{ExtractOptions, ExtractSummary, RecordTransform};
 pub use ingest::{IngestOptions, IngestProgress, IngestSummary};
 pub use run::{
     DEFAULT_MAX_ATTEMPTS, LoadFilesOptions, LockedStore, PackageNotice, PackageNotices, Pipeline,
-    PipelineOptions, RunSummary, error_text,
+    PipelineOptions, RejectLimit, RunSummary, error_text,
 };

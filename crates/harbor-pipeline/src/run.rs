@@ -134,6 +134,59 @@ pub struct LoadFilesOptions {
     pub disposition: Option<WriteDisposition>,
     /// Load files again even if the state says they were loaded.
     pub force: bool,
+    /// Refuse the load (nothing committed, the package discarded) when more records than this
+    /// were rejected; `None`: no limit.
+    pub max_rejects: Option<RejectLimit>,
+}
+
+/// How many rejected records a load accepts (`harbor load --max-rejects`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RejectLimit {
+    /// Refused only when every record read was rejected (and at least one was read).
+    AllRejected,
+    /// At most this many rejects.
+    Count(u64),
+    /// At most this percentage of the records read.
+    Percent(f64),
+}
+
+impl RejectLimit {
+    /// Parses `100` or `5%`.
+    pub fn parse(s: &str) -> std::result::Result<RejectLimit, String> {
+        let s = s.trim();
+        if let Some(p) = s.strip_suffix('%') {
+            let v: f64 = p
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{s}` is not a percentage (expected e.g. 5%)"))?;
+            if !(0.0..=100.0).contains(&v) {
+                return Err(format!("`{s}`: a percentage between 0% and 100%"));
+            }
+            return Ok(RejectLimit::Percent(v));
+        }
+        s.parse()
+            .map(RejectLimit::Count)
+            .map_err(|_| format!("`{s}` is neither a count (100) nor a percentage (5%)"))
+    }
+
+    /// Whether `rejects` of `records` read exceed the limit.
+    pub fn exceeded(self, rejects: u64, records: u64) -> bool {
+        match self {
+            RejectLimit::AllRejected => records > 0 && rejects >= records,
+            RejectLimit::Count(n) => rejects > n,
+            RejectLimit::Percent(p) => records > 0 && (rejects as f64) * 100.0 > p * records as f64,
+        }
+    }
+}
+
+impl std::fmt::Display for RejectLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RejectLimit::AllRejected => f.write_str("by default a load fails when every record is rejected"),
+            RejectLimit::Count(n) => write!(f, "--max-rejects {n}"),
+            RejectLimit::Percent(p) => write!(f, "--max-rejects {p}%"),
+        }
+    }
 }
 
 /// What one run did.
@@ -449,6 +502,19 @@ impl Pipeline {
                 pause_point("extract");
                 Ok((summary, new_state))
             })?;
+        if let Some(limit) = opts.max_rejects
+            && limit.exceeded(summary.rejects, summary.records)
+        {
+            let load_id = package.manifest.load_id.clone();
+            package.remove()?;
+            return Err(Error::TooManyRejects {
+                rejects: summary.rejects,
+                records: summary.records,
+                limit: limit.to_string(),
+                load_id,
+                rejects_path,
+            });
+        }
         let t1 = Instant::now();
         run.load = Some(self.load_package(package)?);
         run.extract = summary;
@@ -561,7 +627,22 @@ fn chrono_now() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::is_repeated;
+    use super::{RejectLimit, is_repeated};
+
+    #[test]
+    fn reject_limits_parse_and_compare() {
+        assert_eq!(RejectLimit::parse("10"), Ok(RejectLimit::Count(10)));
+        assert_eq!(RejectLimit::parse("2.5%"), Ok(RejectLimit::Percent(2.5)));
+        assert!(RejectLimit::parse("ten").is_err());
+        assert!(RejectLimit::parse("150%").is_err());
+        assert!(RejectLimit::AllRejected.exceeded(4005, 4005));
+        assert!(!RejectLimit::AllRejected.exceeded(4004, 4005));
+        assert!(!RejectLimit::AllRejected.exceeded(0, 0));
+        assert!(RejectLimit::Count(0).exceeded(1, 10));
+        assert!(!RejectLimit::Count(1).exceeded(1, 10));
+        assert!(RejectLimit::Percent(10.0).exceeded(2, 10));
+        assert!(!RejectLimit::Percent(10.0).exceeded(1, 10));
+    }
 
     #[test]
     fn repeated_causes_are_recognized_through_driver_prefixes() {

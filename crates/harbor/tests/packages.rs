@@ -332,7 +332,7 @@ fn a_truncated_zst_says_nothing_was_loaded_and_offers_no_flag_load_lacks() {
 }
 
 #[test]
-fn rejects_over_the_limit_exit_3_and_all_rejected_fails_by_default() {
+fn rejects_over_the_limit_exit_3_load_nothing_and_all_rejected_fails_by_default() {
     let h = Harbor::new();
     // Random bytes: every line is rejected.
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -346,54 +346,50 @@ fn rejects_over_the_limit_exit_3_and_all_rejected_fails_by_default() {
         .collect();
     let junk_path = h.path().join("junk.ndjson");
     std::fs::write(&junk_path, &junk).expect("write junk");
-    let out = h.run(&["load", junk_path.to_str().expect("utf-8 path"), "-t", "t"]);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    let e = stderr(&out);
-    assert!(e.contains("records were rejected") && e.contains("0 rows"), "{e}");
+    let junk_path = junk_path.to_str().expect("utf-8 path");
+    for _ in 0..2 {
+        // Refused every time: the file is not recorded as loaded.
+        let out = h.run(&["load", junk_path, "-t", "t"]);
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        let e = stderr(&out);
+        assert!(
+            e.contains("records were rejected (by default a load fails when every record is rejected); nothing was loaded"),
+            "{e}"
+        );
+        assert!(e.contains("the rejected records are in "), "{e}");
+    }
+    let tables: i64 = h.query("SELECT count(*) FROM information_schema.tables WHERE table_name = 't'");
+    assert_eq!(tables, 0, "nothing of the refused load is in the database");
+    assert!(packages(&h).is_empty(), "the refused package is discarded");
 
     // Mixed: 8 good, 2 bad lines.
     let mut text = synthetic_submissions(0, 8);
     text.push_str("{not json\n[1,2\n");
     let mixed = h.write("mixed.ndjson", &text);
     let mixed = mixed.to_str().expect("utf-8 path");
-    // The default passes (not everything was rejected).
-    ok(&h.run(&["load", mixed, "-t", "submissions"]));
-    // 10% allows 1 of 10: 2 fail, but the 8 accepted rows are loaded.
-    let out = h.run(&[
-        "load",
-        mixed,
-        "-t",
-        "submissions",
-        "--force",
-        "--max-rejects",
-        "10%",
-    ]);
+    let load = |limit: &str| {
+        let mut args = vec!["load", mixed, "-t", "submissions", "--force"];
+        if !limit.is_empty() {
+            args.extend(["--max-rejects", limit]);
+        }
+        h.run(&args)
+    };
+    // 10% allows 1 of 10: refused, nothing loaded.
+    let out = load("10%");
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("2 of 10 records were rejected (--max-rejects 10%)"),
+        stderr(&out).contains("2 of 10 records were rejected (--max-rejects 10%); nothing was loaded"),
         "{}",
         stderr(&out)
     );
+    assert_eq!(h.count("submissions"), 0);
+    assert_eq!(load("1").status.code(), Some(3));
+    assert_eq!(h.count("submissions"), 0);
+    // The default passes (not everything was rejected), and so does a limit of 2.
+    ok(&load(""));
     assert_eq!(h.count("submissions"), 8);
-    ok(&h.run(&[
-        "load",
-        mixed,
-        "-t",
-        "submissions",
-        "--force",
-        "--max-rejects",
-        "2",
-    ]));
-    let out = h.run(&[
-        "load",
-        mixed,
-        "-t",
-        "submissions",
-        "--force",
-        "--max-rejects",
-        "1",
-    ]);
-    assert_eq!(out.status.code(), Some(3));
+    ok(&load("2"));
+    ok(&load("20%"));
     let out = h.run(&["load", mixed, "--max-rejects", "lots"]);
     assert_eq!(out.status.code(), Some(2), "a bad value is a usage error");
     let help = ok(&h.run(&["load", "--help"]));

@@ -167,6 +167,9 @@ pub fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
         let shown = ShowProgress::start(args.progress, total, progress.clone());
         let result = pipeline.ingest(&args.files, &opts, &progress);
         shown.finish();
+        let notices = pipeline.package_notices();
+        crate::cmd::packages::record_notices(traced, &notices);
+        crate::cmd::packages::print_notices(&notices);
         let summary = result.map_err(pipeline_error)?;
         record(traced, &summary);
         if args.json {

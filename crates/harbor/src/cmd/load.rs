@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicU64;
 use clap::Args;
 use harbor_core::WriteDisposition;
 use harbor_core::normalize::Routing;
-use harbor_pipeline::{LoadFilesOptions, RunSummary};
+use harbor_pipeline::{LoadFilesOptions, RejectLimit, RunSummary};
 
 use crate::output::{Progress, UserError, pipeline_error};
 use crate::settings::Settings;
@@ -20,7 +20,7 @@ use crate::settings::Settings;
 /// A file already loaded (same size and modification time) is skipped unless --force.
 ///
 /// Exit codes: 0 loaded; 1 failure (destination, bug); 2 the user's to fix (bad input, config,
-/// a package set aside); 3 loaded, but more records were rejected than --max-rejects allows.
+/// a package set aside); 3 refused: more records were rejected than --max-rejects allows.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
     /// Input files: .ndjson/.jsonl (one object per line), .zst (zstd NDJSON, dumps), .json (a document).
@@ -41,56 +41,12 @@ pub struct LoadArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
-    /// Exit with code 3 when more records than this were rejected: a count (`100`) or a share of
-    /// the records read (`5%`). The accepted records are loaded either way. Default: fail only when
-    /// every record was rejected.
-    #[arg(long, value_name = "N|P%", value_parser = MaxRejects::parse)]
-    max_rejects: Option<MaxRejects>,
-}
-
-/// The `--max-rejects` limit.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum MaxRejects {
-    /// At most this many rejects.
-    Count(u64),
-    /// At most this percentage of the records read.
-    Percent(f64),
-}
-
-impl MaxRejects {
-    fn parse(s: &str) -> Result<MaxRejects, String> {
-        let s = s.trim();
-        if let Some(p) = s.strip_suffix('%') {
-            let v: f64 = p
-                .trim()
-                .parse()
-                .map_err(|_| format!("`{s}` is not a percentage (expected e.g. 5%)"))?;
-            if !(0.0..=100.0).contains(&v) {
-                return Err(format!("`{s}`: a percentage between 0% and 100%"));
-            }
-            return Ok(MaxRejects::Percent(v));
-        }
-        s.parse()
-            .map(MaxRejects::Count)
-            .map_err(|_| format!("`{s}` is neither a count (100) nor a percentage (5%)"))
-    }
-
-    /// Whether `rejects` of `records` exceed the limit (`None`: the default, all rejected).
-    pub fn exceeded(limit: Option<MaxRejects>, rejects: u64, records: u64) -> bool {
-        match limit {
-            None => records > 0 && rejects >= records,
-            Some(MaxRejects::Count(n)) => rejects > n,
-            Some(MaxRejects::Percent(p)) => records > 0 && (rejects as f64) * 100.0 > p * records as f64,
-        }
-    }
-
-    fn describe(limit: Option<MaxRejects>) -> String {
-        match limit {
-            None => "the default limit fails a load when every record is rejected".into(),
-            Some(MaxRejects::Count(n)) => format!("--max-rejects {n}"),
-            Some(MaxRejects::Percent(p)) => format!("--max-rejects {p}%"),
-        }
-    }
+    /// Refuse the load and exit with code 3 when more records than this were rejected: a count
+    /// (`100`) or a share of the records read (`5%`). Nothing is loaded then (the rejects file is
+    /// still written) and the next run of the same files is refused again. Default: refuse only
+    /// when every record was rejected.
+    #[arg(long, value_name = "N|P%", value_parser = RejectLimit::parse)]
+    max_rejects: Option<RejectLimit>,
 }
 
 pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
@@ -103,12 +59,13 @@ pub fn run(settings: &Settings, args: LoadArgs) -> anyhow::Result<()> {
             .into());
         }
     }
-    let opts = options(
+    let mut opts = options(
         settings,
         args.table.clone(),
         args.disposition.as_deref(),
         args.force,
     )?;
+    opts.max_rejects = Some(args.max_rejects.unwrap_or(RejectLimit::AllRejected));
     crate::traced::run_locked(settings, "load", !args.no_wait, |dest, traced| {
         load_traced(settings, &args, opts, dest, traced)
     })
@@ -135,6 +92,14 @@ fn load_traced(
             let notices = pipeline.package_notices();
             crate::cmd::packages::record_notices(traced, &notices);
             crate::cmd::packages::print_notices(&notices);
+            if let harbor_pipeline::Error::TooManyRejects { .. } = e {
+                return Err(crate::output::Failure {
+                    code: 3,
+                    message: e.to_string(),
+                    hint: e.hint(),
+                }
+                .into());
+            }
             return Err(pipeline_error(e));
         }
     };
@@ -146,36 +111,7 @@ fn load_traced(
     } else {
         print_summary(&summary, &described, secs);
     }
-    rejects_check(&summary, args.max_rejects)
-}
-
-/// The `--max-rejects` check after a committed load.
-fn rejects_check(s: &RunSummary, limit: Option<MaxRejects>) -> anyhow::Result<()> {
-    let (rejects, records) = (s.extract.rejects, s.extract.records);
-    if s.load.is_none() || !MaxRejects::exceeded(limit, rejects, records) {
-        return Ok(());
-    }
-    let rows: u64 = s.load.iter().flat_map(|l| l.rows.iter().map(|(_, n)| n)).sum();
-    let load_id = s.load.as_ref().map(|l| l.load_id.as_str()).unwrap_or("-");
-    let file = s
-        .rejects_path
-        .as_ref()
-        .map(|p| format!("; the rejected records are in {}", p.display()))
-        .unwrap_or_default();
-    Err(crate::output::Failure {
-        code: 3,
-        message: format!(
-            "{rejects} of {records} records were rejected ({}); what was accepted is loaded: {rows} rows in load \
-             {load_id}{file}",
-            MaxRejects::describe(limit)
-        ),
-        hint: Some(
-            "check that the input is NDJSON or JSON of Reddit things or objects; --max-rejects N or P% sets the \
-             limit"
-                .into(),
-        ),
-    }
-    .into())
+    Ok(())
 }
 
 /// The size of the input files together (unreadable ones count 0; the load reports them).
@@ -224,6 +160,7 @@ pub fn options(
         extract,
         disposition: disposition.and_then(WriteDisposition::parse),
         force,
+        max_rejects: None,
     })
 }
 
@@ -302,25 +239,5 @@ fn print_summary(s: &RunSummary, dest: &str, secs: f64) {
     }
     if let Some(p) = &s.rejects_path {
         eprintln!("  rejected records are in {}", p.display());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::MaxRejects;
-
-    #[test]
-    fn max_rejects_parses_and_compares() {
-        assert_eq!(MaxRejects::parse("10"), Ok(MaxRejects::Count(10)));
-        assert_eq!(MaxRejects::parse("2.5%"), Ok(MaxRejects::Percent(2.5)));
-        assert!(MaxRejects::parse("ten").is_err());
-        assert!(MaxRejects::parse("150%").is_err());
-        assert!(MaxRejects::exceeded(None, 4005, 4005));
-        assert!(!MaxRejects::exceeded(None, 4004, 4005));
-        assert!(!MaxRejects::exceeded(None, 0, 0));
-        assert!(MaxRejects::exceeded(Some(MaxRejects::Count(0)), 1, 10));
-        assert!(!MaxRejects::exceeded(Some(MaxRejects::Count(1)), 1, 10));
-        assert!(MaxRejects::exceeded(Some(MaxRejects::Percent(10.0)), 2, 10));
-        assert!(!MaxRejects::exceeded(Some(MaxRejects::Percent(10.0)), 1, 10));
     }
 }
