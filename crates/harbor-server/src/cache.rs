@@ -1,9 +1,11 @@
 //! Answers of the heavy list endpoints, shared between identical requests.
 //!
-//! The server holds the DuckDB file open read-write, so no other process can change the data while
-//! it runs: the data changes only when the server itself writes (a run it started, a cutover
-//! change). Every such write moves the *generation* on, and an answer is reused only while the
-//! generation it was computed under is still current and for at most [`TTL`]. Identical requests
+//! On DuckDB the server holds the file open read-write, so no other process can change the data
+//! while it runs: the data changes only when the server itself writes (a run it started, a cutover
+//! change). On Postgres other processes load too, and the server notices their commits in
+//! `_harbor_loads` within [`crate::db::EXTERNAL_CHECK`]. Every such change moves the *generation*
+//! on, and an answer is reused only while the generation it was computed under is still current
+//! and for at most [`TTL`]. Identical requests
 //! that arrive while the answer is being computed wait for that one query instead of each running
 //! their own (single flight), so a burst of clients on one page costs one query.
 

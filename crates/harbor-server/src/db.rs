@@ -197,7 +197,12 @@ pub struct Db {
     backend: Backend,
     columns: Mutex<Option<(Instant, Columns)>>,
     generation: AtomicU64,
+    /// When `_harbor_loads` was last looked at, and what it said (Postgres: other processes load).
+    loads_seen: tokio::sync::Mutex<(Option<Instant>, Option<String>)>,
 }
+
+/// How often the server looks for loads committed by other processes (Postgres).
+pub const EXTERNAL_CHECK: Duration = Duration::from_millis(250);
 
 /// Column names per table (only the tables the API reads).
 pub type Columns = BTreeMap<String, BTreeSet<String>>;
@@ -276,6 +281,7 @@ impl Db {
             backend,
             columns: Mutex::new(None),
             generation: AtomicU64::new(0),
+            loads_seen: tokio::sync::Mutex::new((None, None)),
         }
     }
 
@@ -459,6 +465,38 @@ impl Db {
             *cache = Some((Instant::now(), cols.clone()));
         }
         Ok(cols)
+    }
+
+    /// Moves the generation on when another process committed a load since the last look.
+    ///
+    /// On Postgres, scheduled runs, shards and watchers write while the server runs; every load
+    /// (scoring included) commits a `_harbor_loads` row in its transaction, so the row count and the
+    /// newest `inserted_at` change exactly when committed data changed. Looked at no more often than
+    /// [`EXTERNAL_CHECK`], by one request at a time (the others use the answer of that look). DuckDB
+    /// needs none of this: while the server holds the file no other process can write it.
+    pub async fn notice_external_loads(&self) {
+        if self.dialect() != Dialect::Postgres {
+            return;
+        }
+        let mut seen = self.loads_seen.lock().await;
+        if seen.0.is_some_and(|at| at.elapsed() < EXTERNAL_CHECK) {
+            return;
+        }
+        seen.0 = Some(Instant::now());
+        let rows = self
+            .query(
+                "SELECT CAST(count(*) AS TEXT) || '/' || COALESCE(CAST(max(inserted_at) AS TEXT), '') FROM _harbor_loads"
+                    .into(),
+                Vec::new(),
+            )
+            .await;
+        // No loads table yet: nothing was loaded, so nothing changed.
+        let Ok(rows) = rows else { return };
+        let now = rows.first().and_then(|r| r.text(0).ok().flatten());
+        if seen.1.is_some() && seen.1 != now {
+            self.invalidate();
+        }
+        seen.1 = now;
     }
 
     /// How many times the server changed the data itself (see [`Db::invalidate`]).

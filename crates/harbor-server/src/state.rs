@@ -59,6 +59,7 @@ impl AppState {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
+        self.db.notice_external_loads().await;
         let (body, hit) = self
             .cache
             .get_or_compute(key, self.generation(), || async move {

@@ -415,3 +415,41 @@ async fn cutover_set_and_rollback_are_audited(engine: Engine) {
         assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     }
 }
+
+/// On Postgres other processes load while the server runs: a cached answer goes stale as soon as
+/// their commit shows in `_harbor_loads`, well before the cache's TTL.
+async fn loads_by_other_processes_make_cached_answers_stale(engine: Engine) {
+    let api = Api::on(engine);
+    let uri = "/api/v1/submissions?limit=3";
+    let (first, _) = api.get_cached(uri).await;
+    let (_, cache) = api.get_cached(uri).await;
+    assert_eq!(cache, "hit");
+    // What a `harbor load` in another process commits: its rows and its `_harbor_loads` row.
+    api.scalar(
+        "CREATE TABLE IF NOT EXISTS _harbor_loads (load_id TEXT NOT NULL, pipeline TEXT NOT NULL, \
+         status TEXT NOT NULL, inserted_at TIMESTAMPTZ NOT NULL, rows BIGINT NOT NULL, \
+         schema_version BIGINT NOT NULL, source TEXT); \
+         INSERT INTO submissions (id, title, created_utc) VALUES ('zz_external', 'from another process', now() + interval '1 day'); \
+         INSERT INTO _harbor_loads (load_id, pipeline, status, inserted_at, rows, schema_version) \
+         VALUES ('external-1', 'shard_9', 'loaded', now(), 1, 1)",
+    );
+    tokio::time::sleep(harbor_server::db::EXTERNAL_CHECK + Duration::from_millis(50)).await;
+    let (page, cache) = api.get_cached(uri).await;
+    assert_eq!(cache, "miss", "{page}");
+    assert_eq!(ids(&page)[0], "zz_external", "{page}");
+    assert_ne!(page, first);
+}
+
+mod loads_by_other_processes_make_cached_answers_stale {
+    use crate::harness::Engine;
+
+    #[tokio::test]
+    async fn postgres() {
+        super::loads_by_other_processes_make_cached_answers_stale(Engine::Postgres).await
+    }
+
+    #[tokio::test]
+    async fn pgbouncer() {
+        super::loads_by_other_processes_make_cached_answers_stale(Engine::PgBouncer).await
+    }
+}
