@@ -130,6 +130,20 @@ pub fn error_lines(e: &anyhow::Error) -> Vec<String> {
     lines
 }
 
+/// The error and its causes on one line, each text once (for run traces).
+pub fn error_text(e: &anyhow::Error) -> String {
+    let lines = error_lines(e);
+    lines
+        .iter()
+        .map(|l| {
+            l.strip_prefix("error: ")
+                .or_else(|| l.strip_prefix("  caused by: "))
+                .unwrap_or(l)
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 /// A byte progress bar over a shared counter, drawn only on a terminal.
 pub struct Progress {
     bar: ProgressBar,
@@ -207,5 +221,8 @@ mod tests {
         assert_eq!(all.matches("cannot load x").count(), 1, "{all}");
         assert_eq!(lines[0], "error: load failed");
         assert_eq!(lines.len(), 2, "{all}");
+        let text = error_text(&e);
+        assert_eq!(text.matches("Out of Memory Error").count(), 1, "{text}");
+        assert!(text.starts_with("load failed: destination d: "), "{text}");
     }
 }

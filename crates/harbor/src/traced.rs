@@ -77,7 +77,7 @@ impl Traced {
     pub fn finish<T>(mut self, result: &anyhow::Result<T>) {
         let outcome = match result {
             Ok(_) => Ok(()),
-            Err(e) => Err(format!("{e:#}")),
+            Err(e) => Err(crate::output::error_text(e)),
         };
         match self.trace.finish(self.store.as_mut(), outcome) {
             Ok(rec) => {
