@@ -248,12 +248,7 @@ fn full_disk_under_the_workdir_fails_cleanly_and_the_rerun_loads() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("hint:") && err.contains("disk is full"), "{err}");
-    let db = url
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.split('?').next())
-        .unwrap_or_default()
-        .to_owned();
+    let db = common::pg::db_name(&url);
     assert_eq!(
         pg.psql(&db, "SELECT count(*) FROM _harbor_loads").expect("loads"),
         "0"

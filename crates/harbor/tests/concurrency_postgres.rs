@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::http::{Server, get_json, http};
+use common::pg::{count, db_name};
 use common::reddit::{Fake, command, corpus};
 use common::{Harbor, ok, synthetic_submissions, wait_for_pause};
 use harbor_testkit::postgres::PgCluster;
@@ -22,24 +23,11 @@ const SHARDS: [(&str, &str); 3] = [
 ];
 const POSTS: usize = 25;
 
-fn count(pg: &PgCluster, db: &str, sql: &str) -> i64 {
-    pg.psql(db, sql)
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .trim()
-        .parse()
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
 #[test]
 fn shards_a_load_and_the_api_at_once_on_postgres_lose_nothing_and_show_no_partial_package() {
     let pg = PgCluster::shared();
     let url = pg.create_database("production").expect("database");
-    let db = url
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.split('?').next())
-        .unwrap_or_default()
-        .to_owned();
+    let db = db_name(&url);
     let dest = format!("{url}&schema=app");
     let fake = Fake::start(corpus(&["alpha", "beta", "gamma", "delta", "eps", "zeta"], POSTS));
     let h = Harbor::new();

@@ -6,16 +6,9 @@ mod common;
 
 use std::process::{Command, Stdio};
 
+use common::pg::db_name;
 use common::{Harbor, synthetic_submissions};
 use harbor_testkit::postgres::PgCluster;
-
-fn db_name(url: &str) -> String {
-    url.rsplit('/')
-        .next()
-        .and_then(|s| s.split('?').next())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 /// Per data table of a Postgres database: rows and a digest of the `_harbor_id`s.
 fn pg_digest(url: &str) -> Vec<String> {

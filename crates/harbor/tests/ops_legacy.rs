@@ -7,18 +7,11 @@ mod ops_common;
 
 use std::collections::BTreeSet;
 
+use common::pg::db_name;
 use common::reddit::{Fake, command, corpus};
 use common::{Harbor, ok};
 use harbor_testkit::postgres::PgCluster;
 use ops_common::{now, posts};
-
-fn db_name(url: &str) -> String {
-    url.rsplit('/')
-        .next()
-        .and_then(|s| s.split('?').next())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))

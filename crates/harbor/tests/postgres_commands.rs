@@ -5,25 +5,10 @@
 #[allow(unused_imports)]
 mod common;
 
+use common::pg::{count as psql_count, db_name};
 use common::{Harbor, ok};
 use harbor_testkit::postgres::PgCluster;
 use serde_json::Value;
-
-fn db_name(url: &str) -> String {
-    url.rsplit('/')
-        .next()
-        .and_then(|s| s.split('?').next())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn psql_count(pg: &PgCluster, db: &str, sql: &str) -> i64 {
-    pg.psql(db, sql)
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .trim()
-        .parse()
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
 
 fn run(h: &Harbor, dest: &str, args: &[&str]) -> String {
     let out = h

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 
 pub mod http;
+pub mod pg;
 pub mod reddit;
 
 #[allow(unused_imports)]
