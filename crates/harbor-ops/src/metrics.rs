@@ -295,6 +295,19 @@ pub fn render_metrics(store: &mut dyn SqlStore, now: Option<f64>) -> Result<Stri
             (now - max).max(0.0),
         );
     }
+    for w in watch_cursors(store)? {
+        x.add(
+            "harbor_watch_lag_seconds",
+            "gauge",
+            "Seconds since `harbor watch` last read a listing through to its cursor and committed it.",
+            vec![
+                ("pipeline", w.pipeline),
+                ("subreddit", w.subreddit),
+                ("stream", w.stream),
+            ],
+            (now - w.polled_at).max(0.0),
+        );
+    }
     for (pipeline, route, n) in crate::cutover::route_counts(store)? {
         x.add(
             "harbor_cutover_subreddits",
@@ -325,6 +338,51 @@ pub fn cursors(store: &mut dyn SqlStore) -> Result<Vec<(String, String, f64)>> {
             Some((r.first()?.as_text()?, r.get(1)?.as_text()?, max))
         })
         .filter(|(_, _, max)| *max > 0.0)
+        .collect())
+}
+
+/// One `harbor watch` cursor (`watch/r/{subreddit}/{stream}` in `_harbor_state`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchLag {
+    /// Pipeline.
+    pub pipeline: String,
+    /// Subreddit (lower case).
+    pub subreddit: String,
+    /// `new` or `comments`.
+    pub stream: String,
+    /// Epoch seconds of the committed read: the data is complete up to this instant.
+    pub polled_at: f64,
+    /// Newest `created_utc` the listing showed then.
+    pub head_utc: f64,
+}
+
+/// The watch cursors of every pipeline in `_harbor_state`.
+pub fn watch_cursors(store: &mut dyn SqlStore) -> Result<Vec<WatchLag>> {
+    if !store.table_exists("_harbor_state")? {
+        return Ok(Vec::new());
+    }
+    let rows = store.query(
+        "SELECT pipeline, key, CAST(value AS TEXT) FROM _harbor_state WHERE key LIKE 'watch/r/%' ORDER BY pipeline, key",
+        &[],
+        "read _harbor_state",
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let key = r.get(1)?.as_text()?;
+            let (subreddit, stream) = key.strip_prefix("watch/r/")?.rsplit_once('/')?;
+            let v: serde_json::Value = serde_json::from_str(&r.get(2)?.as_text()?).ok()?;
+            Some(WatchLag {
+                pipeline: r.first()?.as_text()?,
+                subreddit: subreddit.to_owned(),
+                stream: stream.to_owned(),
+                polled_at: v.get("polled_at")?.as_f64()?,
+                head_utc: v
+                    .get("head_utc")
+                    .and_then(serde_json::Value::as_f64)
+                    .unwrap_or(0.0),
+            })
+        })
         .collect())
 }
 

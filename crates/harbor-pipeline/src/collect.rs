@@ -9,7 +9,7 @@
 //! old data, never new cursors without their rows. A private, banned or missing subreddit is
 //! reported and the others go on.
 
-mod annotate;
+pub(crate) mod annotate;
 mod commit;
 mod gather;
 mod options;

@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod input;
 pub mod rejects;
 pub mod run;
+pub mod watch;
 
 pub use error::{Error, Result};
 pub use extract::{ExtractOptions, ExtractSummary, RecordTransform};

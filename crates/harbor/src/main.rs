@@ -88,6 +88,8 @@ enum Command {
     Token(cmd::token::TokenArgs),
     /// Collect, load and score in one traced run (the scheduled job of a pipeline).
     Run(cmd::run::RunArgs),
+    /// Watch subreddits in real time: new posts and comments committed within seconds.
+    Watch(cmd::watch::WatchArgs),
 }
 
 fn main() {
@@ -139,6 +141,7 @@ fn dispatch(settings: settings::Settings, command: Command) -> anyhow::Result<()
         Command::Serve(args) => cmd::serve::run(&settings, args),
         Command::Token(args) => cmd::token::run(&settings, args),
         Command::Run(args) => cmd::run::run(&settings, args),
+        Command::Watch(args) => cmd::watch::run(&settings, args),
     }
 }
 

@@ -128,7 +128,9 @@ pub async fn walk(
             if thing::kind(&item) != Some(stream.kind()) {
                 continue;
             }
-            let Some(name) = thing::fullname(&item) else { continue };
+            let Some(name) = thing::fullname(&item) else {
+                continue;
+            };
             let created = thing::created_utc(&item).unwrap_or(0.0);
             page_oldest = page_oldest.min(created);
             let sub = thing::data(&item)
@@ -145,7 +147,10 @@ pub async fn walk(
             if threshold(&sub).is_some_and(|t| created < t) {
                 continue; // below this member's cursor: collected before
             }
-            observed.entry(sub.clone()).or_default().push((name.clone(), created));
+            observed
+                .entry(sub.clone())
+                .or_default()
+                .push((name.clone(), created));
             if known[sub.as_str()].contains(name.as_str()) {
                 continue; // in the boundary: collected before
             }

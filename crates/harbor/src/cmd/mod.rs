@@ -25,3 +25,4 @@ pub mod serve;
 pub mod serve_schedule;
 pub mod status;
 pub mod token;
+pub mod watch;
