@@ -320,23 +320,33 @@ pub fn render_metrics(store: &mut dyn SqlStore, now: Option<f64>) -> Result<Stri
     Ok(x.render())
 }
 
-/// `(pipeline, key, max_created_utc)` of every listing cursor in `_harbor_state`.
-pub fn cursors(store: &mut dyn SqlStore) -> Result<Vec<(String, String, f64)>> {
+/// `(pipeline, key, value)` of the `_harbor_state` entries whose key starts with `prefix` (a
+/// constant), with the value parsed as JSON; empty when there is no state table.
+fn state_entries(store: &mut dyn SqlStore, prefix: &str) -> Result<Vec<(String, String, serde_json::Value)>> {
     if !store.table_exists("_harbor_state")? {
         return Ok(Vec::new());
     }
     let rows = store.query(
-        "SELECT pipeline, key, CAST(value AS TEXT) FROM _harbor_state WHERE key LIKE 'reddit/%' ORDER BY pipeline, key",
+        &format!(
+            "SELECT pipeline, key, CAST(value AS TEXT) FROM _harbor_state WHERE key LIKE '{prefix}%' ORDER BY pipeline, key"
+        ),
         &[],
         "read _harbor_state",
     )?;
     Ok(rows
         .into_iter()
         .filter_map(|r| {
-            let v: serde_json::Value = serde_json::from_str(&r.get(2)?.as_text()?).ok()?;
-            let max = v.get("max_created_utc")?.as_f64()?;
-            Some((r.first()?.as_text()?, r.get(1)?.as_text()?, max))
+            let v = serde_json::from_str(&r.get(2)?.as_text()?).ok()?;
+            Some((r.first()?.as_text()?, r.get(1)?.as_text()?, v))
         })
+        .collect())
+}
+
+/// `(pipeline, key, max_created_utc)` of every listing cursor in `_harbor_state`.
+pub fn cursors(store: &mut dyn SqlStore) -> Result<Vec<(String, String, f64)>> {
+    Ok(state_entries(store, "reddit/")?
+        .into_iter()
+        .filter_map(|(pipeline, key, v)| Some((pipeline, key, v.get("max_created_utc")?.as_f64()?)))
         .filter(|(_, _, max)| *max > 0.0)
         .collect())
 }
@@ -358,22 +368,12 @@ pub struct WatchLag {
 
 /// The watch cursors of every pipeline in `_harbor_state`.
 pub fn watch_cursors(store: &mut dyn SqlStore) -> Result<Vec<WatchLag>> {
-    if !store.table_exists("_harbor_state")? {
-        return Ok(Vec::new());
-    }
-    let rows = store.query(
-        "SELECT pipeline, key, CAST(value AS TEXT) FROM _harbor_state WHERE key LIKE 'watch/r/%' ORDER BY pipeline, key",
-        &[],
-        "read _harbor_state",
-    )?;
-    Ok(rows
+    Ok(state_entries(store, "watch/r/")?
         .into_iter()
-        .filter_map(|r| {
-            let key = r.get(1)?.as_text()?;
+        .filter_map(|(pipeline, key, v)| {
             let (subreddit, stream) = key.strip_prefix("watch/r/")?.rsplit_once('/')?;
-            let v: serde_json::Value = serde_json::from_str(&r.get(2)?.as_text()?).ok()?;
             Some(WatchLag {
-                pipeline: r.first()?.as_text()?,
+                pipeline,
                 subreddit: subreddit.to_owned(),
                 stream: stream.to_owned(),
                 polled_at: v.get("polled_at")?.as_f64()?,
