@@ -24,6 +24,7 @@ mod price;
 mod run;
 mod scorer;
 pub mod source;
+pub mod themes;
 
 pub use analysis::{
     Analysis, Dimensions, Outcome, Profile, Usage, WEIGHTS, Weights, final_score, simplicity,

@@ -17,6 +17,7 @@ mod handler;
 mod limiter;
 pub mod llm;
 pub mod postgres;
+pub mod problems;
 mod render;
 mod replay;
 mod reply;

@@ -1,6 +1,8 @@
 //! The LLM scorer against the fake LLM endpoint of harbor-testkit: wire format, schema fallback,
 //! retries, malformed answers, the cost cap and PII masking.
 
+mod themes;
+
 use std::time::Duration;
 
 use harbor_ai::{
