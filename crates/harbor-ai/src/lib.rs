@@ -29,7 +29,7 @@ pub mod themes;
 pub use analysis::{
     Analysis, Dimensions, Outcome, Profile, Usage, WEIGHTS, Weights, final_score, simplicity,
 };
-pub use budget::{Budget, Limits};
+pub use budget::{Budget, Limits, Reserve};
 pub use config::{LlmSettings, ScoreConfig, StructuredMode};
 pub use error::{Error, Result};
 pub use harbor_reddit::ProblemFilter;

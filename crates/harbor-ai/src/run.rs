@@ -43,6 +43,9 @@ pub struct ScoreReport {
     pub left_unscored: u64,
     /// Why the run stopped early.
     pub stopped: Option<String>,
+    /// Why the scorer could not go on (e.g. the endpoint refused the API key): the run failed,
+    /// and the posts not scored are left for a later run.
+    pub error: Option<String>,
     /// Prompt tokens spent.
     pub prompt_tokens: u64,
     /// Completion tokens spent.
@@ -68,12 +71,19 @@ pub async fn score_posts(
     let budget_ref = &budget;
     let mut results: Vec<(usize, Option<Analysis>)> = futures_util::stream::iter(posts.iter().enumerate())
         .map(|(i, post)| async move {
+            if scorer.fatal().is_some() {
+                return (i, None);
+            }
             let estimate = scorer.estimate(post);
-            if !budget_ref.reserve(estimate.0, estimate.1) {
+            if !budget_ref.reserve(estimate.0, estimate.1).await {
                 return (i, None);
             }
             let a = scorer.score(post).await;
             budget_ref.settle(estimate, &a.usage, a.cost_usd);
+            if !a.is_scored() && scorer.fatal().is_some() {
+                // Not the post's fault: leave it for a run with working credentials.
+                return (i, None);
+            }
             (i, Some(a))
         })
         .buffer_unordered(opts.concurrency.max(1))
@@ -84,6 +94,7 @@ pub async fn score_posts(
         scorer_id: scorer.id().to_owned(),
         posts: n as u64,
         stopped: budget.stopped(),
+        error: scorer.fatal(),
         ..Default::default()
     };
     let mut usage = Usage::default();

@@ -25,4 +25,10 @@ pub trait Scorer: Send + Sync {
         let _ = post;
         (0, 0.0)
     }
+
+    /// Set when the scorer cannot go on at all (e.g. the endpoint refused the API key): the run
+    /// sends nothing more, leaves the remaining posts unscored and reports this as its error.
+    fn fatal(&self) -> Option<String> {
+        None
+    }
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod naming;
 pub mod normalize;
 pub mod package;
+pub mod redact;
 pub mod registry;
 pub mod schema;
 pub mod state;

@@ -39,6 +39,9 @@ pub struct FakeLlmConfig {
     pub every_nth_500: Option<u64>,
     /// Answer 400 to requests with `response_format` (a model without structured output).
     pub reject_response_format: bool,
+    /// Answer every request with this status and a body echoing the request headers (the API key
+    /// included), like a misconfigured proxy in front of a provider that refuses the key.
+    pub echo_error: Option<u16>,
 }
 
 /// One request as received.
@@ -217,7 +220,16 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Str
         .map(|(_, c)| c.clone())
         .unwrap_or_default();
     let structured = parsed.get("response_format").is_some_and(|v| !v.is_null());
-    let (status, response) = if messages.is_empty() {
+    let (status, response) = if let Some(code) = cfg.echo_error {
+        let echoed: Vec<String> = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("?")))
+            .collect();
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+        let body = json!({"error": {"message": "invalid api key", "code": code,
+            "request_headers": echoed, "debug": "upstream /v1/chat/completions?api_key=zz9plural9x"}});
+        (code, json_response(status, &body))
+    } else if messages.is_empty() {
         (400, error(StatusCode::BAD_REQUEST, "messages are required"))
     } else if cfg.every_nth_429.is_some_and(|k| n % k == 0) {
         let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate limited");

@@ -426,6 +426,90 @@ mod llm {
         );
     }
 
+    const LIVE_KEY: &str = "sk-live-4f3e2d1c0b9a8f7e6d5c";
+
+    #[test]
+    fn a_refused_key_fails_the_run_and_sends_nothing_more() {
+        let (_rt, f) = fake(FakeLlmConfig {
+            echo_error: Some(401),
+            ..Default::default()
+        });
+        let h = project(&f, "");
+        let mut lines = Vec::new();
+        for i in 0..40 {
+            lines.push(post(
+                &format!("k{i}"),
+                "smallbusiness",
+                &format!("I struggle with invoices {i}"),
+                "Annoying.",
+                5,
+                1,
+            ));
+        }
+        load(&h, "posts.ndjson", &(lines.join("\n") + "\n"), "submissions");
+        let out = h.run_env(
+            &[
+                "score",
+                "--scorer",
+                "llm",
+                "--threshold",
+                "0",
+                "--concurrency",
+                "2",
+            ],
+            &[("HARBOR_LLM_API_KEY", LIVE_KEY)],
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "a refused key exited 0: {err}");
+        assert!(
+            err.contains("refused the API key (HTTP 401)") && err.contains("HARBOR_LLM_API_KEY"),
+            "{err}"
+        );
+        assert!(err.contains("40 posts left unscored"), "{err}");
+        assert!(!err.contains(LIVE_KEY), "{err}");
+        assert!(
+            f.request_count() <= 2,
+            "{} requests after the key was refused",
+            f.request_count()
+        );
+        let llm_rows: i64 = h.query("SELECT count(*) FROM opportunity_analysis WHERE scorer_id LIKE 'llm:%'");
+        assert_eq!(llm_rows, 0, "the posts are left for a run with a working key");
+        let trace: String = h.query(
+            "SELECT status || ' ' || coalesce(error, '') FROM _harbor_runs WHERE command = 'score' \
+             ORDER BY started_at DESC LIMIT 1",
+        );
+        assert!(
+            trace.starts_with("failed ") && trace.contains("HARBOR_LLM_API_KEY"),
+            "{trace}"
+        );
+        assert!(!trace.contains(LIVE_KEY), "{trace}");
+    }
+
+    #[test]
+    fn echoed_keys_never_reach_failure_reason() {
+        let (_rt, f) = fake(FakeLlmConfig {
+            echo_error: Some(400),
+            ..Default::default()
+        });
+        let h = project(&f, "");
+        load(&h, "posts.ndjson", &corpus(), "submissions");
+        let out = h.run_env(
+            &["score", "--json", "--scorer", "llm", "--threshold", "0"],
+            &[("HARBOR_LLM_API_KEY", LIVE_KEY)],
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let reasons: String = h.query(
+            "SELECT string_agg(failure_reason, ' | ') FROM opportunity_analysis WHERE status = 'failed'",
+        );
+        assert!(
+            reasons.contains("HTTP 400") && reasons.contains("invalid api key"),
+            "{reasons}"
+        );
+        for secret in [LIVE_KEY, "4f3e2d1c0b9a", "zz9plural9x"] {
+            assert!(!reasons.contains(secret), "{secret} stored: {reasons}");
+        }
+    }
+
     #[test]
     fn pii_never_reaches_the_database_or_the_llm() {
         let (_rt, f) = fake(FakeLlmConfig::default());

@@ -48,14 +48,24 @@ impl CallError {
         }
     }
 
-    /// For `failure_reason`: short, without secrets (the key is only ever in a header).
+    /// Whether the endpoint refused the credentials (every later request would fail the same way).
+    pub(crate) fn is_auth(&self) -> Option<u16> {
+        match self {
+            CallError::Http { status, .. } if matches!(status, 401 | 403) => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// For `failure_reason`: short, without secrets (error bodies are redacted when received).
     pub(crate) fn describe(&self) -> String {
         match self {
             CallError::Http { status, body, .. } => {
                 let text: String = body.chars().take(200).collect();
                 format!("HTTP {status}: {text}")
             }
-            CallError::Transport(e) => format!("request failed: {e}"),
+            CallError::Transport(e) => {
+                format!("request failed: {}", harbor_core::redact::redact_remote(e, None))
+            }
             CallError::BadResponse(e) => format!("unexpected response: {e}"),
         }
     }
@@ -114,9 +124,11 @@ impl Client {
             .await
             .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
         if status != 200 {
+            // A proxy may echo the request headers: no key may reach a trace or the database.
+            let known = self.key.as_ref().map(|k| k.expose_secret());
             return Err(CallError::Http {
                 status,
-                body: text,
+                body: harbor_core::redact::redact_remote(&text, known),
                 retry_after,
             });
         }

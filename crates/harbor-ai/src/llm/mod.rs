@@ -38,6 +38,7 @@ pub struct LlmScorer {
     id: String,
     text_mode: AtomicBool,
     masker: Option<Masker>,
+    fatal: std::sync::Mutex<Option<String>>,
 }
 
 impl LlmScorer {
@@ -77,6 +78,7 @@ impl LlmScorer {
             text_mode: AtomicBool::new(settings.structured == StructuredMode::Text),
             settings: settings.clone(),
             masker,
+            fatal: std::sync::Mutex::new(None),
         })
     }
 
@@ -114,6 +116,9 @@ impl LlmScorer {
     }
 
     async fn score_post(&self, post: &Post) -> Analysis {
+        if let Some(why) = self.fatal() {
+            return self.failed(post, why, Usage::default());
+        }
         let user = self.prompt.user(&self.masked(post));
         let mut usage = Usage::default();
         let mut text_mode = self.text_mode.load(Ordering::Relaxed);
@@ -139,7 +144,18 @@ impl LlmScorer {
                     messages[0] = json!({"role": "system", "content": self.system(true)});
                     continue;
                 }
-                Err(e) => break Outcome::Failed { reason: e.describe() },
+                Err(e) => {
+                    if let Some(status) = e.is_auth() {
+                        let why = format!(
+                            "the LLM endpoint {} refused the API key (HTTP {status}); check \
+                             HARBOR_LLM_API_KEY (and the base URL)",
+                            harbor_core::redact::endpoint_of(&self.client.url)
+                        );
+                        let mut fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+                        fatal.get_or_insert(why);
+                    }
+                    break Outcome::Failed { reason: e.describe() };
+                }
             };
             usage.prompt_tokens += reply.prompt_tokens;
             usage.completion_tokens += reply.completion_tokens;
@@ -185,6 +201,22 @@ impl LlmScorer {
     }
 }
 
+impl LlmScorer {
+    fn failed(&self, post: &Post, reason: String, usage: Usage) -> Analysis {
+        Analysis {
+            post_id: post.id.clone(),
+            scorer_id: self.id.clone(),
+            content_hash: post.content_hash(),
+            outcome: Outcome::Failed { reason },
+            model: Some(self.settings.model.clone()),
+            prompt_version: Some(self.prompt.version.clone()),
+            cost_usd: self.price.cost(&usage),
+            usage,
+            scored_at: now_secs(),
+        }
+    }
+}
+
 fn extract_value(text: &str) -> Value {
     let t = text.trim();
     serde_json::from_str(t).unwrap_or_else(|_| match (t.find('{'), t.rfind('}')) {
@@ -200,6 +232,10 @@ impl Scorer for LlmScorer {
 
     fn score<'a>(&'a self, post: &'a Post) -> ScoreFuture<'a> {
         Box::pin(self.score_post(post))
+    }
+
+    fn fatal(&self) -> Option<String> {
+        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Prompt tokens at three characters per token (real tokenizers average about four) plus the

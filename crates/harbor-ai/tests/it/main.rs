@@ -229,3 +229,103 @@ async fn masked_text_is_all_the_llm_sees() {
     }
     assert!(log.contains("[email]") && log.contains("[phone]"));
 }
+
+/// A fake that answers every request with `status` and echoes the request headers (the key
+/// included), like a proxy in front of a provider.
+async fn echo_endpoint(status: u16) -> FakeLlm {
+    FakeLlm::start(FakeLlmConfig {
+        echo_error: Some(status),
+        ..Default::default()
+    })
+    .await
+    .expect("fake")
+}
+
+fn echo_settings(base_url: String) -> LlmSettings {
+    LlmSettings {
+        base_url,
+        api_key: Some("sk-live-9d8c7b6a5f4e3d2c1b0a".to_owned().into()),
+        min_delay_ms: 1,
+        max_delay_ms: 5,
+        max_retries: 3,
+        ..LlmSettings::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_key_stops_the_run_with_a_clear_error() {
+    for status in [401u16, 403] {
+        let fake = echo_endpoint(status).await;
+        let url = fake.base_url();
+        let scorer =
+            LlmScorer::new(&echo_settings(url.clone()), &PriceTable::default(), None).expect("scorer");
+        let opts = RunOptions {
+            concurrency: 4,
+            ..RunOptions::default()
+        };
+        let (out, r) = score_posts(&scorer, posts(60), opts).await;
+        let sent = fake.request_count();
+        assert!(
+            sent <= 4,
+            "HTTP {status}: {sent} requests after the key was refused"
+        );
+        let err = r.error.clone().expect("the run reports an error");
+        assert!(
+            err.contains("HARBOR_LLM_API_KEY") && err.contains(&format!("HTTP {status}")),
+            "{err}"
+        );
+        assert!(
+            err.contains(url.trim_end_matches("/v1")) && !err.contains("sk-live"),
+            "{err}"
+        );
+        // Nothing is recorded as the posts' failure: a run with a good key scores them all.
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!((r.scored, r.failed, r.left_unscored), (0, 0, 60));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echoed_keys_never_reach_the_failure_reason() {
+    let fake = echo_endpoint(400).await;
+    let scorer =
+        LlmScorer::new(&echo_settings(fake.base_url()), &PriceTable::default(), None).expect("scorer");
+    let (out, r) = score_posts(&scorer, posts(2), RunOptions::default()).await;
+    assert_eq!(r.failed, 2);
+    assert!(r.error.is_none());
+    for a in &out {
+        let harbor_ai::Outcome::Failed { reason } = &a.outcome else {
+            panic!("not failed: {a:?}")
+        };
+        assert!(reason.starts_with("HTTP 400"), "{reason}");
+        for secret in ["9d8c7b6a5f4e3d2c1b0a", "sk-live", "zz9plural"] {
+            assert!(!reason.contains(secret), "{secret} in {reason}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_calls_spend_no_budget() {
+    // Nothing listens on the port: every call fails after its retries, nothing is billed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let scorer = LlmScorer::new(
+        &echo_settings(format!("http://127.0.0.1:{port}/v1")),
+        &PriceTable::default(),
+        None,
+    )
+    .expect("scorer");
+    let one = scorer.estimate(&posts(1)[0]).0;
+    let opts = RunOptions {
+        concurrency: 4,
+        limits: Limits {
+            max_tokens: Some(one * 2),
+            max_cost_usd: None,
+        },
+    };
+    let (_, r) = score_posts(&scorer, posts(12), opts).await;
+    assert_eq!(r.stopped, None, "failed calls used up the budget");
+    assert_eq!((r.failed, r.left_unscored), (12, 0));
+    assert_eq!(r.prompt_tokens + r.completion_tokens, 0);
+}

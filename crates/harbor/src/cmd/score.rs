@@ -166,6 +166,15 @@ pub fn score_traced(
             "load_id": summary.load_id,
         }),
     );
+    // The endpoint refused the key: a failed run (non-zero exit, trace `failed`), not a quiet one.
+    if let Some(l) = &summary.llm
+        && let Some(why) = &l.error
+    {
+        anyhow::bail!(
+            "LLM scoring stopped: {why}; {} posts left unscored (results before the refusal were saved)",
+            l.left_unscored
+        );
+    }
     Ok(summary)
 }
 
