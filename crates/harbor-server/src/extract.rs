@@ -92,6 +92,29 @@ pub fn decode_cursor(cursor: &str, n: usize) -> Result<Vec<String>, ApiError> {
     Ok(parts)
 }
 
+/// The largest offset an offset cursor may carry: far past any real table, and small enough that
+/// `offset + limit` fits every engine's BIGINT.
+pub const MAX_CURSOR_OFFSET: u64 = 1 << 40;
+
+/// Encodes an offset cursor.
+pub fn encode_offset(offset: u64) -> String {
+    encode_cursor(&[offset.to_string()])
+}
+
+/// Decodes an offset cursor: decimal digits only, at most [`MAX_CURSOR_OFFSET`]; everything else
+/// (bad base64, a sign, overflow, another shape) is a 400.
+pub fn decode_offset(cursor: &str) -> Result<u64, ApiError> {
+    let part = decode_cursor(cursor, 1)?.remove(0);
+    let bad = || ApiError::invalid("invalid cursor: pass `next_cursor` from the previous page");
+    if part.is_empty() || part.len() > 20 || !part.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    match part.parse::<u64>() {
+        Ok(n) if n <= MAX_CURSOR_OFFSET => Ok(n),
+        _ => Err(bad()),
+    }
+}
+
 /// Parses a time as RFC 3339 (`2025-05-01T12:00:00Z`) or a date (`2025-05-01`, midnight UTC);
 /// returns microseconds since the epoch.
 pub fn parse_time(name: &str, value: &str) -> Result<i64, ApiError> {
@@ -155,6 +178,25 @@ mod tests {
         assert_eq!(decode_cursor(&c, 2).expect("decode"), vec!["12", "abc"]);
         assert!(decode_cursor(&c, 3).is_err());
         assert!(decode_cursor("!!!", 2).is_err());
+    }
+
+    #[test]
+    fn offset_cursors_are_range_checked() {
+        assert_eq!(decode_offset(&encode_offset(150)).expect("offset"), 150);
+        for bad in [
+            "9223372036854775808",
+            "18446744073709551616",
+            "-1",
+            "+5",
+            " 5",
+            "",
+            "1e3",
+            "1099511627777",
+        ] {
+            assert!(decode_offset(&encode_cursor(&[bad.into()])).is_err(), "{bad:?}");
+        }
+        assert!(decode_offset(&encode_cursor(&["1".into(), "2".into()])).is_err());
+        assert!(decode_offset("%%%").is_err());
     }
 
     #[test]

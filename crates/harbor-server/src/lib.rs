@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod conn;
 pub mod db;
 pub mod error;
 pub mod extract;
@@ -22,7 +23,6 @@ pub mod state;
 pub mod tokens;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -92,9 +92,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let grace = state.config.shutdown_grace;
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = axum::serve(conn::ShapedListener::new(listener), app).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("Shutting down: finishing in-flight requests");
         let _ = tx.send(());

@@ -90,6 +90,11 @@ impl RunRegistry {
             .map(|r| r.run_id.clone())
     }
 
+    /// The inbox file `file` names, as a canonical path (no symlinks, no `..`) inside the canonical
+    /// inbox. Symlinks are followed only to find where they lead: one that stays inside the inbox is
+    /// accepted (and the run gets its target), one that leads outside (a file or a directory on
+    /// the way) is refused, so no text of a file outside the inbox is ever read or copied into a
+    /// reject file.
     fn resolve(&self, file: &str) -> Result<PathBuf, ApiError> {
         let p = Path::new(file);
         let safe = !file.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
@@ -98,9 +103,27 @@ impl RunRegistry {
                 "file `{file}` must be a relative path inside the inbox, without `..`"
             )));
         }
-        let full = self.inbox.join(p);
-        if !full.is_file() {
-            return Err(ApiError::invalid(format!("file `{file}` is not in the inbox")));
+        let not_in_inbox = || ApiError::invalid(format!("file `{file}` is not in the inbox"));
+        let inbox = std::fs::canonicalize(&self.inbox).map_err(|_| not_in_inbox())?;
+        let full = std::fs::canonicalize(inbox.join(p)).map_err(|_| not_in_inbox())?;
+        if !full.starts_with(&inbox) {
+            return Err(ApiError::invalid(format!(
+                "file `{file}` is a link that leads outside the inbox; copy the file into the inbox instead"
+            )));
+        }
+        // Open, then check what was opened: a file swapped after canonicalize is caught here.
+        let opened = std::fs::File::open(&full).map_err(|_| not_in_inbox())?;
+        let meta = opened.metadata().map_err(|_| not_in_inbox())?;
+        if !meta.is_file() {
+            return Err(not_in_inbox());
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let now = std::fs::symlink_metadata(&full).map_err(|_| not_in_inbox())?;
+            if now.dev() != meta.dev() || now.ino() != meta.ino() || !now.is_file() {
+                return Err(not_in_inbox());
+            }
         }
         Ok(full)
     }

@@ -95,8 +95,22 @@ async fn method_not_allowed() -> ApiError {
     ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route")
 }
 
+/// The longest request target (path and query) answered normally; longer ones get 414 in the
+/// error shape. (hyper itself answers targets over 64 KiB with a bodiless 414 before any
+/// application code runs.)
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
 /// Timeout and response counting around every request.
 async fn guard(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_URI_BYTES {
+        st.responses[3].fetch_add(1, Ordering::Relaxed);
+        return ApiError::invalid(format!(
+            "the request URL is {target} bytes, more than the {MAX_URI_BYTES} accepted; send fewer or shorter parameters"
+        ))
+        .with_status(axum::http::StatusCode::URI_TOO_LONG)
+        .into_response();
+    }
     let res = match tokio::time::timeout(st.config.request_timeout, next.run(req)).await {
         Ok(res) => res,
         Err(_) => ApiError::new(ErrorCode::Timeout, "the request took too long").into_response(),

@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 use crate::auth::{Auth, READ};
 use crate::db::{Columns, Dialect, Param, Row, col_or_null, has_col, has_table};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiQuery, decode_cursor, encode_cursor, page_size};
+use crate::extract::{ApiQuery, decode_offset, encode_offset, page_size};
 use crate::model::{Opportunity, OpportunityPage};
 use crate::state::AppState;
 
@@ -127,9 +127,7 @@ pub async fn list(
 async fn page(st: Arc<AppState>, f: OpportunityFilter) -> Result<OpportunityPage, ApiError> {
     let limit = page_size(f.limit, st.config.default_page, st.config.max_page)?;
     let offset: u64 = match &f.cursor {
-        Some(c) => decode_cursor(c, 1)?[0]
-            .parse()
-            .map_err(|_| ApiError::invalid("invalid cursor"))?,
+        Some(c) => decode_offset(c)?,
         None => 0,
     };
     if let Some(m) = f.min_score
@@ -217,7 +215,7 @@ async fn page(st: Arc<AppState>, f: OpportunityFilter) -> Result<OpportunityPage
         .collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
-        Some(encode_cursor(&[(offset + u64::from(limit)).to_string()]))
+        Some(encode_offset(offset + u64::from(limit)))
     } else {
         None
     };

@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 use crate::auth::{Auth, READ, WRITE};
 use crate::db::{Columns, Dialect, Param, Row, col_or_null, has_col, has_table};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, decode_cursor, encode_cursor, page_size};
+use crate::extract::{ApiJson, ApiQuery, decode_offset, encode_offset, page_size};
 use crate::model::{Run, RunPage, RunRequest, RunStarted};
 use crate::state::AppState;
 
@@ -100,6 +100,51 @@ fn order(cols: &Columns) -> &'static str {
     }
 }
 
+/// The order of the list: newest start first, runs without a start time last, ties by run id
+/// (the same order as [`order`]).
+fn newer_first(a: &Run, b: &Run) -> std::cmp::Ordering {
+    match (&a.started_at, &b.started_at) {
+        (Some(x), Some(y)) => y.cmp(x).then_with(|| b.run_id.cmp(&a.run_id)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => b.run_id.cmp(&a.run_id),
+    }
+}
+
+/// One page of the list made of the trace rows and `own` (runs this server started that have no
+/// trace row yet, sorted by [`newer_first`]). `window` holds the trace rows from position `from`
+/// (`offset - own.len()`, at least 0) on, at least `limit + own.len() + 1` of them unless the
+/// table ends first. Returns the page at `offset` and whether more follow.
+fn page_of(own: &[Run], from: u64, window: Vec<Run>, offset: u64, limit: usize) -> (Vec<Run>, bool) {
+    // Own runs that come before the first trace row of the window, and the window's position in
+    // the whole list.
+    let (ahead, start) = if from == 0 {
+        (0, 0)
+    } else {
+        let Some(first) = window.first() else {
+            // Fewer than `from` trace rows: the whole list is shorter than `offset`.
+            return (Vec::new(), false);
+        };
+        let ahead = own
+            .iter()
+            .take_while(|o| newer_first(o, first) == std::cmp::Ordering::Less)
+            .count();
+        (ahead, from + ahead as u64)
+    };
+    let mut merged = Vec::with_capacity(window.len() + own.len() - ahead);
+    let mut rest = own[ahead..].iter().peekable();
+    for row in window {
+        while let Some(o) = rest.next_if(|o| newer_first(o, &row) == std::cmp::Ordering::Less) {
+            merged.push(o.clone());
+        }
+        merged.push(row);
+    }
+    merged.extend(rest.cloned());
+    let skip = usize::try_from(offset.saturating_sub(start)).unwrap_or(usize::MAX);
+    let more = merged.len() > skip.saturating_add(limit);
+    (merged.into_iter().skip(skip).take(limit).collect(), more)
+}
+
 /// Runs, newest first.
 #[utoipa::path(get, path = "/api/v1/runs", operation_id = "listRuns", tag = "runs", params(RunFilter),
     security(("bearer" = ["read"])),
@@ -117,14 +162,39 @@ pub async fn list(
         return Err(ApiError::invalid("`status` must be running, ok or failed"));
     }
     let offset: u64 = match &f.cursor {
-        Some(c) => decode_cursor(c, 1)?[0]
-            .parse()
-            .map_err(|_| ApiError::invalid("invalid cursor"))?,
+        Some(c) => decode_offset(c)?,
         None => 0,
     };
     let cols = st.db.columns().await?;
-    let mut items = Vec::new();
-    if has_table(&cols, "_harbor_runs") && has_col(&cols, "_harbor_runs", "run_id") {
+    let traced = has_table(&cols, "_harbor_runs") && has_col(&cols, "_harbor_runs", "run_id");
+    // Runs this server started whose trace row is not written yet take their place among the
+    // trace rows by start time (they are not simply put first: that repeated and reordered runs).
+    let mut own: Vec<Run> = st
+        .runs
+        .all()
+        .into_iter()
+        .filter(|r| f.status.as_ref().is_none_or(|s| *s == r.status))
+        .collect();
+    if traced && !own.is_empty() {
+        let marks = vec!["?"; own.len()].join(", ");
+        let sql = format!(
+            "SELECT CAST(r.run_id AS VARCHAR) FROM _harbor_runs r WHERE CAST(r.run_id AS VARCHAR) IN ({marks})"
+        );
+        let args = own.iter().map(|r| Param::Text(r.run_id.clone())).collect();
+        let known: std::collections::HashSet<String> = st
+            .db
+            .query(sql, args)
+            .await?
+            .iter()
+            .map(|r| r.string(0))
+            .collect::<Result<_, _>>()?;
+        own.retain(|r| !known.contains(&r.run_id));
+    }
+    own.sort_by(newer_first);
+    let k = own.len() as u64;
+    let from = offset.saturating_sub(k);
+    let mut window = Vec::new();
+    if traced {
         let (wh, args) = match &f.status {
             Some(s) if has_col(&cols, "_harbor_runs", "status") => {
                 ("WHERE r.status = ?", vec![Param::Text(s.clone())])
@@ -133,12 +203,12 @@ pub async fn list(
             None => ("", vec![]),
         };
         let sql = format!(
-            "SELECT {} FROM _harbor_runs r {wh} ORDER BY {} LIMIT {} OFFSET {offset}",
+            "SELECT {} FROM _harbor_runs r {wh} ORDER BY {} LIMIT {} OFFSET {from}",
             run_columns(&cols, st.db.dialect()),
             order(&cols),
-            limit + 1
+            u64::from(limit) + k + 1
         );
-        items = st
+        window = st
             .db
             .query(sql, args)
             .await?
@@ -146,24 +216,8 @@ pub async fn list(
             .map(run_row)
             .collect::<Result<Vec<_>, _>>()?;
     }
-    let mut next_cursor = None;
-    if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        next_cursor = Some(encode_cursor(&[(offset + u64::from(limit)).to_string()]));
-    }
-    if offset == 0 {
-        // Runs this server started that have no trace row yet come first.
-        let mut own: Vec<Run> = st
-            .runs
-            .all()
-            .into_iter()
-            .filter(|r| f.status.as_ref().is_none_or(|s| *s == r.status))
-            .filter(|r| !items.iter().any(|i| i.run_id == r.run_id))
-            .collect();
-        own.sort_by(|a, b| b.started_at.cmp(&a.started_at));
-        own.extend(items);
-        items = own;
-    }
+    let (items, more) = page_of(&own, from, window, offset, limit as usize);
+    let next_cursor = more.then(|| encode_offset(offset + u64::from(limit)));
     Ok(Json(RunPage { items, next_cursor }))
 }
 
@@ -228,4 +282,82 @@ pub async fn start(
             status: "running".into(),
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn run(id: usize, started: Option<u8>) -> Run {
+        Run {
+            run_id: format!("run-{id:03}"),
+            started_at: started.map(|t| format!("2026-01-01T00:00:{:02}.000Z", t % 60)),
+            status: "ok".into(),
+            ..Default::default()
+        }
+    }
+
+    /// Pages through a history the way a client does. `moves[i]`: after page i, the newest run
+    /// the server started gets its trace row (its run ended).
+    fn pages(db: &[Run], own: &[Run], limit: usize, moves: &[bool]) -> Vec<String> {
+        let mut db = db.to_vec();
+        let mut own = own.to_vec();
+        db.sort_by(newer_first);
+        own.sort_by(newer_first);
+        let mut seen = Vec::new();
+        let mut offset = 0u64;
+        for page in 0.. {
+            let k = own.len() as u64;
+            let from = offset.saturating_sub(k);
+            let n = limit + own.len() + 1;
+            let window: Vec<Run> = db.iter().skip(from as usize).take(n).cloned().collect();
+            let (items, more) = page_of(&own, from, window, offset, limit);
+            assert!(items.len() <= limit);
+            seen.extend(items.into_iter().map(|r| r.run_id));
+            if !more {
+                break;
+            }
+            offset += limit as u64;
+            if moves.get(page).copied().unwrap_or(false) && !own.is_empty() {
+                db.push(own.remove(0));
+                db.sort_by(newer_first);
+            }
+        }
+        seen
+    }
+
+    proptest! {
+        #[test]
+        fn every_run_exactly_once_in_order(
+            history in proptest::collection::vec((proptest::option::weighted(0.9, 0u8..40), any::<bool>()), 0..40),
+            limit in 1usize..8,
+            moves in proptest::collection::vec(any::<bool>(), 0..10),
+        ) {
+            let mut db = Vec::new();
+            let mut own = Vec::new();
+            let mut all = Vec::new();
+            for (i, (started, by_server)) in history.iter().enumerate() {
+                let r = run(i, *started);
+                all.push(r.clone());
+                if *by_server && started.is_some() { own.push(r) } else { db.push(r) }
+            }
+            all.sort_by(newer_first);
+            let want: Vec<String> = all.into_iter().map(|r| r.run_id).collect();
+            prop_assert_eq!(pages(&db, &own, limit, &moves), want);
+        }
+    }
+
+    #[test]
+    fn server_runs_take_their_place_not_the_front() {
+        let db: Vec<Run> = (0..5).map(|i| run(i, Some(10 + i as u8))).collect();
+        let own = vec![run(9, Some(12)), run(8, Some(30))];
+        let got = pages(&db, &own, 2, &[]);
+        assert_eq!(
+            got,
+            [
+                "run-008", "run-004", "run-003", "run-009", "run-002", "run-001", "run-000"
+            ]
+        );
+    }
 }

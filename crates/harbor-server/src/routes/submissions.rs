@@ -217,9 +217,11 @@ async fn page(st: Arc<AppState>, f: SubmissionFilter) -> Result<SubmissionPage, 
     }
     if let Some(c) = &f.cursor {
         let parts = decode_cursor(c, 2)?;
-        let key: i64 = parts[0]
-            .parse()
-            .map_err(|_| ApiError::invalid("invalid cursor"))?;
+        let bad = || ApiError::invalid("invalid cursor: pass `next_cursor` from the previous page");
+        let key: i64 = parts[0].parse().map_err(|_| bad())?;
+        if parts[1].is_empty() || parts[1].len() > 64 {
+            return Err(bad());
+        }
         let kp = key_param(d);
         wh.push(format!("({k} < {kp} OR ({k} = {kp} AND s.id < ?))"));
         args.extend([key_arg(d, key), key_arg(d, key), Param::Text(parts[1].clone())]);

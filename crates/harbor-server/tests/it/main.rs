@@ -31,6 +31,7 @@ macro_rules! on_every_engine {
 
 mod conformance;
 mod data;
+mod hardening;
 mod harness;
 mod limits;
 mod openapi;
