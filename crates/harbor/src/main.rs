@@ -68,6 +68,8 @@ enum Command {
     Score(cmd::score::ScoreArgs),
     /// Print the top-ranked opportunities.
     Opportunities(cmd::opportunities::OpportunitiesArgs),
+    /// Group problem posts into themes (recurring problems across subreddits), ranked by growth.
+    Themes(cmd::themes::ThemesArgs),
     /// Print recent runs from the run traces (_harbor_runs).
     Runs(cmd::runs::RunsArgs),
     /// Print Prometheus metrics once (the text /metrics serves).
@@ -131,6 +133,7 @@ fn dispatch(settings: settings::Settings, command: Command) -> anyhow::Result<()
         Command::Restore(args) => cmd::restore::run(&settings, args),
         Command::Score(args) => cmd::score::run(&settings, args),
         Command::Opportunities(args) => cmd::opportunities::run(&settings, args),
+        Command::Themes(args) => cmd::themes::run(&settings, args),
         Command::Runs(args) => cmd::runs::run(&settings, args),
         Command::Metrics(args) => cmd::metrics::run(&settings, args),
         Command::Compare(args) => cmd::compare::run(&settings, args),

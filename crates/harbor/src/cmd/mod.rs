@@ -24,5 +24,6 @@ pub mod score_llm;
 pub mod serve;
 pub mod serve_schedule;
 pub mod status;
+pub mod themes;
 pub mod token;
 pub mod watch;

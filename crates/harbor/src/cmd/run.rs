@@ -1,11 +1,12 @@
 //! `harbor run`: the unified pipeline. Collect -> load -> score the new and changed problem posts
-//! -> trace, in one command, under one run lock and one `_harbor_runs` row.
+//! -> group them into themes -> trace, in one command, under one run lock and one `_harbor_runs` row.
 
 use clap::Args;
 use serde_json::json;
 
 use crate::cmd::collect::{self, CollectArgs, Step};
 use crate::cmd::score::{self, ScoreArgs};
+use crate::cmd::themes::{self, ThemesArgs};
 use crate::output::pipeline_error;
 use crate::settings::Settings;
 
@@ -104,18 +105,35 @@ pub fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<()> {
             pipeline.recover().map_err(pipeline_error)?;
             Some(score::score_traced(settings, &score_args, &mut pipeline, traced)?)
         };
+        // Themes span subreddits: every problem post of the destination is grouped, after scoring
+        // so each theme carries its best opportunity score.
+        let themes = if summary.is_some() {
+            pipeline.recover().map_err(pipeline_error)?;
+            Some(themes::themes_traced(
+                settings,
+                &ThemesArgs::default(),
+                &mut pipeline,
+                traced,
+            )?)
+        } else {
+            None
+        };
         if args.json {
             let v = json!({
                 "run_id": traced.run_id(),
                 "pipeline": settings.pipeline,
                 "collect": collected.json(&destination),
                 "score": summary,
+                "themes": themes,
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         } else {
             match &summary {
                 Some(s) => score::print_summary(s),
                 None => eprintln!("score: nothing collected by harbor in this run"),
+            }
+            if let Some(t) = &themes {
+                themes::print_summary(t);
             }
             eprintln!("run {} of pipeline `{}` done", traced.run_id(), settings.pipeline);
         }
