@@ -139,7 +139,10 @@ pub fn group(posts: &[ThemePost], existing: &[ExistingTheme], opts: ThemeOptions
             m
         })
         .collect();
-    let edges = knn_edges(&corpus.vectors, corpus.stems.len(), opts.knn);
+    // Two posts of stored themes never merge anything (seeds do not merge), so only the others
+    // look for neighbours.
+    let is_new = |d: usize| !claimed.contains(&(d as u32));
+    let edges = knn_edges(&corpus.vectors, corpus.stems.len(), opts.knn, &is_new);
     let clusters = cluster(
         &corpus.vectors,
         &edges,

@@ -40,8 +40,14 @@ impl Default for KnnOptions {
 pub type Edge = (u32, u32, f32);
 
 /// The k-nearest-neighbour graph of `vectors`, as edges sorted by decreasing similarity (ties by
-/// ids, so the order never depends on thread timing).
-pub fn knn_edges(vectors: &[SparseVec], terms: usize, opts: KnnOptions) -> Vec<Edge> {
+/// ids, so the order never depends on thread timing). Only documents for which `query` is true
+/// look for neighbours (among all documents): an incremental run asks for the new posts only.
+pub fn knn_edges(
+    vectors: &[SparseVec],
+    terms: usize,
+    opts: KnnOptions,
+    query: &(dyn Fn(usize) -> bool + Sync),
+) -> Vec<Edge> {
     let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); terms];
     for (d, v) in vectors.iter().enumerate() {
         for &(t, w) in v {
@@ -57,6 +63,7 @@ pub fn knn_edges(vectors: &[SparseVec], terms: usize, opts: KnnOptions) -> Vec<E
     let n = vectors.len();
     let mut edges: Vec<Edge> = (0..n)
         .into_par_iter()
+        .filter(|&d| query(d))
         .map_init(
             || (vec![0.0f32; n], Vec::<u32>::new()),
             |(acc, touched), d| {
@@ -130,7 +137,9 @@ mod tests {
         for v in &mut vs {
             super::super::vectors::normalize(v);
         }
-        let e = knn_edges(&vs, 4, KnnOptions::default());
+        let e = knn_edges(&vs, 4, KnnOptions::default(), &|_| true);
+        // Asking from one side finds the same pair.
+        assert_eq!(knn_edges(&vs, 4, KnnOptions::default(), &|d| d == 1).len(), 1);
         assert_eq!(e.len(), 2, "{e:?}");
         assert_eq!((e[0].0, e[0].1), (0, 1));
         assert!((e[0].2 - 0.8).abs() < 1e-6);
