@@ -130,22 +130,83 @@ function drawOpportunities(items) {
   }
 }
 
+function growthText(t) {
+  if (!t.posts_prev_4w) return t.posts_last_4w ? "new" : "-";
+  const pct = Math.round((t.growth || 0) * 100);
+  return (pct > 0 ? "+" : "") + pct + "%";
+}
+
+function drawThemes(items) {
+  for (const id of Object.keys(charts)) {
+    if (id.startsWith("theme-spark-")) {
+      charts[id].destroy();
+      delete charts[id];
+    }
+  }
+  const body = document.getElementById("themes");
+  body.replaceChildren();
+  if (!items.length) {
+    const tr = el("tr");
+    const td = el("td", "No themes yet: run `harbor themes` (or `harbor run`).");
+    td.colSpan = 7;
+    tr.append(td);
+    body.append(tr);
+    return;
+  }
+  items.forEach((t, i) => {
+    const tr = el("tr");
+    const name = el("td");
+    name.append(el("b", t.name || t.id));
+    name.append(el("div", (t.subreddit_counts || []).slice(0, 3).map((s) => "r/" + s.subreddit + " " + s.posts).join(", "), "kv"));
+    tr.append(name);
+    tr.append(el("td", t.posts, "score"));
+    tr.append(el("td", t.authors));
+    tr.append(el("td", t.subreddits));
+    tr.append(el("td", growthText(t), "growth"));
+    const spark = el("td");
+    const box = el("div", undefined, "spark");
+    const canvas = el("canvas");
+    canvas.id = "theme-spark-" + i;
+    canvas.className = "sparkline";
+    box.append(canvas);
+    spark.append(box);
+    tr.append(spark);
+    const ex = el("td");
+    const first = (t.examples || [])[0];
+    if (first) {
+      const a = el("a", "\u201c" + first.quote + "\u201d");
+      if (first.url) a.href = first.url;
+      ex.append(a);
+    }
+    tr.append(ex);
+    body.append(tr);
+    const weeks = t.recent_weeks || [];
+    draw(canvas.id, {
+      type: "line",
+      data: { labels: weeks.map((_, k) => k), datasets: [{ data: weeks, borderWidth: 2, pointRadius: 0, fill: true, tension: 0.3 }] },
+      options: { plugins: { legend: { display: false }, tooltip: { enabled: false } }, scales: { x: { display: false }, y: { display: false, beginAtZero: true } } },
+    });
+  });
+}
+
 async function refresh() {
   const msg = document.getElementById("message");
   msg.textContent = "";
   try {
-    const [runs, subs, cutover, opps, status] = await Promise.all([
+    const [runs, subs, cutover, opps, status, themes] = await Promise.all([
       api("/api/v1/runs?limit=200"),
       api("/api/v1/subreddits"),
       api("/api/v1/cutover"),
       api("/api/v1/opportunities?limit=10"),
       api("/api/v1/status"),
+      api("/api/v1/themes?limit=10"),
     ]);
     drawRuns(runs.items);
     drawSubreddits(subs.items);
     drawCutover(cutover);
     drawOpportunities(opps.items);
     drawStatus(status);
+    drawThemes(themes.items);
     document.body.dataset.loaded = "true";
   } catch (e) {
     msg.textContent = "Cannot load: " + e.message;

@@ -63,6 +63,34 @@ fn themes_json(h: &Harbor, dest: Option<&str>) -> Value {
 /// Reads `(post id, theme id)` of every member through SQL.
 type Members = HashMap<String, String>;
 
+/// Counts of `themes` agree with the member rows and the weekly rows.
+fn consistent(count: &dyn Fn(&str) -> i64) {
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM themes t WHERE t.posts <> (SELECT count(*) FROM theme_members m \
+             WHERE m.theme_id = t.theme_id)"
+        ),
+        0,
+        "posts = member rows"
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM themes t WHERE t.posts <> (SELECT COALESCE(sum(w.posts), 0) FROM theme_weeks w \
+             WHERE w.theme_id = t.theme_id AND w.subreddit IS NULL)"
+        ),
+        0,
+        "posts = weekly rows"
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM themes t WHERE t.posts <> (SELECT COALESCE(sum(w.posts), 0) FROM theme_weeks w \
+             WHERE w.theme_id = t.theme_id AND w.subreddit IS NOT NULL)"
+        ),
+        0,
+        "posts = weekly rows per subreddit"
+    );
+}
+
 /// The whole scenario against one destination; `count` and `members` read it back with SQL.
 fn scenario(h: &Harbor, dest: Option<&str>, count: &dyn Fn(&str) -> i64, members: &dyn Fn() -> Members) {
     let old = generate(11, 9, 30, 8, END - WEEK);
@@ -82,21 +110,7 @@ fn scenario(h: &Harbor, dest: Option<&str>, count: &dyn Fn(&str) -> i64, members
         problems - first["unthemed"].as_u64().expect("unthemed"),
         "every themed post has one member row"
     );
-    // Counts agree with the member rows and the weekly rows.
-    assert_eq!(
-        count(
-            "SELECT count(*) FROM themes t WHERE t.posts <> (SELECT count(*) FROM theme_members m \
-             WHERE m.theme_id = t.theme_id)"
-        ),
-        0
-    );
-    assert_eq!(
-        count(
-            "SELECT count(*) FROM themes t WHERE t.posts <> (SELECT sum(w.posts) FROM theme_weeks w \
-             WHERE w.theme_id = t.theme_id AND w.subreddit IS NULL)"
-        ),
-        0
-    );
+    consistent(count);
     assert!(count("SELECT count(*) FROM themes WHERE subreddits >= 2") > 0);
     // The grouping agrees with the labels.
     let n = old.len();
@@ -119,7 +133,7 @@ fn scenario(h: &Harbor, dest: Option<&str>, count: &dyn Fn(&str) -> i64, members
         .collect();
     let ari = adjusted_rand_index(&truth, &found);
     assert!(ari >= 0.7, "ARI {ari:.3}");
-    let list = first["themes_list"].as_array().expect("themes_list");
+    let list = first["top"].as_array().expect("themes_list");
     assert!(
         list.iter()
             .all(|t| t["examples"].as_array().is_some_and(|e| !e.is_empty()))
@@ -135,6 +149,7 @@ fn scenario(h: &Harbor, dest: Option<&str>, count: &dyn Fn(&str) -> i64, members
     assert_eq!(again["themes"], first["themes"]);
     assert_eq!(again["new_themes"], 0);
     assert_eq!(members(), stored);
+    consistent(count);
 
     // A new week: existing posts keep their theme, new posts join.
     let week = generate(12, 3, 5, 1, END);
@@ -154,6 +169,7 @@ fn scenario(h: &Harbor, dest: Option<&str>, count: &dyn Fn(&str) -> i64, members
         .count();
     assert!(joined >= 60, "{joined} of 96 new problem posts are in a theme");
     assert!(count("SELECT count(*) FROM themes WHERE posts_last_4w > 0") > 0);
+    consistent(count);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 // Starts a real `harbor serve` on a free port over a database seeded through `harbor load`
-// (synthetic posts plus a comment tree) and `harbor-api-seed` (scorer and run-trace rows).
+// (synthetic posts plus a comment tree), `harbor-api-seed` (scorer and run-trace rows) and
+// `harbor themes` (themes of the problem posts).
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir, homedir } from "node:os";
@@ -77,12 +78,14 @@ export async function startServer({ submissions = 240, seed = true, posts } = {}
   if (posts) {
     run(dir, ["load", resolve(posts)], env);
     run(dir, ["score", "--all-posts"], env);
+    run(dir, ["themes", "--all-posts"], env);
   } else if (seed) {
     const { submissions: s, comments: c } = corpus(submissions);
     writeFileSync(join(dir, "posts.ndjson"), s);
     writeFileSync(join(dir, "comments.ndjson"), c);
     run(dir, ["load", "posts.ndjson", "comments.ndjson"], env);
     execFileSync(bin("harbor-api-seed"), [postgres ?? join(dir, "harbor.duckdb")]);
+    run(dir, ["themes"], env);
   }
   const tokens = {};
   for (const scope of ["read", "write", "admin"]) {

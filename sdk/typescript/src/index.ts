@@ -13,6 +13,10 @@ export type Submission = Schema<"Submission">;
 export type Opportunity = Schema<"Opportunity">;
 /** A run trace. */
 export type Run = Schema<"Run">;
+/** A theme: one problem many posts describe, with counts and growth. */
+export type Theme = Schema<"Theme">;
+/** A theme with its posts and weekly counts. */
+export type ThemeDetail = Schema<"ThemeDetail">;
 /** The API's error body. */
 export type ErrorBody = Schema<"ErrorBody">;
 
@@ -72,6 +76,7 @@ export function unwrap<T>(result: { data?: T; error?: unknown; response: Respons
 
 type SubmissionQuery = NonNullable<paths["/api/v1/submissions"]["get"]["parameters"]["query"]>;
 type OpportunityQuery = NonNullable<paths["/api/v1/opportunities"]["get"]["parameters"]["query"]>;
+type ThemeQuery = NonNullable<paths["/api/v1/themes"]["get"]["parameters"]["query"]>;
 
 /** Every submission matching the filters, page by page (follows `next_cursor`). */
 export async function* allSubmissions(
@@ -94,6 +99,19 @@ export async function* allOpportunities(
   let cursor: string | undefined;
   do {
     const page = unwrap(await client.GET("/api/v1/opportunities", { params: { query: { ...query, cursor } } }));
+    yield* page.items;
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+}
+
+/** Every theme matching the filters, fastest-growing first, page by page. */
+export async function* allThemes(
+  client: HarborClient,
+  query: Omit<ThemeQuery, "cursor"> = {},
+): AsyncGenerator<Theme> {
+  let cursor: string | undefined;
+  do {
+    const page = unwrap(await client.GET("/api/v1/themes", { params: { query: { ...query, cursor } } }));
     yield* page.items;
     cursor = page.next_cursor ?? undefined;
   } while (cursor);

@@ -138,6 +138,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/themes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Themes, fastest-growing first. */
+        get: operations["listThemes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/themes/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One theme with its posts and weekly counts. */
+        get: operations["getTheme"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -591,6 +625,114 @@ export interface components {
              * @description Submissions stored.
              */
             submissions: number;
+        };
+        /** @description A theme: one problem that many posts describe, with its counts and growth. */
+        Theme: {
+            /**
+             * Format: int64
+             * @description Distinct authors.
+             */
+            authors?: number | null;
+            /**
+             * Format: double
+             * @description Best opportunity score of a post in the theme.
+             */
+            best_score?: number | null;
+            /** @description Example posts: `[{"post_id", "subreddit", "title", "url", "quote"}]`. */
+            examples: Record<string, never>;
+            /** @description Oldest post (RFC 3339). */
+            first_seen?: string | null;
+            /**
+             * Format: double
+             * @description `(last - prev) / max(prev, 1)`: 1.0 = twice as many posts as the 4 weeks before.
+             */
+            growth?: number | null;
+            /** @description Stable id (`th-...`): kept when new posts join. */
+            id: string;
+            /** @description Newest post (RFC 3339). */
+            last_seen?: string | null;
+            /** @description Name: the theme's heaviest terms, or the LLM's name. */
+            name?: string | null;
+            /**
+             * Format: int64
+             * @description Posts.
+             */
+            posts?: number | null;
+            /**
+             * Format: int64
+             * @description Posts in the last 4 weeks (up to the newest post's week).
+             */
+            posts_last_4w?: number | null;
+            /**
+             * Format: int64
+             * @description Posts in the 4 weeks before.
+             */
+            posts_prev_4w?: number | null;
+            /** @description Posts in each of the last 12 weeks, oldest first (a sparkline). */
+            recent_weeks: number[];
+            /** @description Posts per subreddit, most first (`[{"subreddit", "posts"}]`). */
+            subreddit_counts: Record<string, never>;
+            /**
+             * Format: int64
+             * @description Subreddits with posts in the theme.
+             */
+            subreddits?: number | null;
+            /** @description The heaviest terms of the theme. */
+            terms: string[];
+        };
+        /** @description A theme with its posts and weekly counts. */
+        ThemeDetail: components["schemas"]["Theme"] & {
+            /** @description Its posts, most central first. */
+            members: components["schemas"]["ThemeMember"][];
+            /** @description Weekly counts, oldest first: all subreddits (`subreddit` null), then per subreddit. */
+            weeks: components["schemas"]["ThemeWeek"][];
+        };
+        /** @description A post of a theme. */
+        ThemeMember: {
+            /**
+             * Format: double
+             * @description Best opportunity score of the post.
+             */
+            best_score?: number | null;
+            /** @description Creation time (RFC 3339). */
+            created_at?: string | null;
+            /** @description Submission id. */
+            post_id: string;
+            /**
+             * Format: double
+             * @description Cosine similarity to the theme's centre (0-1).
+             */
+            similarity?: number | null;
+            /** @description Subreddit. */
+            subreddit?: string | null;
+            /** @description Title. */
+            title?: string | null;
+            /** @description Link to the post. */
+            url?: string | null;
+        };
+        /** @description A page of themes. */
+        ThemePage: {
+            /** @description Themes, fastest-growing first (then most posts). */
+            items: components["schemas"]["Theme"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description Posts and distinct authors of one week (weeks start on Monday, UTC). */
+        ThemeWeek: {
+            /**
+             * Format: int64
+             * @description Distinct authors.
+             */
+            authors?: number | null;
+            /**
+             * Format: int64
+             * @description Posts.
+             */
+            posts?: number | null;
+            /** @description The subreddit, or null for all subreddits together. */
+            subreddit?: string | null;
+            /** @description The Monday that starts the week (`YYYY-MM-DD`). */
+            week: string;
         };
     };
     responses: never;
@@ -1103,6 +1245,112 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listThemes: {
+        parameters: {
+            query?: {
+                /** @description Only themes with posts in this subreddit (case-insensitive). */
+                subreddit?: string;
+                /** @description Only themes with at least this many posts. */
+                min_posts?: number;
+                /** @description Page size (default 50). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThemePage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getTheme: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Theme id (`th-...`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThemeDetail"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,5 +1,6 @@
 // The dashboard in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core; no
-// browser download): charts render on canvases with pixels, and the top opportunity is on the page.
+// browser download): charts render on canvases with pixels, the top opportunity and the top themes
+// (each with a sparkline of its weeks) are on the page.
 // The screenshot is kept under $CARGO_TARGET_DIR/dashboard/ as a CI artifact. Every asset comes
 // from the server itself (embedded in the binary; Chart.js is the npm package's file, unchanged).
 import { test } from "node:test";
@@ -12,7 +13,7 @@ import { startServer, sdkDir, targetDir } from "../scripts/server.mjs";
 
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
-test("dashboard draws its charts and shows the top opportunity", async () => {
+test("dashboard draws its charts and shows the top opportunity and themes", async () => {
   const server = await startServer({ submissions: 120 });
   // Playwright gives the browser a fresh temporary profile of its own.
   const browser = await chromium
@@ -43,11 +44,18 @@ test("dashboard draws its charts and shows the top opportunity", async () => {
       for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) painted++;
       return { id: c.id, width: c.width, height: c.height, painted };
     }));
-    assert.equal(canvases.length, 5);
-    for (const c of canvases) {
+    const themes = unwrap(await client.GET("/api/v1/themes", { params: { query: { limit: 10 } } })).items;
+    assert.ok(themes.length >= 1, "the seeded posts have themes");
+    const sparks = canvases.filter((c) => c.id.startsWith("theme-spark-"));
+    assert.equal(sparks.length, themes.length, "one sparkline per theme");
+    assert.equal(canvases.length - sparks.length, 5);
+    for (const c of canvases.filter((c) => !c.id.startsWith("theme-spark-"))) {
       assert.ok(c.width > 0 && c.height > 0, `${c.id} has a size`);
       assert.ok(c.painted > 500, `${c.id} has drawn pixels: ${JSON.stringify(c)}`);
     }
+    for (const c of sparks) assert.ok(c.painted > 50, `${c.id} has a drawn line: ${JSON.stringify(c)}`);
+    const themeText = await page.textContent("#themes");
+    assert.ok(themeText.includes(themes[0].name), `top theme "${themes[0].name}" on the page`);
     const text = await page.textContent("#opportunities");
     assert.ok(text.includes(top.title), `top opportunity "${top.title}" on the page`);
     const out = join(targetDir, "dashboard");

@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createHarborClient, unwrap, allSubmissions, allOpportunities, waitForRun, HarborError } from "../dist/index.js";
+import { createHarborClient, unwrap, allSubmissions, allOpportunities, allThemes, waitForRun, HarborError } from "../dist/index.js";
 import { startServer, corpus } from "../scripts/server.mjs";
 
 let server;
@@ -61,6 +61,23 @@ test("opportunities are ranked and paginate", async () => {
   assert.ok(all[0].title && all[0].evidence);
   const top = unwrap(await read.GET("/api/v1/opportunities", { params: { query: { min_score: all[0].final_score } } }));
   assert.ok(top.items.length >= 1 && top.items.every((o) => o.final_score >= all[0].final_score));
+});
+
+test("themes are ranked by growth, and one theme has its posts and weeks", async () => {
+  const themes = [];
+  for await (const t of allThemes(read, { limit: 1 })) themes.push(t);
+  assert.ok(themes.length >= 1, "the seeded problem posts form at least one theme");
+  for (let i = 1; i < themes.length; i++) assert.ok(themes[i - 1].growth >= themes[i].growth);
+  const top = themes[0];
+  assert.ok(top.id.startsWith("th-") && top.name && top.terms.length > 0);
+  assert.equal(top.recent_weeks.length, 12);
+  const detail = unwrap(await read.GET("/api/v1/themes/{id}", { params: { path: { id: top.id } } }));
+  assert.equal(detail.members.length, top.posts);
+  const overall = detail.weeks.filter((w) => w.subreddit === null).reduce((n, w) => n + w.posts, 0);
+  assert.equal(overall, top.posts);
+  const missing = await read.GET("/api/v1/themes/{id}", { params: { path: { id: "th-0000000000000000" } } });
+  assert.equal(missing.response.status, 404);
+  assert.equal(missing.error.error.code, "not_found");
 });
 
 test("runs, one run, status and metrics", async () => {

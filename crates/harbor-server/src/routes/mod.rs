@@ -9,6 +9,7 @@ pub mod status;
 pub mod submissions;
 pub mod subreddits;
 pub mod system;
+pub mod themes;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -32,12 +33,12 @@ use crate::state::AppState;
     info(title = "RedditHarbor API", version = "1.0.0",
         description = "Reddit data, scored opportunities and pipeline control. Every endpoint under /api/v1 needs a bearer token (`harbor token create --scope read|write|admin`); the scope each one needs is its security requirement."),
     paths(
-        subreddits::list, submissions::list, submissions::get_one, opportunities::list,
+        subreddits::list, submissions::list, submissions::get_one, opportunities::list, themes::list, themes::get_one,
         runs::list, runs::get_one, runs::start, status::status, cutover::get_state, cutover::change,
         system::healthz, system::metrics, system::openapi,
     ),
     modifiers(&BearerAuth),
-    tags((name = "data", description = "Subreddits, submissions, comments, opportunities"),
+    tags((name = "data", description = "Subreddits, submissions, comments, opportunities, themes"),
         (name = "runs", description = "Run traces, status, starting runs"),
         (name = "cutover", description = "Routing between harbor and the legacy collector"),
         (name = "system", description = "Health, metrics, this document")),
@@ -68,6 +69,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/submissions", get(submissions::list))
         .route("/api/v1/submissions/{id}", get(submissions::get_one))
         .route("/api/v1/opportunities", get(opportunities::list))
+        .route("/api/v1/themes", get(themes::list))
+        .route("/api/v1/themes/{id}", get(themes::get_one))
         .route("/api/v1/runs", get(runs::list).post(runs::start))
         .route("/api/v1/runs/{id}", get(runs::get_one))
         .route("/api/v1/status", get(status::status))

@@ -68,6 +68,39 @@ INSERT INTO _harbor_runs VALUES
   ('run-3', 'score', 'reddit', TIMESTAMP '2025-01-03 00:00:00', NULL, 'running', NULL,
    NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 1200, 0.01);
 INSERT INTO _harbor_loads VALUES ('load-1', 'reddit', 'completed', TIMESTAMP '2025-01-01 00:01:00', 121, 1, 'x');
+CREATE TABLE themes (theme_id VARCHAR, name VARCHAR, name_source VARCHAR, terms VARCHAR, posts BIGINT,
+  authors BIGINT, subreddits BIGINT, subreddit_counts VARCHAR, posts_last_4w BIGINT, posts_prev_4w BIGINT,
+  growth DOUBLE, best_score DOUBLE, recent_weeks VARCHAR, examples VARCHAR, first_seen VARCHAR,
+  last_seen VARCHAR, status VARCHAR, _harbor_id VARCHAR);
+CREATE TABLE theme_members (post_id VARCHAR, theme_id VARCHAR, similarity DOUBLE, subreddit VARCHAR,
+  title VARCHAR, created_at VARCHAR, url VARCHAR, best_score DOUBLE, _harbor_id VARCHAR);
+CREATE TABLE theme_weeks (week_id VARCHAR, theme_id VARCHAR, week VARCHAR, subreddit VARCHAR, posts BIGINT,
+  authors BIGINT, _harbor_id VARCHAR);
+INSERT INTO theme_members
+SELECT id, CASE WHEN subreddit = 'SaaS' THEN 'th-00000000000000a1' ELSE 'th-00000000000000b2' END,
+  0.5 + (CAST(substr(id, 2) AS INTEGER) % 40) / 100.0, subreddit, title, strftime(created_utc, '%Y-%m-%dT%H:%M:%SZ'),
+  'https://www.reddit.com' || permalink, NULL, 'm' || id
+FROM submissions WHERE is_problem;
+INSERT INTO theme_weeks
+SELECT theme_id || '|' || strftime(date_trunc('week', CAST(created_at AS TIMESTAMP)), '%Y-%m-%d') || '|*', theme_id,
+  strftime(date_trunc('week', CAST(created_at AS TIMESTAMP)), '%Y-%m-%d'), NULL, count(*), count(*), 'w'
+FROM theme_members GROUP BY 1, 2, 3;
+INSERT INTO theme_weeks
+SELECT theme_id || '|' || strftime(date_trunc('week', CAST(created_at AS TIMESTAMP)), '%Y-%m-%d') || '|' || subreddit,
+  theme_id, strftime(date_trunc('week', CAST(created_at AS TIMESTAMP)), '%Y-%m-%d'), subreddit, count(*), count(*), 'w'
+FROM theme_members GROUP BY 1, 2, 3, 4;
+INSERT INTO themes VALUES
+  ('th-00000000000000a1', 'invoices, struggle, track', 'terms', 'invoices, struggle, track',
+   (SELECT count(*) FROM theme_members WHERE theme_id = 'th-00000000000000a1'), 7, 1,
+   '[{"subreddit": "SaaS", "posts": 20}]', 20, 0, 20.0, 89.0, '[0,0,0,0,0,0,0,0,0,0,0,20]',
+   '[{"post_id": "p006", "subreddit": "SaaS", "title": "I struggle with invoices 6", "url": "https://www.reddit.com/r/x/comments/p6", "quote": "I struggle with invoices 6"}]',
+   '2025-01-01T06:00:00Z', '2025-01-05T18:00:00Z', 'active', 'ta'),
+  ('th-00000000000000b2', 'invoices, weekly', 'terms', 'invoices, weekly',
+   (SELECT count(*) FROM theme_members WHERE theme_id = 'th-00000000000000b2'), 7, 1,
+   '[{"subreddit": "smallbusiness", "posts": 20}]', 10, 10, 0.0, 87.0, '[0,0,0,0,0,0,0,0,5,5,5,5]', '[]',
+   '2025-01-01T03:00:00Z', '2025-01-05T21:00:00Z', 'active', 'tb'),
+  ('th-00000000000000c3', 'printer, offline', 'terms', 'printer, offline', 3, 3, 2, '[]', 0, 3, -1.0, NULL,
+   '[0,0,0,0,0,0,0,3,0,0,0,0]', '[]', NULL, NULL, 'active', 'tc');
 "#;
 
 /// A launcher that "loads" by counting lines, so `POST /runs` can be followed to the end; a line
@@ -171,6 +204,9 @@ const SEEDED: &[&str] = &[
     "opportunity_analysis",
     "_harbor_runs",
     "_harbor_loads",
+    "themes",
+    "theme_members",
+    "theme_weeks",
 ];
 
 /// Copies the seeded DuckDB tables into a new Postgres database (schema `api`), with the types the

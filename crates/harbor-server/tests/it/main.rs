@@ -36,3 +36,4 @@ mod harness;
 mod limits;
 mod openapi;
 mod scopes;
+mod themes;

@@ -330,7 +330,7 @@ pub fn json_view(s: &ThemesSummary, top: usize) -> Value {
         .map(|(i, t)| theme_json(i + 1, t))
         .collect();
     let mut v = serde_json::to_value(s).unwrap_or_else(|_| json!({}));
-    v["themes_list"] = Value::Array(themes);
+    v["top"] = Value::Array(themes);
     v
 }
 
