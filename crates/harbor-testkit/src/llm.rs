@@ -42,6 +42,9 @@ pub struct FakeLlmConfig {
     /// Answer every request with this status and a body echoing the request headers (the API key
     /// included), like a misconfigured proxy in front of a provider that refuses the key.
     pub echo_error: Option<u16>,
+    /// Scripted answers: when the first user message contains `.0`, the answer's content is `.1`
+    /// (the first match wins), instead of the opportunity answer derived from the prompt.
+    pub scripted: Vec<(String, String)>,
 }
 
 /// One request as received.
@@ -250,7 +253,14 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Str
         let retry = messages.iter().any(|(r, _)| r == "assistant");
         let malformed =
             first_user.contains(MALFORMED_ALWAYS) || (first_user.contains(MALFORMED_ONCE) && !retry);
-        let content = if malformed {
+        let scripted = cfg
+            .scripted
+            .iter()
+            .find(|(needle, _)| first_user.contains(needle.as_str()))
+            .map(|(_, answer)| answer.clone());
+        let content = if let Some(answer) = scripted {
+            answer
+        } else if malformed {
             // Valid JSON, wrong shape: a dimension out of range and no core functions.
             json!({"market_demand": 250, "app_name": "Broken"}).to_string()
         } else if structured {

@@ -220,3 +220,114 @@ fn themes_on_postgres() {
     };
     scenario(&h, Some(&dest), &count, &members);
 }
+
+/// `harbor themes --llm` against the fake LLM, scripted with the answer of a model that knows the
+/// labels: split themes are merged (the bigger keeps its id, the other is kept as `merged`), names
+/// are the model's, and a re-run over the same posts sends nothing.
+#[test]
+fn themes_with_the_llm_step_on_duckdb() {
+    use harbor_ai::themes::llm::MARKER;
+    use harbor_testkit::FakeLlmConfig;
+
+    let h = Harbor::new();
+    let set = generate(21, 9, 20, 8, END);
+    load(&h, None, "posts.ndjson", &set);
+    // Offline with a strict threshold: problems split into several themes.
+    let text = harbor(&h, None, &["themes", "--json", "--threshold", "0.5"]);
+    let offline: Value = serde_json::from_str(&text).expect("json");
+    let members: HashMap<String, String> = h
+        .strings("SELECT post_id || '=' || theme_id FROM theme_members")
+        .into_iter()
+        .filter_map(|s| s.split_once('=').map(|(a, b)| (a.to_owned(), b.to_owned())))
+        .collect();
+    // The scripted answer: every theme named after its majority problem, same_as the biggest
+    // theme of that problem.
+    let label: HashMap<&str, Option<usize>> = set.iter().map(|p| (p.id.as_str(), p.label)).collect();
+    let mut votes: HashMap<&str, HashMap<usize, usize>> = HashMap::new();
+    let mut size: HashMap<&str, usize> = HashMap::new();
+    for (p, t) in &members {
+        *size.entry(t.as_str()).or_default() += 1;
+        if let Some(l) = label[p.as_str()] {
+            *votes.entry(t.as_str()).or_default().entry(l).or_default() += 1;
+        }
+    }
+    let problem = |t: &str| {
+        votes
+            .get(t)
+            .and_then(|v| v.iter().max_by_key(|(l, n)| (**n, std::cmp::Reverse(**l))))
+            .map(|(l, _)| *l)
+    };
+    let mut biggest: HashMap<usize, &str> = HashMap::new();
+    let mut themes: Vec<&str> = size.keys().copied().collect();
+    themes.sort_by_key(|t| (std::cmp::Reverse(size[t]), *t));
+    for t in &themes {
+        if let Some(l) = problem(t) {
+            biggest.entry(l).or_insert(t);
+        }
+    }
+    let items: Vec<Value> = themes
+        .iter()
+        .map(|t| {
+            let l = problem(t);
+            let same = l.and_then(|l| biggest.get(&l)).filter(|b| *b != t);
+            json!({"id": t, "name": l.map(|l| format!("Problem number {l}")), "same_as": same})
+        })
+        .collect();
+    let expected_merges = items.iter().filter(|i| i["same_as"].is_string()).count();
+    assert!(
+        expected_merges > 0,
+        "the strict threshold splits some problem: {offline}"
+    );
+    let (_rt, fake) = common::reddit::fake_llm(FakeLlmConfig {
+        scripted: vec![(MARKER.to_owned(), json!({ "themes": items }).to_string())],
+        ..FakeLlmConfig::default()
+    });
+    h.write(
+        "harbor.toml",
+        &format!(
+            "[score.llm]\nbase_url = \"{}\"\nmin_delay_ms = 1\nmax_delay_ms = 5\n",
+            fake.base_url()
+        ),
+    );
+    let text = harbor(&h, None, &["themes", "--json", "--threshold", "0.5", "--llm"]);
+    let with_llm: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        with_llm["merged"].as_array().map(Vec::len),
+        Some(expected_merges),
+        "{with_llm}"
+    );
+    assert!(with_llm["llm"]["usage"]["prompt_tokens"].as_u64() > Some(0));
+    let sent = fake.request_count();
+    assert!(sent > 0);
+    assert_eq!(
+        h.query::<i64>("SELECT count(*) FROM themes WHERE status = 'merged' AND merged_into IS NOT NULL"),
+        expected_merges as i64
+    );
+    // Posts of a merged theme now belong to the theme it joined.
+    assert_eq!(
+        h.query::<i64>(
+            "SELECT count(*) FROM theme_members WHERE theme_id IN (SELECT theme_id FROM themes WHERE status = 'merged')"
+        ),
+        0
+    );
+    assert!(
+        h.query::<i64>(
+            "SELECT count(*) FROM themes WHERE name_source = 'llm' AND name LIKE 'Problem number %'"
+        ) > 0
+    );
+    // The API hides merged themes; the run trace counts the tokens.
+    assert!(
+        h.query::<i64>("SELECT count(*) FROM _harbor_runs WHERE command = 'themes' AND llm_tokens > 0") == 1
+    );
+
+    // A re-run over the same posts: answered from the cache, 0 tokens, same themes.
+    let text = harbor(&h, None, &["themes", "--json", "--threshold", "0.5", "--llm"]);
+    let again: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(fake.request_count(), sent, "no request on a re-run: {again}");
+    assert_eq!(again["llm"]["sent_batches"], 0);
+    assert_eq!(again["llm"]["usage"]["prompt_tokens"], 0);
+    assert_eq!(again["themes"], with_llm["themes"]);
+    assert!(
+        h.query::<i64>("SELECT count(*) FROM themes WHERE name_source = 'llm' AND status = 'active'") > 0
+    );
+}

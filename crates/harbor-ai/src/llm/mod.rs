@@ -3,7 +3,7 @@
 //! one retry with the validation error for a malformed answer, then a recorded failure.
 
 mod answer;
-mod client;
+pub(crate) mod client;
 mod prompt;
 mod stats;
 

@@ -125,6 +125,10 @@ pub fn group(posts: &[ThemePost], existing: &[ExistingTheme], opts: ThemeOptions
         .enumerate()
         .map(|(i, p)| (p.id.as_str(), i as u32))
         .collect();
+    // Seeds in id order, so the result does not depend on the order the caller lists them in
+    // (centroids are float sums, and a post claimed twice goes to the first).
+    let mut existing: Vec<&ExistingTheme> = existing.iter().collect();
+    existing.sort_by(|a, b| a.id.cmp(&b.id));
     let mut claimed: HashSet<u32> = HashSet::new();
     let seeds: Vec<Vec<u32>> = existing
         .iter()
@@ -185,6 +189,41 @@ pub fn group(posts: &[ThemePost], existing: &[ExistingTheme], opts: ThemeOptions
     stats::rank(&mut out.themes);
     out.seconds = t0.elapsed().as_secs_f64();
     out
+}
+
+/// Applies an LLM review to a grouping: merged themes hand their posts to the theme they join
+/// (which keeps its id), and names replace the offline ones. Returns the new grouping and the
+/// `(theme, into)` pairs that were merged.
+pub fn apply_review(
+    posts: &[ThemePost],
+    grouping: &Grouping,
+    review: &super::llm::Review,
+    opts: ThemeOptions,
+) -> (Grouping, Vec<(String, String)>) {
+    let sizes: HashMap<&str, u64> = grouping.themes.iter().map(|t| (t.id.as_str(), t.posts)).collect();
+    let targets = super::llm::merge_targets(&review.merges, &sizes);
+    let mut seeds: Vec<ExistingTheme> = Vec::new();
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    for t in grouping.themes.iter().filter(|t| !targets.contains_key(&t.id)) {
+        at.insert(t.id.as_str(), seeds.len());
+        seeds.push(ExistingTheme {
+            id: t.id.clone(),
+            members: t.member_ids().iter().map(|s| s.to_string()).collect(),
+            name: review.names.get(&t.id).cloned().or_else(|| Some(t.name.clone())),
+        });
+    }
+    for t in &grouping.themes {
+        if let Some(&i) = targets.get(&t.id).and_then(|into| at.get(into.as_str())) {
+            seeds[i]
+                .members
+                .extend(t.member_ids().iter().map(|s| s.to_string()));
+        }
+    }
+    let mut merged = group(posts, &seeds, opts);
+    merged.kept_themes = grouping.kept_themes;
+    merged.new_themes = grouping.new_themes.saturating_sub(targets.len());
+    merged.seconds += grouping.seconds;
+    (merged, targets.into_iter().collect())
 }
 
 #[cfg(test)]

@@ -199,7 +199,14 @@ pub fn read_existing(dest: &mut dyn Destination) -> Result<Vec<ExistingTheme>, D
     } else {
         "CAST(NULL AS TEXT) AS name_source"
     };
-    for r in dest.query_json(&format!("SELECT theme_id, name, {name_source} FROM {THEMES}"))? {
+    let live = if tcols.contains_key("status") {
+        " WHERE COALESCE(status, 'active') <> 'merged'"
+    } else {
+        ""
+    };
+    for r in dest.query_json(&format!(
+        "SELECT theme_id, name, {name_source} FROM {THEMES}{live}"
+    ))? {
         let Some(id) = r["theme_id"].as_str() else {
             continue;
         };
@@ -233,7 +240,7 @@ fn iso(secs: Option<f64>) -> Option<String> {
 /// How the themes of a run were made, written beside them.
 #[derive(Debug, Clone)]
 pub struct Provenance {
-    /// `offline`, or `llm:<model>` when the LLM named them.
+    /// `offline`, or `offline+llm:<model>` after the LLM step.
     pub method: String,
     /// The similarity threshold.
     pub threshold: f32,
@@ -243,16 +250,35 @@ pub struct Provenance {
     pub updated_at: f64,
 }
 
+/// A theme the LLM step merged into another: `(id, into, name)`.
+pub type Merged = (String, String, String);
+
 /// The rows of one run, by table, in the order they are written. `llm_named` holds the ids of
-/// themes whose name came from the LLM.
+/// themes whose name came from the LLM; `merged` themes get a row with status `merged` and
+/// `merged_into` (their posts belong to the theme they joined).
 pub fn records(
     themes: &[Theme],
     posts: &[ThemePost],
     prov: &Provenance,
     llm_named: &std::collections::HashSet<String>,
+    merged: &[Merged],
 ) -> Vec<(&'static str, Value)> {
     let by_id: HashMap<&str, &ThemePost> = posts.iter().map(|p| (p.id.as_str(), p)).collect();
     let mut out = Vec::new();
+    for (id, into, name) in merged {
+        out.push((
+            THEMES,
+            json!({
+                "theme_id": id,
+                "name": name,
+                "posts": 0,
+                "status": "merged",
+                "merged_into": into,
+                "method": prov.method,
+                "updated_at": prov.updated_at,
+            }),
+        ));
+    }
     for t in themes {
         let subs: Vec<Value> = t
             .subreddits
@@ -282,6 +308,7 @@ pub fn records(
                 "method": prov.method,
                 "threshold": prov.threshold,
                 "status": "active",
+                "merged_into": null,
                 "updated_at": prov.updated_at,
             }),
         ));

@@ -53,6 +53,16 @@ pub struct ThemesArgs {
     /// Reference date of growth (2026-12-07; default: the newest post).
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
+    /// Ask the configured LLM ([score.llm]) to name the themes and merge those that are the same
+    /// problem (answers cached by content hash: a re-run over the same themes costs nothing).
+    #[arg(long)]
+    pub llm: bool,
+    /// With --llm: stop sending once this many USD are spent in this run.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// With --llm: stop sending once this many tokens are spent in this run.
+    #[arg(long, value_name = "TOKENS")]
+    pub max_tokens: Option<u64>,
     /// Themes printed (all are stored).
     #[arg(long, default_value_t = 20)]
     pub top: usize,
@@ -74,6 +84,9 @@ impl Default for ThemesArgs {
             subreddit: Vec::new(),
             all_posts: false,
             as_of: None,
+            llm: false,
+            max_cost: None,
+            max_tokens: None,
             top: 20,
             no_wait: false,
             json: false,
@@ -100,6 +113,10 @@ pub struct ThemesSummary {
     pub load_id: Option<String>,
     /// Rows written, by table.
     pub rows: BTreeMap<String, u64>,
+    /// The LLM step, when it ran.
+    pub llm: Option<harbor_ai::themes::llm::Review>,
+    /// Themes the LLM step merged into another: `[theme, into]`.
+    pub merged: Vec<(String, String)>,
     /// The themes, best first.
     #[serde(skip)]
     pub grouping: Grouping,
@@ -154,6 +171,13 @@ pub fn themes_traced(
     for (t, n) in &summary.rows {
         *stats.rows.entry(t.clone()).or_default() += n;
     }
+    if let Some(r) = &summary.llm {
+        stats.llm_tokens += r.usage.total();
+        stats.llm_cost_usd += r.cost_usd;
+        if r.usage.requests > 0 {
+            *stats.api_calls.entry("llm".to_owned()).or_default() += r.usage.requests;
+        }
+    }
     stats.details.insert(
         "themes".into(),
         json!({
@@ -162,6 +186,10 @@ pub fn themes_traced(
             "kept_themes": summary.kept_themes,
             "new_themes": summary.new_themes,
             "unthemed": summary.unthemed,
+            "merged": summary.merged.len(),
+            "llm_cached_batches": summary.llm.as_ref().map(|r| r.cached_batches),
+            "llm_sent_batches": summary.llm.as_ref().map(|r| r.sent_batches),
+            "llm_stopped": summary.llm.as_ref().and_then(|r| r.stopped.clone()),
             "load_id": summary.load_id,
         }),
     );
@@ -212,7 +240,25 @@ pub fn themes(
         as_of,
         ..ThemeOptions::default()
     };
-    let grouping = harbor_ai::themes::group(&posts, &existing, opts);
+    let mut grouping = harbor_ai::themes::group(&posts, &existing, opts);
+    let mut review = None;
+    let mut merged = Vec::new();
+    let mut state = PipelineState::default();
+    if args.llm && !grouping.themes.is_empty() {
+        let (reviewer, r) = llm_review(settings, args, pipeline, &grouping)?;
+        for (k, v) in &r.answers {
+            state.set(k.clone(), v.clone());
+        }
+        let (g, m) = harbor_ai::themes::apply_review(&posts, &grouping, &r, opts);
+        if r.stopped.is_none() && r.failed_batches == 0 {
+            for (k, v) in reviewer.settled(&g.themes, &r.names) {
+                state.set(k, v);
+            }
+        }
+        grouping = g;
+        merged = m;
+        review = Some(r);
+    }
     let mut summary = ThemesSummary {
         posts: grouping.posts,
         themes: grouping.themes.len(),
@@ -222,24 +268,45 @@ pub fn themes(
         seconds: grouping.seconds,
         load_id: None,
         rows: BTreeMap::new(),
+        llm: review,
+        merged,
         grouping,
     };
     if summary.grouping.themes.is_empty() {
         return Ok(summary);
     }
     let prov = Provenance {
-        method: "offline".into(),
+        method: if summary.llm.is_some() {
+            format!("offline+llm:{}", settings.score.llm.model)
+        } else {
+            "offline".into()
+        },
         threshold: args.threshold,
         as_of: as_of.or_else(|| posts.iter().filter_map(|p| p.created_utc).reduce(f64::max)),
         updated_at: chrono::Utc::now().timestamp_micros() as f64 / 1e6,
     };
-    let llm_named: HashSet<String> = existing
+    let mut llm_named: HashSet<String> = existing
         .iter()
         .filter(|t| t.name.is_some())
         .map(|t| t.id.clone())
         .collect();
-    let records = store::records(&summary.grouping.themes, &posts, &prov, &llm_named);
-    let (load_id, rows) = load(settings, pipeline, records)?;
+    if let Some(r) = &summary.llm {
+        llm_named.extend(r.names.keys().cloned());
+    }
+    let old_names: std::collections::HashMap<&str, &str> = existing
+        .iter()
+        .filter_map(|t| Some((t.id.as_str(), t.name.as_deref()?)))
+        .collect();
+    let merged: Vec<store::Merged> = summary
+        .merged
+        .iter()
+        .map(|(id, into)| {
+            let name = old_names.get(id.as_str()).copied().unwrap_or_default().to_owned();
+            (id.clone(), into.clone(), name)
+        })
+        .collect();
+    let records = store::records(&summary.grouping.themes, &posts, &prov, &llm_named, &merged);
+    let (load_id, rows) = load(settings, pipeline, records, state)?;
     summary.load_id = Some(load_id);
     summary.rows = rows;
     Ok(summary)
@@ -251,6 +318,7 @@ fn load(
     settings: &Settings,
     pipeline: &mut Pipeline,
     records: Vec<(&'static str, Value)>,
+    state: PipelineState,
 ) -> anyhow::Result<(String, BTreeMap<String, u64>)> {
     let plan = [
         (THEMES, WriteDisposition::Merge, "theme_id"),
@@ -305,7 +373,7 @@ fn load(
                 load_id,
                 &mut rejects,
             )?;
-            Ok((summary, PipelineState::default()))
+            Ok((summary, state))
         })
         .map_err(pipeline_error)?;
     let report = pipeline.load_package(package).map_err(pipeline_error)?;
@@ -316,6 +384,40 @@ fn load(
         }
     }
     Ok((report.load_id, rows))
+}
+
+/// Runs the LLM step over the themes, with the answers of earlier runs (kept in the pipeline state
+/// under `themes:llm:<hash>`) as the cache.
+fn llm_review(
+    settings: &Settings,
+    args: &ThemesArgs,
+    pipeline: &mut Pipeline,
+    grouping: &Grouping,
+) -> anyhow::Result<(
+    harbor_ai::themes::llm::ThemeReviewer,
+    harbor_ai::themes::llm::Review,
+)> {
+    let mut llm = settings.score.llm.clone();
+    llm.apply_env();
+    let reviewer = harbor_ai::themes::llm::ThemeReviewer::new(&llm, &settings.score.prices)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cache: std::collections::HashMap<String, Value> = pipeline
+        .state()
+        .map_err(pipeline_error)?
+        .values
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("themes:llm:"))
+        .collect();
+    let limits = harbor_ai::Limits {
+        max_tokens: args.max_tokens.or(settings.score.max_tokens),
+        max_cost_usd: args.max_cost.or(settings.score.max_cost_usd),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    let review = runtime.block_on(reviewer.review(&grouping.themes, &cache, limits));
+    Ok((reviewer, review))
 }
 
 /// The JSON output: the summary and the top themes (members left out: `/api/v1/themes/{id}` and
@@ -401,6 +503,23 @@ pub fn print_summary(s: &ThemesSummary) {
         "themes: {} problem posts -> {} themes ({} kept, {} new), {} posts in no theme, {:.2} s",
         s.posts, s.themes, s.kept_themes, s.new_themes, s.unthemed, s.seconds
     );
+    if let Some(r) = &s.llm {
+        eprintln!(
+            "  llm: {} batches sent, {} answered from the cache, {} failed; {} names, {} themes merged; \
+             {} prompt + {} completion tokens, ${:.6}",
+            r.sent_batches,
+            r.cached_batches,
+            r.failed_batches,
+            r.names.len(),
+            s.merged.len(),
+            r.usage.prompt_tokens,
+            r.usage.completion_tokens,
+            r.cost_usd
+        );
+        if let Some(why) = &r.stopped {
+            eprintln!("  llm stopped early: {why}; the other themes keep their offline names");
+        }
+    }
     match &s.load_id {
         Some(id) => {
             let rows: Vec<String> = s.rows.iter().map(|(t, n)| format!("{n} {t}")).collect();
