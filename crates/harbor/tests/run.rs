@@ -92,6 +92,17 @@ fn a_rerun_spends_nothing_and_an_edited_post_is_rescored_alone() {
         "a heuristic and an LLM row per problem post"
     );
     assert!(trace["stages"]["collect"].is_number() && trace["stages"]["score"].is_number());
+    // The themes step ran after scoring, over the problem posts, in the same trace.
+    assert_eq!(
+        u(&first["themes"]["posts"]),
+        u(&score["problem_posts"]),
+        "{first}"
+    );
+    assert!(trace["stages"]["themes"].is_number(), "{trace}");
+    assert_eq!(
+        h.count("theme_members") as u64,
+        u(&first["themes"]["posts"]) - u(&first["themes"]["unthemed"])
+    );
 
     // No new posts: zero LLM calls, zero tokens, zero cost, in the summary and in the trace.
     let again = run_llm(&h, &fake, "alpha,beta");
