@@ -5,6 +5,9 @@
 //! 8 weeks), and each post also gets a few words from a Zipf-distributed vocabulary of 50,000
 //! made-up words, so the vocabulary has the long tail of real text and the index is not tiny.
 //!
+//! With `--ndjson FILE` it writes the posts as submissions instead, for the end-to-end case
+//! (`harbor load FILE --table submissions`, then `harbor themes`).
+//!
 //! Run: `cargo run -p harbor --example themes_bench -- --posts 100000` (the dev profile: our crates at
 //! opt-level 1, dependencies at 3; `CARGO_PROFILE_DEV_OPT_LEVEL=3` in front builds ours at 3 too).
 //! It prints a Markdown section for `bench/RESULTS.md`.
@@ -76,6 +79,31 @@ fn main() {
         })
         .collect();
     let gen_s = t0.elapsed().as_secs_f64();
+    // `--ndjson FILE`: write the posts as submissions (for `harbor load` + `harbor themes`) and stop.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(path) = args
+        .iter()
+        .position(|a| a == "--ndjson")
+        .and_then(|i| args.get(i + 1))
+    {
+        let mut out = String::new();
+        for p in &posts {
+            out.push_str(
+                &serde_json::json!({"id": p.id, "name": format!("t3_{}", p.id), "subreddit": p.subreddit,
+                    "title": p.title, "selftext": p.body, "author": p.author, "created_utc": p.created_utc,
+                    "score": 1, "num_comments": 0, "is_problem": true,
+                    "permalink": format!("/r/{}/comments/{}/", p.subreddit, p.id)})
+                .to_string(),
+            );
+            out.push('\n');
+        }
+        if let Err(e) = std::fs::write(path, out) {
+            eprintln!("cannot write {path}: {e}");
+            std::process::exit(1);
+        }
+        eprintln!("wrote {} posts to {path}", posts.len());
+        return;
+    }
     let rss_before = peak_rss_mb().unwrap_or(0.0);
 
     let g = group(&posts, &[], ThemeOptions::default());
