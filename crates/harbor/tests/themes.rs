@@ -183,6 +183,22 @@ fn themes_on_duckdb() {
             .collect()
     };
     scenario(&h, None, &count, &members);
+    // A filtered run is printed, never written over the stored themes.
+    let stored = members();
+    let weeks = h.count("theme_weeks");
+    let text = harbor(&h, None, &["themes", "--json", "--subreddit", "sysadmin"]);
+    let filtered: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(filtered["preview"], true);
+    assert!(filtered["load_id"].is_null() && filtered["posts"].as_u64() > Some(0));
+    assert_eq!(members(), stored);
+    assert_eq!(h.count("theme_weeks"), weeks);
+    let refused = h.run(&["themes", "--llm", "--since", "2026-01-01"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     // The table in the terminal.
     let out = h.run(&["themes", "--top", "5"]);
     let table = ok(&out);

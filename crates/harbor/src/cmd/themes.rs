@@ -41,10 +41,11 @@ pub struct ThemesArgs {
     /// Posts a new group needs to become a theme.
     #[arg(long, default_value_t = 3)]
     pub min_posts: usize,
-    /// Only posts created since this UTC date (2025-01-31).
+    /// Only posts created since this UTC date (2025-01-31). A filtered run only prints: the stored
+    /// themes cover every problem post, so a partial view is not written over them.
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
-    /// Only posts of these subreddits (repeatable).
+    /// Only posts of these subreddits (repeatable; like --since, the result is printed, not stored).
     #[arg(long)]
     pub subreddit: Vec<String>,
     /// Group every post, not only problem posts.
@@ -117,6 +118,8 @@ pub struct ThemesSummary {
     pub llm: Option<harbor_ai::themes::llm::Review>,
     /// Themes the LLM step merged into another: `[theme, into]`.
     pub merged: Vec<(String, String)>,
+    /// A filtered run (--since, --subreddit): printed, not stored.
+    pub preview: bool,
     /// The themes, best first.
     #[serde(skip)]
     pub grouping: Grouping,
@@ -209,6 +212,17 @@ pub fn themes(
         }
         .into());
     }
+    if args.llm && (args.since.is_some() || !args.subreddit.is_empty()) {
+        return Err(UserError {
+            message: "--llm cannot be combined with --since or --subreddit".into(),
+            hint: Some(
+                "a filtered run is only printed, so the LLM's answers could not be kept; run `harbor themes --llm` \
+                 over all posts"
+                    .into(),
+            ),
+        }
+        .into());
+    }
     let as_of = args
         .as_of
         .as_deref()
@@ -270,9 +284,10 @@ pub fn themes(
         rows: BTreeMap::new(),
         llm: review,
         merged,
+        preview: args.since.is_some() || !args.subreddit.is_empty(),
         grouping,
     };
-    if summary.grouping.themes.is_empty() {
+    if summary.grouping.themes.is_empty() || summary.preview {
         return Ok(summary);
     }
     let prov = Provenance {
@@ -519,6 +534,10 @@ pub fn print_summary(s: &ThemesSummary) {
         if let Some(why) = &r.stopped {
             eprintln!("  llm stopped early: {why}; the other themes keep their offline names");
         }
+    }
+    if s.preview {
+        eprintln!("  filtered run (--since/--subreddit): printed only, the stored themes are unchanged");
+        return;
     }
     match &s.load_id {
         Some(id) => {
