@@ -65,16 +65,20 @@ pub fn normalize(v: &mut [(u32, f32)]) {
     }
 }
 
-/// Term counts of one document: stem -> weighted count, and the surface words seen.
-type Counts = (HashMap<String, f32>, Vec<(String, String)>);
+/// Surface words seen per stem (each counted once per document), for names.
+type Surface = HashMap<String, HashMap<String, u32>>;
 
-fn count(tok: &Tokenizer, doc: &DocText<'_>) -> Counts {
+/// Term counts of one document, `(stem, weighted count)`; its surface words go to `surface`.
+fn count(tok: &Tokenizer, doc: &DocText<'_>, surface: &mut Surface) -> Vec<(String, f32)> {
     let mut tf: HashMap<String, f32> = HashMap::new();
-    let mut words = Vec::new();
     let mut add = |text: &str, weight: f32| {
         tok.each(text, |stem, word| {
             if !tf.contains_key(&stem) {
-                words.push((stem.clone(), word.to_lowercase()));
+                *surface
+                    .entry(stem.clone())
+                    .or_default()
+                    .entry(word.to_lowercase())
+                    .or_default() += 1;
             }
             *tf.entry(stem).or_default() += weight;
         });
@@ -84,33 +88,58 @@ fn count(tok: &Tokenizer, doc: &DocText<'_>) -> Counts {
     for c in &doc.comments {
         add(c, 0.5);
     }
-    (tf, words)
+    // Sorted, so term ids (given in order of first appearance) are the same in every process.
+    let mut v: Vec<(String, f32)> = tf.into_iter().collect();
+    v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn merge_surface(mut a: Surface, b: Surface) -> Surface {
+    for (stem, words) in b {
+        let into = a.entry(stem).or_default();
+        for (w, n) in words {
+            *into.entry(w).or_default() += n;
+        }
+    }
+    a
 }
 
 impl Corpus {
-    /// Builds the vectors of `docs` (tokenized in parallel).
+    /// Builds the vectors of `docs` (tokenized in parallel; each thread keeps its own surface-word
+    /// counts, merged at the end, so no per-document word list is held).
     pub fn build(docs: &[DocText<'_>]) -> Self {
         let tok = Tokenizer::default();
-        let counts: Vec<Counts> = docs.par_iter().map(|d| count(&tok, d)).collect();
+        let (mut indexed, mut surface_by_stem) = docs
+            .par_iter()
+            .enumerate()
+            .fold(
+                || (Vec::new(), Surface::new()),
+                |(mut v, mut surface), (i, d)| {
+                    v.push((i, count(&tok, d, &mut surface)));
+                    (v, surface)
+                },
+            )
+            .reduce(
+                || (Vec::new(), Surface::new()),
+                |(mut a, sa), (b, sb)| {
+                    a.extend(b);
+                    (a, merge_surface(sa, sb))
+                },
+            );
+        indexed.sort_unstable_by_key(|(i, _)| *i);
+        let counts: Vec<Vec<(String, f32)>> = indexed.into_iter().map(|(_, c)| c).collect();
         let n = docs.len();
         let mut ids: HashMap<String, u32> = HashMap::new();
         let mut stems: Vec<String> = Vec::new();
         let mut df: Vec<u32> = Vec::new();
-        let mut surface: Vec<HashMap<String, u32>> = Vec::new();
-        for (tf, words) in &counts {
-            for stem in tf.keys() {
+        for tf in &counts {
+            for (stem, _) in tf {
                 let id = *ids.entry(stem.clone()).or_insert_with(|| {
                     stems.push(stem.clone());
                     df.push(0);
-                    surface.push(HashMap::new());
                     (stems.len() - 1) as u32
                 });
                 df[id as usize] += 1;
-            }
-            for (stem, word) in words {
-                if let Some(&id) = ids.get(stem) {
-                    *surface[id as usize].entry(word.clone()).or_default() += 1;
-                }
             }
         }
         // The "more than half" rule needs enough documents to mean anything.
@@ -127,7 +156,7 @@ impl Corpus {
             .collect();
         let vectors = counts
             .into_par_iter()
-            .map(|(tf, _)| {
+            .map(|tf| {
                 let mut v: SparseVec = tf
                     .into_iter()
                     .filter_map(|(stem, c)| {
@@ -141,11 +170,13 @@ impl Corpus {
                 v
             })
             .collect();
-        let words = surface
-            .into_iter()
-            .zip(&stems)
-            .map(|(m, stem)| {
-                m.into_iter()
+        let words = stems
+            .iter()
+            .map(|stem| {
+                surface_by_stem
+                    .remove(stem)
+                    .unwrap_or_default()
+                    .into_iter()
                     .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
                     .map(|(w, _)| w)
                     .unwrap_or_else(|| stem.clone())
