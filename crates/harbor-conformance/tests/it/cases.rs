@@ -412,3 +412,77 @@ pub fn frozen_schema(env: Env) {
     env.load(&c, &frozen).expect("load within the contract");
     assert_eq!(env.table("submissions").get("p00002", "title"), "fits");
 }
+
+/// Records wider than the column budget, and objects keyed by ids, load on every destination: the
+/// table stays within the budget and every value can be read back from a column or a JSON column.
+pub fn wide_records(env: Env) {
+    use serde_json::{Map, Value, json};
+    let budget = harbor_core::schema::DEFAULT_MAX_COLUMNS;
+    // An object keyed by ids, and a nested object wider than the budget.
+    let mut votes = Map::new();
+    for i in 0..500 {
+        votes.insert(format!("t3_{i:x}z"), json!({"up": i, "by": format!("u{i}")}));
+    }
+    let mut blob = Map::new();
+    for i in 0..20_000 {
+        blob.insert(format!("key_{i:05}"), json!(i));
+    }
+    let first = format!(
+        "{}\n{}\n",
+        json!({"id": "v1", "title": "votes", "votes": votes}),
+        json!({"id": "b1", "title": "blob", "blob": blob}),
+    );
+    let a = env.write("a.ndjson", &first);
+    let s = env
+        .load(&a, &Run::default())
+        .expect("id-keyed and wide objects load");
+    let notes = s.extract.resolve.wide_notes();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n == "submissions.votes kept as one JSON column: keys look like ids"),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("submissions.blob kept as one JSON column")),
+        "{notes:?}"
+    );
+    let t = env.table("submissions");
+    let parse = |s: String| serde_json::from_str::<Value>(&s).unwrap_or_else(|e| panic!("{e}: {s:.80}"));
+    assert_eq!(parse(t.get("v1", "votes")), Value::Object(votes));
+    assert_eq!(parse(t.get("b1", "blob")), Value::Object(blob));
+    assert!(t.columns.len() < 200, "{} columns", t.columns.len());
+
+    // 2,000 and then 20,000 keys at the top level of a record: columns up to the budget, the rest
+    // in the overflow column.
+    for (name, keys) in [("w2000", 2_000usize), ("w20000", 20_000)] {
+        let mut rec = Map::new();
+        rec.insert("id".into(), json!(name));
+        for i in 0..keys {
+            rec.insert(format!("field_{i:05}"), json!(format!("{name}-{i}")));
+        }
+        let f = env.write(
+            &format!("{name}.ndjson"),
+            &format!("{}\n", Value::Object(rec.clone())),
+        );
+        env.load(&f, &Run::default())
+            .unwrap_or_else(|e| panic!("{keys} keys: {e}"));
+        let t = env.table("submissions");
+        assert!(
+            t.columns.len() <= budget,
+            "{keys} keys: {} columns",
+            t.columns.len()
+        );
+        let overflow = parse(t.get(name, harbor_core::schema::C_OVERFLOW));
+        for (k, v) in rec.iter().filter(|(k, _)| *k != "id") {
+            let in_column = t.has(k) && Some(t.get(name, k).as_str()) == v.as_str();
+            assert!(in_column || overflow.get(k) == Some(v), "{keys} keys: {k} lost");
+        }
+    }
+    let schema = env.dest().stored_schema(PIPELINE).expect("schema");
+    let st = &schema.tables["submissions"];
+    assert_eq!(st.columns.len(), budget);
+    assert!(st.json_paths.values().any(|p| p.column == "votes"));
+}

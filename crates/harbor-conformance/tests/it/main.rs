@@ -60,6 +60,10 @@ macro_rules! conformance {
                 cases::concurrent_processes(support::$dest());
             }
             #[test]
+            fn wide_records() {
+                cases::wide_records(support::$dest());
+            }
+            #[test]
             fn frozen_schema() {
                 cases::frozen_schema(support::$dest());
             }
