@@ -24,10 +24,15 @@ pub fn arrow_type(t: DataType) -> ArrowType {
     }
 }
 
-/// The Arrow field of a column (nullable). JSON columns are plain strings; the destination's table
-/// type (`JSON`, `json`) says they hold JSON.
+/// The Arrow field of a column (nullable). JSON columns are strings carrying Arrow's canonical
+/// `arrow.json` extension type, which the Parquet writer turns into the JSON logical type, so
+/// readers of the files (DuckDB, Spark, pandas) see JSON, not text.
 pub fn arrow_field(name: &str, t: DataType) -> Field {
-    Field::new(name, arrow_type(t), true)
+    let field = Field::new(name, arrow_type(t), true);
+    match t {
+        DataType::Json => field.with_extension_type(arrow_schema::extension::Json::default()),
+        _ => field,
+    }
 }
 
 /// Builds one record batch from a resolved table. Cells already match their column types.

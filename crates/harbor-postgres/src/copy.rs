@@ -36,7 +36,21 @@ enum Col {
     I64(Int64Array),
     F64(Float64Array),
     Str(StringArray),
+    /// JSON text bound for a `jsonb` column (binary format: a version byte, then the text).
+    Jsonb(StringArray),
     Ts(TimestampMicrosecondArray),
+}
+
+/// A column of a COPY: its index in the batch, its logical type, and whether the table column it
+/// goes to is `jsonb` (older tables have `json` columns, which take plain text).
+#[derive(Debug, Clone, Copy)]
+pub struct CopyColumn {
+    /// Index of the column in the batch.
+    pub index: usize,
+    /// Logical type.
+    pub data_type: DataType,
+    /// The target column is `jsonb`.
+    pub jsonb: bool,
 }
 
 /// Casts a batch column to the Arrow type of `t`.
@@ -48,7 +62,7 @@ pub fn cast_column(array: &ArrayRef, t: DataType) -> Result<ArrayRef, arrow::err
     arrow::compute::cast(array, &target)
 }
 
-fn typed(array: &ArrayRef, t: DataType) -> Result<Col, arrow::error::ArrowError> {
+fn typed(array: &ArrayRef, t: DataType, jsonb: bool) -> Result<Col, arrow::error::ArrowError> {
     let a = cast_column(array, t)?;
     let any = a.as_any();
     let wrong = || arrow::error::ArrowError::CastError(format!("column is not {t}"));
@@ -56,6 +70,7 @@ fn typed(array: &ArrayRef, t: DataType) -> Result<Col, arrow::error::ArrowError>
         DataType::Bool => Col::Bool(any.downcast_ref::<BooleanArray>().ok_or_else(wrong)?.clone()),
         DataType::Bigint => Col::I64(any.downcast_ref::<Int64Array>().ok_or_else(wrong)?.clone()),
         DataType::Double => Col::F64(any.downcast_ref::<Float64Array>().ok_or_else(wrong)?.clone()),
+        DataType::Json if jsonb => Col::Jsonb(any.downcast_ref::<StringArray>().ok_or_else(wrong)?.clone()),
         DataType::Text | DataType::Json => {
             Col::Str(any.downcast_ref::<StringArray>().ok_or_else(wrong)?.clone())
         }
@@ -67,17 +82,17 @@ fn typed(array: &ArrayRef, t: DataType) -> Result<Col, arrow::error::ArrowError>
     })
 }
 
-/// Encodes the rows of `batch` as COPY tuples: the columns `cols` (index in the batch, logical
-/// type), then, if `seq` is given, a bigint sequence number per row counting up from it.
+/// Encodes the rows of `batch` as COPY tuples: the columns `cols`, then, if `seq` is given, a
+/// bigint sequence number per row counting up from it.
 pub fn encode_batch(
     batch: &RecordBatch,
-    cols: &[(usize, DataType)],
+    cols: &[CopyColumn],
     mut seq: Option<&mut i64>,
     out: &mut Vec<u8>,
 ) -> Result<(), arrow::error::ArrowError> {
     let arrays: Vec<Col> = cols
         .iter()
-        .map(|(i, t)| typed(batch.column(*i), *t))
+        .map(|c| typed(batch.column(c.index), c.data_type, c.jsonb))
         .collect::<Result<_, _>>()?;
     let nfields = (arrays.len() + usize::from(seq.is_some())) as i16;
     for row in 0..batch.num_rows() {
@@ -99,7 +114,7 @@ fn encode_value(a: &Col, row: usize, out: &mut Vec<u8>) {
         Col::Bool(x) => x.is_null(row),
         Col::I64(x) => x.is_null(row),
         Col::F64(x) => x.is_null(row),
-        Col::Str(x) => x.is_null(row),
+        Col::Str(x) | Col::Jsonb(x) => x.is_null(row),
         Col::Ts(x) => x.is_null(row),
     };
     if null {
@@ -132,6 +147,37 @@ fn encode_value(a: &Col, row: usize, out: &mut Vec<u8>) {
             } else {
                 out.extend_from_slice(&(s.len() as i32).to_be_bytes());
                 out.extend_from_slice(s);
+            }
+        }
+        Col::Jsonb(x) => {
+            let at = out.len();
+            out.extend_from_slice(&0i32.to_be_bytes());
+            out.push(1);
+            push_jsonb_text(x.value(row), out);
+            let len = (out.len() - at - 4) as i32;
+            out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        }
+    }
+}
+
+/// Appends JSON text as `jsonb` accepts it. `jsonb` refuses the escape `\u0000` (text columns drop
+/// NUL characters too), so it is left out; every other escape is copied as it is. The text comes
+/// from serde_json, so it is valid JSON and escapes come in pairs (`\\u0000` is a backslash and
+/// `u0000`, and stays).
+fn push_jsonb_text(text: &str, out: &mut Vec<u8>) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if b[i + 1..].starts_with(b"u0000") => i += 6,
+            b'\\' => {
+                out.extend_from_slice(&b[i..(i + 2).min(b.len())]);
+                i += 2;
+            }
+            0 => i += 1,
+            c => {
+                out.push(c);
+                i += 1;
             }
         }
     }
@@ -294,4 +340,24 @@ fn append_value(b: &mut Builder, v: &[u8], jsonb: bool) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jsonb_text(s: &str) -> String {
+        let mut out = Vec::new();
+        push_jsonb_text(s, &mut out);
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn jsonb_text_leaves_out_nul_escapes_only() {
+        assert_eq!(jsonb_text(r#"{"a":"x\u0000y"}"#), r#"{"a":"xy"}"#);
+        assert_eq!(jsonb_text(r#"{"a":"x\\u0000y"}"#), r#"{"a":"x\\u0000y"}"#);
+        assert_eq!(jsonb_text(r#"{"a":"\\\u0000"}"#), r#"{"a":"\\"}"#);
+        assert_eq!(jsonb_text(r#"{"a":"\u00e9\n\"q\""}"#), r#"{"a":"\u00e9\n\"q\""}"#);
+        assert_eq!(jsonb_text("[1,2]"), "[1,2]");
+    }
 }

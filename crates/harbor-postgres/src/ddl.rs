@@ -26,7 +26,7 @@ pub fn pg_type(t: DataType) -> &'static str {
         DataType::Double => "double precision",
         DataType::Text => "text",
         DataType::Timestamp => "timestamptz",
-        DataType::Json => "json",
+        DataType::Json => "jsonb",
     }
 }
 

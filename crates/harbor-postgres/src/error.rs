@@ -68,6 +68,12 @@ pub fn pg_err(context: impl std::fmt::Display, target: &str, e: postgres::Error)
         d = d.hint(
             "TLS failed: try sslmode=require (no certificate check) or sslmode=disable for a local server",
         );
+    } else if detail.contains("row is too big") || code == Some(SqlState::TOO_MANY_COLUMNS) {
+        d = d.hint(
+            "a Postgres row must fit one 8 KB page, which 400 columns always do: keep the column budget \
+             ([load] max_columns, [tables.X] max_columns) at 400 or less so wider objects go to one JSON \
+             column; a table that is already wider keeps its columns and must be recreated",
+        );
     } else if code == Some(SqlState::DUPLICATE_PSTATEMENT) || detail.contains("prepared statement") {
         d = d.hint("behind a transaction pooler (Supabase port 6543) add ?pooler=transaction to the URL");
     }

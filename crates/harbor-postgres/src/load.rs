@@ -12,7 +12,7 @@ use harbor_core::{DataType, Schema, SchemaChange, TableSchema, WriteDisposition}
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use postgres::Transaction;
 
-use crate::copy::{encode_batch, header, trailer};
+use crate::copy::{CopyColumn, encode_batch, header, trailer};
 use crate::ddl::{
     change_sql, complete_table_sql, describe_change, literal, pk_index, qualified, relax_key_sql,
 };
@@ -354,9 +354,25 @@ impl TableLoad<'_, '_> {
     }
 
     /// COPYs every job file into `into` (the table, or its staging table with a sequence column).
+    /// The `jsonb` columns of the table `into` (a quoted name). JSON columns of tables made
+    /// before harbor used `jsonb` are `json`, and the two take different binary COPY input.
+    fn jsonb_columns(&mut self, into: &str) -> Result<std::collections::HashSet<String>, DestinationError> {
+        let sql = format!(
+            "SELECT CAST(attname AS TEXT) FROM pg_attribute WHERE attrelid = to_regclass({}) \
+             AND attnum > 0 AND NOT attisdropped AND atttypid = CAST('jsonb' AS regtype)",
+            literal(into)
+        );
+        let rows = crate::destination::rows(self.tx, &sql).map_err(self.err("column types"))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect())
+    }
+
     fn copy_jobs(&mut self, into: &str, jobs: &[&Job], with_seq: bool) -> Result<u64, DestinationError> {
         let mut seq = 0i64;
         let mut total = 0;
+        let jsonb = self.jsonb_columns(into)?;
         for job in jobs {
             let io = |what: &str, e: &dyn std::fmt::Display| {
                 DestinationError::new(format!("cannot {what} job file {}: {e}", job.path.display()))
@@ -368,7 +384,7 @@ impl TableLoad<'_, '_> {
                 .build()
                 .map_err(|e| io("read", &e))?;
             let arrow_schema = reader.schema();
-            let mut cols: Vec<(usize, DataType)> = Vec::new();
+            let mut cols: Vec<CopyColumn> = Vec::new();
             let mut names: Vec<String> = Vec::new();
             for (i, f) in arrow_schema.fields().iter().enumerate() {
                 let Some(c) = self.table.column(f.name()) else {
@@ -379,7 +395,11 @@ impl TableLoad<'_, '_> {
                         self.table.name
                     )));
                 };
-                cols.push((i, c.data_type));
+                cols.push(CopyColumn {
+                    index: i,
+                    data_type: c.data_type,
+                    jsonb: c.data_type == DataType::Json && jsonb.contains(f.name().as_str()),
+                });
                 names.push(q(f.name()));
             }
             if with_seq {

@@ -449,11 +449,27 @@ pub fn wide_records(env: Env) {
             .any(|n| n.starts_with("submissions.blob kept as one JSON column")),
         "{notes:?}"
     );
+    assert_eq!(
+        json_column_type(&env, "submissions", "votes"),
+        env.json_type_name()
+    );
     let t = env.table("submissions");
     let parse = |s: String| serde_json::from_str::<Value>(&s).unwrap_or_else(|e| panic!("{e}: {s:.80}"));
     assert_eq!(parse(t.get("v1", "votes")), Value::Object(votes));
     assert_eq!(parse(t.get("b1", "blob")), Value::Object(blob));
     assert!(t.columns.len() < 200, "{} columns", t.columns.len());
+
+    // A NUL character inside a JSON column (Postgres' jsonb refuses the escape, its text columns
+    // refuse the byte): the record loads everywhere, the NUL dropped where the engine cannot keep it.
+    let mut nul = Map::new();
+    for i in 0..10 {
+        nul.insert(format!("t3_{i}n"), json!({"by": format!("a\u{0}b{i}")}));
+    }
+    let f = env.write("nul.ndjson", &format!("{}\n", json!({"id": "n1", "votes": nul})));
+    env.load(&f, &Run::default()).expect("a NUL inside JSON loads");
+    let got = parse(env.table("submissions").get("n1", "votes"));
+    let by = got["t3_3n"]["by"].as_str().unwrap_or_default().to_owned();
+    assert!(by == "a\u{0}b3" || by == "ab3", "{by:?}");
 
     // 2,000 and then 20,000 keys at the top level of a record: columns up to the budget, the rest
     // in the overflow column.
@@ -485,4 +501,38 @@ pub fn wide_records(env: Env) {
     let st = &schema.tables["submissions"];
     assert_eq!(st.columns.len(), budget);
     assert!(st.json_paths.values().any(|p| p.column == "votes"));
+}
+
+/// How the destination stores the column `column` of `table`: its SQL type on DuckDB and
+/// Postgres, the Parquet logical type of the column in every data file on Parquet.
+fn json_column_type(env: &Env, table: &str, column: &str) -> String {
+    if let crate::support::Target::Parquet(lake) = &env.target {
+        let mut types = std::collections::BTreeSet::new();
+        for file in crate::support::parquet_files(lake) {
+            let reader = parquet::file::reader::SerializedFileReader::new(
+                std::fs::File::open(&file).expect("open data file"),
+            )
+            .expect("parquet file");
+            use parquet::file::reader::FileReader;
+            let schema = reader.metadata().file_metadata().schema_descr_ptr();
+            for c in schema.columns() {
+                if c.name() == column && file.to_string_lossy().contains(table) {
+                    types.insert(format!("{:?}", c.logical_type_ref()));
+                }
+            }
+        }
+        assert!(!types.is_empty(), "no data file of {table} has {column}");
+        return types.into_iter().collect::<Vec<_>>().join(",");
+    }
+    let rows = env
+        .dest()
+        .query_json(&format!(
+            "SELECT CAST(data_type AS VARCHAR) AS t FROM information_schema.columns \
+             WHERE table_name = '{table}' AND column_name = '{column}' AND table_schema = current_schema()"
+        ))
+        .expect("column type");
+    rows.first()
+        .and_then(|r| r["t"].as_str())
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -70,6 +70,15 @@ impl Env {
         Table::read(&out)
     }
 
+    /// The name the destination's catalog gives a JSON column.
+    pub fn json_type_name(&self) -> &'static str {
+        match self.target {
+            Target::DuckDb(_) => "JSON",
+            Target::Postgres(_) => "jsonb",
+            Target::Parquet(_) => "Some(Json)",
+        }
+    }
+
     pub fn counts(&self) -> Vec<(String, u64)> {
         let mut c = self.dest().table_counts().expect("table counts");
         c.sort();
@@ -243,4 +252,22 @@ pub fn snapshot(env: &Env) -> Snapshot {
             (t, n, rows)
         })
         .collect()
+}
+
+/// Every `.parquet` file under `dir`, at any depth.
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }
