@@ -98,6 +98,36 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// The client of the chat-completions endpoint in `settings`: base URL checked, timeout and
+    /// retry policy taken from them, counters at zero.
+    pub(crate) fn for_settings(settings: &crate::config::LlmSettings) -> crate::error::Result<Self> {
+        let base = settings.base_url.trim_end_matches('/');
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(crate::error::Error::Config(format!(
+                "LLM base URL {base:?} must start with http:// or https://"
+            )));
+        }
+        let url = format!("{base}/chat/completions");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(settings.timeout_secs.max(1)))
+            .build()
+            .map_err(|source| crate::error::Error::Client {
+                url: url.clone(),
+                source,
+            })?;
+        Ok(Self {
+            http,
+            url,
+            key: settings.api_key.clone(),
+            retry: Retry {
+                max_retries: settings.max_retries,
+                min_delay: Duration::from_millis(settings.min_delay_ms),
+                max_delay: Duration::from_millis(settings.max_delay_ms),
+            },
+            stats: Arc::default(),
+        })
+    }
+
     async fn attempt(&self, body: &Value) -> Result<Reply, CallError> {
         let mut req = self
             .http

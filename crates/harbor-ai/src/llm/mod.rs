@@ -7,21 +7,19 @@ pub(crate) mod client;
 mod prompt;
 mod stats;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::analysis::{Analysis, Outcome, Usage, final_score, now_secs, simplicity};
 use crate::config::{LlmSettings, StructuredMode};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pii::Masker;
 use crate::post::Post;
 use crate::price::{Price, PriceTable};
 use crate::scorer::{ScoreFuture, Scorer};
 pub use answer::{parse as parse_answer, schema};
-use client::{Client, Retry};
+use client::Client;
 pub use prompt::Prompt;
 pub use stats::LlmStats;
 
@@ -46,32 +44,8 @@ impl LlmScorer {
     /// masking is on) is applied to every text before it is sent.
     pub fn new(settings: &LlmSettings, prices: &PriceTable, masker: Option<Masker>) -> Result<Self> {
         let prompt = Prompt::load(&settings.prompt)?;
-        let base = settings.base_url.trim_end_matches('/');
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(Error::Config(format!(
-                "LLM base URL {base:?} must start with http:// or https://"
-            )));
-        }
-        let url = format!("{base}/chat/completions");
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(settings.timeout_secs.max(1)))
-            .build()
-            .map_err(|source| Error::Client {
-                url: url.clone(),
-                source,
-            })?;
         Ok(Self {
-            client: Client {
-                http,
-                url,
-                key: settings.api_key.clone(),
-                retry: Retry {
-                    max_retries: settings.max_retries,
-                    min_delay: Duration::from_millis(settings.min_delay_ms),
-                    max_delay: Duration::from_millis(settings.max_delay_ms),
-                },
-                stats: Arc::default(),
-            },
+            client: Client::for_settings(settings)?,
             id: format!("llm:{}:{}", settings.model, prompt.version),
             prompt,
             price: prices.price(&settings.model),

@@ -8,8 +8,6 @@
 //! like scoring; themes of batches not sent keep their offline names.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -19,8 +17,8 @@ use super::stats::Theme;
 use crate::analysis::Usage;
 use crate::budget::{Budget, Limits};
 use crate::config::LlmSettings;
-use crate::error::{Error, Result};
-use crate::llm::client::{Client, Retry};
+use crate::error::Result;
+use crate::llm::client::Client;
 use crate::price::{Price, PriceTable};
 
 /// Version of the prompt below; part of every cache key.
@@ -108,32 +106,8 @@ pub fn request_text(batch: &[&Theme]) -> String {
 impl ThemeReviewer {
     /// A reviewer for the endpoint in `settings`.
     pub fn new(settings: &LlmSettings, prices: &PriceTable) -> Result<Self> {
-        let base = settings.base_url.trim_end_matches('/');
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(Error::Config(format!(
-                "LLM base URL {base:?} must start with http:// or https://"
-            )));
-        }
-        let url = format!("{base}/chat/completions");
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(settings.timeout_secs.max(1)))
-            .build()
-            .map_err(|source| Error::Client {
-                url: url.clone(),
-                source,
-            })?;
         Ok(Self {
-            client: Client {
-                http,
-                url,
-                key: settings.api_key.clone(),
-                retry: Retry {
-                    max_retries: settings.max_retries,
-                    min_delay: Duration::from_millis(settings.min_delay_ms),
-                    max_delay: Duration::from_millis(settings.max_delay_ms),
-                },
-                stats: Arc::default(),
-            },
+            client: Client::for_settings(settings)?,
             model: settings.model.clone(),
             temperature: settings.temperature,
             max_answer_tokens: settings.max_answer_tokens.max(256) * 4,
