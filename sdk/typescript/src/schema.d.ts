@@ -639,7 +639,7 @@ export interface components {
              */
             best_score?: number | null;
             /** @description Example posts: `[{"post_id", "subreddit", "title", "url", "quote"}]`. */
-            examples: Record<string, never>;
+            examples: Record<string, never>[];
             /** @description Oldest post (RFC 3339). */
             first_seen?: string | null;
             /**
@@ -671,7 +671,7 @@ export interface components {
             /** @description Posts in each of the last 12 weeks, oldest first (a sparkline). */
             recent_weeks: number[];
             /** @description Posts per subreddit, most first (`[{"subreddit", "posts"}]`). */
-            subreddit_counts: Record<string, never>;
+            subreddit_counts: Record<string, never>[];
             /**
              * Format: int64
              * @description Subreddits with posts in the theme.

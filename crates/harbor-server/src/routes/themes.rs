@@ -49,7 +49,7 @@ pub struct Theme {
     /// Subreddits with posts in the theme.
     pub subreddits: Option<i64>,
     /// Posts per subreddit, most first (`[{"subreddit", "posts"}]`).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<Object>)]
     pub subreddit_counts: Option<serde_json::Value>,
     /// Posts in the last 4 weeks (up to the newest post's week).
     pub posts_last_4w: Option<i64>,
@@ -62,7 +62,7 @@ pub struct Theme {
     /// Posts in each of the last 12 weeks, oldest first (a sparkline).
     pub recent_weeks: Vec<i64>,
     /// Example posts: `[{"post_id", "subreddit", "title", "url", "quote"}]`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<Object>)]
     pub examples: Option<serde_json::Value>,
     /// Oldest post (RFC 3339).
     pub first_seen: Option<String>,
