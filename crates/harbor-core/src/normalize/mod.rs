@@ -4,6 +4,7 @@
 //! [`FlatChunk`] (parallel, no schema access) flattens records into cells keyed by raw paths;
 //! [`resolve`] (sequential, in input order) names and types the columns against the [`crate::Schema`].
 
+mod budget;
 mod flatten;
 mod resolve;
 mod shape;
