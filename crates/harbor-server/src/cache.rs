@@ -1,8 +1,9 @@
 //! Answers of the heavy list endpoints, shared between identical requests.
 //!
-//! On DuckDB the server holds the file open read-write, so no other process can change the data
-//! while it runs: the data changes only when the server itself writes (a run it started, a cutover
-//! change). On Postgres other processes load too, and the server notices their commits in
+//! On DuckDB the server owns the file, so no other process can change the data while it runs: the
+//! data changes only when the server itself writes (a run it started, a cutover change, a call of
+//! another harbor command through its socket, after which the binary calls [`crate::db::Db::invalidate`]).
+//! On Postgres other processes load too, and the server notices their commits in
 //! `_harbor_loads` within [`crate::db::EXTERNAL_CHECK`]. Every such change moves the *generation*
 //! on, and an answer is reused only while the generation it was computed under is still current
 //! and for at most [`TTL`]. Identical requests

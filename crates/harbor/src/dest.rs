@@ -89,18 +89,78 @@ fn shared_duckdb(path: &std::path::Path) -> Option<anyhow::Result<DuckDbDestinat
     (*p == canonical(path)).then(|| dest.try_clone().map_err(crate::output::dest_error))
 }
 
-/// Opens a DuckDB destination, or clones the shared handle when this process holds that file.
-fn open_duckdb(path: &std::path::Path, settings: &Settings) -> anyhow::Result<DuckDbDestination> {
-    if let Some(dest) = shared_duckdb(path) {
-        return dest;
+/// How this process reaches a DuckDB file.
+enum DuckAccess {
+    /// It holds the file (opened now, or the handle `harbor serve` shares in this process).
+    Local(DuckDbDestination),
+    /// Another process, `harbor serve`, holds it and runs this process's calls (see `crate::proxy`).
+    Served(crate::proxy::client::Client),
+}
+
+/// Whether a DuckDB error says another process holds the file.
+fn is_lock_error(text: &str) -> bool {
+    text.contains("Could not set lock") || text.contains("Conflicting lock")
+}
+
+/// A server that has just started may not listen yet when its file is already locked.
+fn connect_soon(path: &std::path::Path) -> anyhow::Result<Option<crate::proxy::client::Client>> {
+    for _ in 0..10 {
+        if let Some(c) = crate::proxy::client::connect(path).map_err(crate::output::dest_error)? {
+            return Ok(Some(c));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    DuckDbDestination::open(path, &duckdb_options(settings)).map_err(crate::output::dest_error)
+    Ok(None)
+}
+
+/// The lock error with a hint that says what is true: the holder is not a `harbor serve` (none
+/// answers on the socket), so this command cannot go through it.
+fn locked_error(path: &std::path::Path, message: String) -> anyhow::Error {
+    crate::output::UserError {
+        message,
+        hint: Some(format!(
+            "another process has {} open and DuckDB allows one process per file; no harbor serve answers \
+             on {}, so this command cannot go through a server: wait for that process to finish, then run \
+             the command again",
+            path.display(),
+            crate::proxy::socket_path(path).display()
+        )),
+    }
+    .into()
+}
+
+/// Reaches a DuckDB file: the handle this process shares, the server that owns the file, or the
+/// file itself.
+fn reach_duckdb(path: &std::path::Path, settings: &Settings) -> anyhow::Result<DuckAccess> {
+    if let Some(dest) = shared_duckdb(path) {
+        return Ok(DuckAccess::Local(dest?));
+    }
+    if let Some(client) = crate::proxy::client::connect(path).map_err(crate::output::dest_error)? {
+        return Ok(DuckAccess::Served(client));
+    }
+    match DuckDbDestination::open(path, &duckdb_options(settings)) {
+        Ok(dest) => Ok(DuckAccess::Local(dest)),
+        Err(e) if is_lock_error(&e.message) => match connect_soon(path)? {
+            Some(client) => Ok(DuckAccess::Served(client)),
+            None => Err(locked_error(path, e.message)),
+        },
+        Err(e) => Err(crate::output::dest_error(e)),
+    }
+}
+
+/// Opens a DuckDB destination: a clone of the shared handle when this process holds that file, the
+/// server that owns it, or the file.
+fn open_duckdb(path: &std::path::Path, settings: &Settings) -> anyhow::Result<Box<dyn Destination>> {
+    Ok(match reach_duckdb(path, settings)? {
+        DuckAccess::Local(dest) => Box::new(dest),
+        DuckAccess::Served(client) => Box::new(crate::proxy::client::ProxyDestination::new(client)),
+    })
 }
 
 /// Opens the destination the settings name.
 pub fn open(settings: &Settings) -> anyhow::Result<Box<dyn Destination>> {
     match DestinationUrl::parse(&settings.destination)? {
-        DestinationUrl::DuckDb(path) => Ok(Box::new(open_duckdb(&path, settings)?)),
+        DestinationUrl::DuckDb(path) => open_duckdb(&path, settings),
         DestinationUrl::Postgres(url) => Ok(Box::new(
             harbor_postgres::PostgresDestination::open(&url).map_err(crate::output::dest_error)?,
         )),
@@ -124,7 +184,21 @@ pub fn open_ops(settings: &Settings) -> anyhow::Result<Box<dyn harbor_ops::store
                     dest.describe(),
                 )))
             }
-            None => Ok(Box::new(harbor_ops::store::DuckStore::open(&path)?)),
+            None => {
+                if let Some(client) =
+                    crate::proxy::client::connect(&path).map_err(crate::output::dest_error)?
+                {
+                    return Ok(Box::new(crate::proxy::client::ProxyStore::new(client)));
+                }
+                match harbor_ops::store::DuckStore::open(&path) {
+                    Ok(store) => Ok(Box::new(store)),
+                    Err(e) if is_lock_error(&e.to_string()) => match connect_soon(&path)? {
+                        Some(client) => Ok(Box::new(crate::proxy::client::ProxyStore::new(client))),
+                        None => Err(locked_error(&path, e.to_string())),
+                    },
+                    Err(e) => Err(e.into()),
+                }
+            }
         },
         DestinationUrl::Postgres(url) => Ok(Box::new(harbor_ops::store::PgStore::connect(&url)?)),
         DestinationUrl::Parquet(dir) => {
@@ -155,12 +229,20 @@ pub fn open_with_ops(
     settings: &Settings,
 ) -> anyhow::Result<(Box<dyn Destination>, Box<dyn harbor_ops::store::SqlStore>)> {
     match DestinationUrl::parse(&settings.destination)? {
-        DestinationUrl::DuckDb(path) => {
-            let dest = open_duckdb(&path, settings)?;
-            let conn = dest.connection().try_clone()?;
-            let ops = harbor_ops::store::DuckStore::from_connection(conn, dest.describe());
-            Ok((Box::new(dest), Box::new(ops)))
-        }
+        DestinationUrl::DuckDb(path) => match reach_duckdb(&path, settings)? {
+            DuckAccess::Local(dest) => {
+                let conn = dest.connection().try_clone()?;
+                let ops = harbor_ops::store::DuckStore::from_connection(conn, dest.describe());
+                Ok((Box::new(dest), Box::new(ops)))
+            }
+            DuckAccess::Served(client) => {
+                let ops = client.another().map_err(crate::output::dest_error)?;
+                Ok((
+                    Box::new(crate::proxy::client::ProxyDestination::new(client)),
+                    Box::new(crate::proxy::client::ProxyStore::new(ops)),
+                ))
+            }
+        },
         DestinationUrl::Postgres(_) | DestinationUrl::Parquet(_) => {
             let dest = open(settings)?;
             Ok((dest, open_ops(settings)?))

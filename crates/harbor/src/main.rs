@@ -4,6 +4,7 @@ mod cmd;
 mod collect_print;
 mod dest;
 mod output;
+mod proxy;
 mod runlock;
 mod settings;
 mod traced;

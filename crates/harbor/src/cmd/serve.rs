@@ -127,8 +127,39 @@ struct Backend {
     metrics: Arc<harbor_server::MetricsRenderer>,
 }
 
+/// Opens the file the server will own, saying plainly when another process holds it.
+fn open_owned(settings: &Settings, path: &std::path::Path) -> anyhow::Result<DuckDbDestination> {
+    if let Some(other) = crate::proxy::client::connect(path).map_err(dest_error)? {
+        return Err(crate::output::UserError {
+            message: format!(
+                "harbor serve (pid {}) already serves {}",
+                other.pid(),
+                path.display()
+            ),
+            hint: Some("stop that server first, or serve another file".into()),
+        }
+        .into());
+    }
+    DuckDbDestination::open(path, &crate::dest::duckdb_options(settings)).map_err(|e| {
+        if e.message.contains("Could not set lock") || e.message.contains("Conflicting lock") {
+            crate::output::UserError {
+                message: e.message,
+                hint: Some(
+                    "another process (a harbor command that is running) has the file open, and DuckDB allows \
+                     one process per file: start the server when it has finished; while the server runs, \
+                     other harbor commands on the file go through it"
+                        .into(),
+                ),
+            }
+            .into()
+        } else {
+            dest_error(e)
+        }
+    })
+}
+
 fn duckdb_backend(settings: &Settings, path: &std::path::Path, pool: usize) -> anyhow::Result<Backend> {
-    let dest = DuckDbDestination::open(path, &crate::dest::duckdb_options(settings)).map_err(dest_error)?;
+    let dest = open_owned(settings, path)?;
     // Scheduled runs execute in this process on clones of this handle (DuckDB admits one process).
     crate::dest::share_duckdb(path, dest.try_clone().map_err(dest_error)?);
     let db = harbor_server::db::Db::new(dest.connection(), pool)?;
@@ -168,8 +199,13 @@ fn postgres_backend(url: &str, pool: usize) -> anyhow::Result<Backend> {
 
 pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     let pool = |default: usize| settings.serve.pool_size.unwrap_or(default).max(1);
+    let mut owned = None;
     let (backend, pool) = match DestinationUrl::parse(&settings.destination)? {
-        DestinationUrl::DuckDb(path) => (duckdb_backend(settings, &path, pool(4))?, pool(4)),
+        DestinationUrl::DuckDb(path) => {
+            let backend = duckdb_backend(settings, &path, pool(4))?;
+            owned = Some(path);
+            (backend, pool(4))
+        }
         DestinationUrl::Postgres(url) => (postgres_backend(&url, pool(16))?, pool(16)),
         DestinationUrl::Parquet(_) => {
             return Err(crate::output::UserError {
@@ -242,8 +278,28 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         }
         let listener = harbor_server::bind(&bind).await?;
         let addr = listener.local_addr().context("listener address")?;
+        // Other harbor commands on the file reach it through this process (see `crate::proxy`).
+        let socket = match (&owned, &duck) {
+            (Some(path), Some(d)) => {
+                let st = Arc::clone(&state);
+                let on_write: crate::proxy::server::OnWrite = Arc::new(move || st.db.invalidate());
+                Some(crate::proxy::server::ProxyServer::start(
+                    path,
+                    d.try_clone().map_err(dest_error)?,
+                    &format!("http://{addr}"),
+                    on_write,
+                )?)
+            }
+            _ => None,
+        };
         println!("http://{addr}");
         eprintln!("serving the API and dashboard for {described} on http://{addr} (Ctrl-C stops)");
+        if let Some(s) = &socket {
+            eprintln!(
+                "other harbor commands on this file run through the server ({})",
+                s.socket().display()
+            );
+        }
         let stop = Arc::new(AtomicBool::new(false));
         if let Some(s) = scheduler {
             s.spawn(stop.clone())
@@ -251,6 +307,8 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         }
         harbor_server::serve(listener, state, harbor_server::shutdown_signal()).await?;
         stop.store(true, Ordering::Relaxed);
+        // No new calls from other commands; those running end first.
+        drop(socket);
         // The database handle closes after the last request, so the file is consistent on exit.
         drop(duck);
         anyhow::Ok(())
