@@ -85,6 +85,8 @@ pub struct Run {
     pub force: bool,
     /// Keeps completed load packages on disk.
     pub keep_packages: bool,
+    /// Input bytes per package (`None`: the default), to split a load into several packages.
+    pub package_bytes: Option<u64>,
 }
 
 /// Loads NDJSON lines of `file` as `submissions` into `target`, with `workdir` holding the packages.
@@ -126,6 +128,9 @@ pub fn load_with(
         disposition: run.disposition,
         force: run.force,
         max_rejects: None,
+        package_bytes: run
+            .package_bytes
+            .unwrap_or(harbor_pipeline::DEFAULT_PACKAGE_BYTES),
     };
     let mut p = Pipeline::open(
         PipelineOptions {

@@ -66,7 +66,10 @@ pub enum Error {
     },
     /// More records were rejected than the run allows; nothing was loaded.
     #[error(
-        "{rejects} of {records} records were rejected ({limit}); nothing was loaded (package {load_id} discarded){}",
+        "{rejects} of {records} records were rejected ({limit}); {} (package {load_id} discarded){}",
+        if *committed_packages == 0 { "nothing was loaded".to_owned() } else {
+            format!("the {committed_packages} earlier package(s) of this run stay committed and the next run resumes after them")
+        },
         .rejects_path.as_ref().map(|p| format!("; the rejected records are in {}", p.display())).unwrap_or_default()
     )]
     TooManyRejects {
@@ -80,6 +83,8 @@ pub enum Error {
         load_id: String,
         /// The rejects file.
         rejects_path: Option<PathBuf>,
+        /// Packages of the same run committed before the limit was passed.
+        committed_packages: u64,
     },
     /// `harbor packages`: no pending or failed package has this id.
     #[error("no pending or failed package {load_id} in {store}")]

@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use crossbeam_channel::bounded;
 use harbor_core::Schema;
@@ -18,7 +17,7 @@ use harbor_core::schema::C_CONTENT_HASH;
 use harbor_parquet::JobWriteOptions;
 
 use crate::error::{Error, Result};
-use crate::input::{Payload, RawRecord, read_file};
+use crate::input::{Payload, RawRecord};
 use crate::rejects::RejectSink;
 
 /// Options of the extract stage.
@@ -98,35 +97,30 @@ pub struct ExtractSummary {
     pub unchanged: u64,
 }
 
-type Parsed = (u64, FlatChunk, Bad, u64);
-
-/// Reads `inputs`, normalizes them and writes job files into `writer`. `schema` grows as needed.
-pub fn extract(
-    inputs: &[PathBuf],
-    writer: &mut PackageWriter,
-    schema: &mut Schema,
-    opts: &ExtractOptions,
-    load_id: &str,
-    rejects: &mut RejectSink,
-    bytes_read: Arc<AtomicU64>,
-) -> Result<ExtractSummary> {
-    let read = move |emit: &mut dyn FnMut(RawRecord) -> bool| -> Result<u64> {
-        let mut records = 0u64;
-        for (i, path) in inputs.iter().enumerate() {
-            let mut open = true;
-            read_file(path, i as u32, bytes_read.clone(), |rec| {
-                records += 1;
-                open = emit(rec);
-                open
-            })?;
-            if !open {
-                break;
-            }
+impl ExtractSummary {
+    /// Adds the summary of one more package of the same run.
+    pub fn absorb(&mut self, other: ExtractSummary) {
+        self.records += other.records;
+        for (t, n) in other.rows {
+            *self.rows.entry(t).or_default() += n;
         }
-        Ok(records)
-    };
-    extract_records(read, writer, schema, opts, load_id, rejects)
+        let (r, o) = (&mut self.resolve, other.resolve);
+        r.new_columns.extend(o.new_columns);
+        r.new_tables.extend(o.new_tables);
+        r.discarded_rows += o.discarded_rows;
+        r.discarded_values += o.discarded_values;
+        r.json_columns.extend(o.json_columns);
+        for (t, paths) in o.overflowed {
+            r.overflowed.entry(t).or_default().extend(paths);
+        }
+        self.rejects += other.rejects;
+        self.more_stubs += other.more_stubs;
+        self.package_bytes += other.package_bytes;
+        self.unchanged += other.unchanged;
+    }
 }
+
+type Parsed = (u64, FlatChunk, Bad, u64);
 
 /// Normalizes the records that `read` emits (in order; `emit` returns false when extraction stopped)
 /// and writes job files into `writer`. The common core of every source: files, dumps, API pages.

@@ -3,12 +3,13 @@
 //! normalize workers.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use harbor_core::normalize::SourceRef;
+pub use harbor_dumps::Position;
 
 use crate::error::{Error, Result};
 
@@ -118,38 +119,87 @@ pub fn read_file(
     path: &Path,
     file_index: u32,
     bytes_read: Arc<AtomicU64>,
-    mut emit: impl FnMut(RawRecord) -> bool,
+    emit: impl FnMut(RawRecord) -> bool,
 ) -> Result<u64> {
-    let format = InputFormat::detect(path)?;
-    let file = File::open(path).map_err(|source| Error::Input {
+    read_file_from(path, file_index, Position::default(), u64::MAX, bytes_read, emit).map(|r| r.records)
+}
+
+/// Where one [`read_file_from`] call stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileRead {
+    /// Records emitted.
+    pub records: u64,
+    /// The position after the last line consumed (whole lines only).
+    pub end: Position,
+    /// Whether the whole file has been consumed.
+    pub at_end: bool,
+}
+
+/// Reads the records of one file from `start` on and passes them to `emit` in order, stopping after
+/// the line that brings the uncompressed bytes consumed by this call to `budget` or more (a
+/// document is always read whole). Line numbers stay those of the whole file.
+///
+/// Plain files seek to `start.offset`; zstd files are decoded from the beginning and the first
+/// `start.offset` bytes skipped without parsing. A start past the end of the file (it changed since
+/// the position was stored) is an [`Error::CorruptInput`].
+pub fn read_file_from(
+    path: &Path,
+    file_index: u32,
+    start: Position,
+    budget: u64,
+    bytes_read: Arc<AtomicU64>,
+    mut emit: impl FnMut(RawRecord) -> bool,
+) -> Result<FileRead> {
+    let io = |source| Error::Input {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let format = InputFormat::detect(path)?;
+    let mut file = File::open(path).map_err(io)?;
+    let changed = || Error::CorruptInput {
+        path: path.to_owned(),
+        lines: start.line,
+        message: format!(
+            "the file is shorter than the stored load position (line {}, byte {}); it changed since; \
+             use --force to load it from the beginning",
+            start.line, start.offset
+        ),
+        committed_before: true,
+    };
+    if format == InputFormat::Ndjson && start.offset > 0 {
+        if start.offset > file.metadata().map_err(io)?.len() {
+            return Err(changed());
+        }
+        file.seek(SeekFrom::Start(start.offset)).map_err(io)?;
+        bytes_read.fetch_add(start.offset, Ordering::Relaxed);
+    }
     let counted = Counting {
         inner: file,
         count: bytes_read,
     };
-    let reader: Box<dyn BufRead> = match format {
+    let mut reader: Box<dyn BufRead> = match format {
         InputFormat::NdjsonZstd => {
-            let mut dec = zstd::stream::read::Decoder::new(counted).map_err(|source| Error::Input {
-                path: path.to_owned(),
-                source,
-            })?;
-            dec.window_log_max(31).map_err(|source| Error::Input {
-                path: path.to_owned(),
-                source,
-            })?;
+            let mut dec = zstd::stream::read::Decoder::new(counted).map_err(io)?;
+            dec.window_log_max(31).map_err(io)?;
             Box::new(BufReader::with_capacity(1 << 20, dec))
         }
         _ => Box::new(BufReader::with_capacity(1 << 20, counted)),
     };
     if format == InputFormat::Document {
+        if start.line > 0 {
+            // A document is one record: a stored position means it was loaded whole.
+            return Ok(FileRead {
+                records: 0,
+                end: start,
+                at_end: true,
+            });
+        }
         let mut bytes = Vec::new();
-        let mut reader = reader;
-        reader.read_to_end(&mut bytes).map_err(|source| Error::Input {
-            path: path.to_owned(),
-            source,
-        })?;
+        reader.read_to_end(&mut bytes).map_err(io)?;
+        let end = Position {
+            line: 1,
+            offset: bytes.len() as u64,
+        };
         emit(RawRecord::bytes(
             bytes,
             SourceRef {
@@ -157,9 +207,27 @@ pub fn read_file(
                 line: 1,
             },
         ));
-        return Ok(1);
+        return Ok(FileRead {
+            records: 1,
+            end,
+            at_end: true,
+        });
     }
-    read_lines(path, file_index, reader, format, emit)
+    if format == InputFormat::NdjsonZstd && start.offset > 0 {
+        let skipped =
+            std::io::copy(&mut (&mut reader).take(start.offset), &mut std::io::sink()).map_err(|e| {
+                Error::CorruptInput {
+                    path: path.to_owned(),
+                    lines: 0,
+                    message: e.to_string(),
+                    committed_before: true,
+                }
+            })?;
+        if skipped < start.offset {
+            return Err(changed());
+        }
+    }
+    read_lines(path, file_index, reader, format, start, budget, emit)
 }
 
 fn read_lines(
@@ -167,17 +235,28 @@ fn read_lines(
     file_index: u32,
     mut reader: Box<dyn BufRead>,
     format: InputFormat,
+    start: Position,
+    budget: u64,
     mut emit: impl FnMut(RawRecord) -> bool,
-) -> Result<u64> {
-    let mut line_no = 0u64;
+) -> Result<FileRead> {
+    let mut pos = start;
+    let mut records = 0u64;
     loop {
+        if pos.offset - start.offset >= budget {
+            let at_end = matches!(reader.fill_buf(), Ok(b) if b.is_empty());
+            return Ok(FileRead {
+                records,
+                end: pos,
+                at_end,
+            });
+        }
         let mut buf = Vec::with_capacity(4096);
         let n = match reader.read_until(b'\n', &mut buf) {
             Ok(n) => n,
             Err(e) if format == InputFormat::NdjsonZstd => {
                 return Err(Error::CorruptInput {
                     path: path.to_owned(),
-                    lines: line_no,
+                    lines: pos.line,
                     message: e.to_string(),
                     committed_before: false,
                 });
@@ -190,23 +269,33 @@ fn read_lines(
             }
         };
         if n == 0 {
-            return Ok(line_no);
+            return Ok(FileRead {
+                records,
+                end: pos,
+                at_end: true,
+            });
         }
-        line_no += 1;
+        pos.line += 1;
+        pos.offset += n as u64;
         while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
             buf.pop();
         }
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        records += 1;
         if !emit(RawRecord::bytes(
             buf,
             SourceRef {
                 file: file_index,
-                line: line_no,
+                line: pos.line,
             },
         )) {
-            return Ok(line_no);
+            return Ok(FileRead {
+                records,
+                end: pos,
+                at_end: false,
+            });
         }
     }
 }

@@ -1,11 +1,9 @@
-//! A pipeline: its working directory, lock, package store and destination, and the load-files run.
+//! A pipeline: its working directory, lock, package store and destination; recovery and packages.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-use std::time::Instant;
 
 use harbor_core::destination::{Destination, LoadReport};
 use harbor_core::package::{
@@ -14,12 +12,9 @@ use harbor_core::package::{
 use harbor_core::state::PipelineState;
 use harbor_core::testhook::pause_point;
 use harbor_core::{Schema, WriteDisposition};
-use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::extract::{ExtractOptions, ExtractSummary, extract};
-use crate::input::canonical;
-use crate::rejects::RejectSink;
+use crate::extract::ExtractSummary;
 
 /// Where and how a pipeline runs.
 #[derive(Debug, Clone)]
@@ -125,89 +120,6 @@ impl PackageNotices {
     }
 }
 
-/// Options of one `load` run.
-#[derive(Debug, Clone, Default)]
-pub struct LoadFilesOptions {
-    /// Extraction and normalization.
-    pub extract: ExtractOptions,
-    /// Overrides the write disposition of the root tables in this run.
-    pub disposition: Option<WriteDisposition>,
-    /// Load files again even if the state says they were loaded.
-    pub force: bool,
-    /// Refuse the load (nothing committed, the package discarded) when more records than this
-    /// were rejected; `None`: no limit.
-    pub max_rejects: Option<RejectLimit>,
-}
-
-/// How many rejected records a load accepts (`harbor load --max-rejects`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum RejectLimit {
-    /// Refused only when every record read was rejected (and at least one was read).
-    AllRejected,
-    /// At most this many rejects.
-    Count(u64),
-    /// At most this percentage of the records read.
-    Percent(f64),
-}
-
-impl RejectLimit {
-    /// Parses `100` or `5%`.
-    pub fn parse(s: &str) -> std::result::Result<RejectLimit, String> {
-        let s = s.trim();
-        if let Some(p) = s.strip_suffix('%') {
-            let v: f64 = p
-                .trim()
-                .parse()
-                .map_err(|_| format!("`{s}` is not a percentage (expected e.g. 5%)"))?;
-            if !(0.0..=100.0).contains(&v) {
-                return Err(format!("`{s}`: a percentage between 0% and 100%"));
-            }
-            return Ok(RejectLimit::Percent(v));
-        }
-        s.parse()
-            .map(RejectLimit::Count)
-            .map_err(|_| format!("`{s}` is neither a count (100) nor a percentage (5%)"))
-    }
-
-    /// Whether `rejects` of `records` read exceed the limit.
-    pub fn exceeded(self, rejects: u64, records: u64) -> bool {
-        match self {
-            RejectLimit::AllRejected => records > 0 && rejects >= records,
-            RejectLimit::Count(n) => rejects > n,
-            RejectLimit::Percent(p) => records > 0 && (rejects as f64) * 100.0 > p * records as f64,
-        }
-    }
-}
-
-impl std::fmt::Display for RejectLimit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RejectLimit::AllRejected => f.write_str("by default a load fails when every record is rejected"),
-            RejectLimit::Count(n) => write!(f, "--max-rejects {n}"),
-            RejectLimit::Percent(p) => write!(f, "--max-rejects {p}%"),
-        }
-    }
-}
-
-/// What one run did.
-#[derive(Debug, Default)]
-pub struct RunSummary {
-    /// Extraction.
-    pub extract: ExtractSummary,
-    /// The destination's report, if a package was loaded.
-    pub load: Option<LoadReport>,
-    /// Packages left by an earlier, interrupted run and loaded first.
-    pub recovered: Vec<LoadReport>,
-    /// Inputs skipped because they were loaded before.
-    pub skipped: Vec<PathBuf>,
-    /// The rejects file, if any record was rejected.
-    pub rejects_path: Option<PathBuf>,
-    /// Seconds spent extracting+normalizing and loading.
-    pub seconds: (f64, f64),
-    /// Packages left alone (other destination) or set aside (failed too often).
-    pub packages: PackageNotices,
-}
-
 impl Pipeline {
     /// Opens the pipeline: takes its lock and discards half-written packages.
     pub fn open(opts: PipelineOptions, dest: Box<dyn Destination>) -> Result<Self> {
@@ -263,6 +175,11 @@ impl Pipeline {
     /// The destination.
     pub fn destination(&mut self) -> &mut dyn Destination {
         self.dest.as_mut()
+    }
+
+    /// `<workdir>/<name>`: the pipeline's lock, packages and rejects files.
+    pub(crate) fn pipeline_dir(&self) -> PathBuf {
+        self.opts.workdir.join(&self.opts.name)
     }
 
     /// Pipeline name.
@@ -423,11 +340,31 @@ impl Pipeline {
             &str,
         ) -> Result<(ExtractSummary, PipelineState)>,
     {
+        self.build_package_part(source, disposition, false, f)
+    }
+
+    /// [`Pipeline::build_package`] for one part of a run split into several packages: a
+    /// `continuation` (every package after the first) appends where the run's disposition says
+    /// replace, so a later part does not wipe the rows of the earlier ones.
+    pub(crate) fn build_package_part<F>(
+        &mut self,
+        source: &str,
+        disposition: Option<WriteDisposition>,
+        continuation: bool,
+        f: F,
+    ) -> Result<(Package, ExtractSummary)>
+    where
+        F: FnOnce(
+            &mut harbor_core::package::PackageWriter,
+            &mut Schema,
+            &str,
+        ) -> Result<(ExtractSummary, PipelineState)>,
+    {
         let load_id = new_load_id();
         let mut schema = self.schema()?;
         let mut writer = self.store.begin(&load_id)?;
         let (summary, state) = f(&mut writer, &mut schema, &load_id)?;
-        let tables = plans(&schema, &summary.rows, disposition)?;
+        let tables = plans(&schema, &summary.rows, disposition, continuation)?;
         let manifest = PackageManifest {
             load_id,
             pipeline: self.opts.name.clone(),
@@ -442,87 +379,6 @@ impl Pipeline {
         pause_point("package");
         Ok((package, summary))
     }
-
-    /// `harbor load`: files in, one package, one transaction.
-    pub fn load_files(
-        &mut self,
-        files: &[PathBuf],
-        opts: &LoadFilesOptions,
-        bytes_read: Arc<AtomicU64>,
-    ) -> Result<RunSummary> {
-        let mut run = RunSummary {
-            recovered: self.recover()?,
-            ..Default::default()
-        };
-        let state = self.state()?;
-        let mut todo = Vec::new();
-        let mut new_state = PipelineState::default();
-        for f in files {
-            let meta = std::fs::metadata(f).map_err(|source| Error::Input {
-                path: f.clone(),
-                source,
-            })?;
-            let key = format!("file:{}", canonical(f).display());
-            let fingerprint = json!({"size": meta.len(), "mtime": mtime(&meta)});
-            if !opts.force && state.get(&key) == Some(&fingerprint) {
-                run.skipped.push(f.clone());
-                continue;
-            }
-            new_state.set(key, fingerprint);
-            todo.push(f.clone());
-        }
-        if todo.is_empty() {
-            run.packages = self.package_notices();
-            return Ok(run);
-        }
-        let t0 = Instant::now();
-        let mut extract_opts = opts.extract.clone();
-        if matches!(opts.disposition, None | Some(WriteDisposition::Merge))
-            && extract_opts.skip_hashes.is_none()
-        {
-            extract_opts.skip_hashes = self.known_content()?;
-        }
-        let rejects_dir = self.opts.workdir.join(&self.opts.name).join("rejects");
-        let source = describe_inputs(&todo);
-        let mut rejects_path = None;
-        let (package, summary) =
-            self.build_package(&source, opts.disposition, |writer, schema, load_id| {
-                let mut rejects =
-                    RejectSink::new(rejects_dir.join(format!("{load_id}.ndjson")), todo.clone());
-                let summary = extract(
-                    &todo,
-                    writer,
-                    schema,
-                    &extract_opts,
-                    load_id,
-                    &mut rejects,
-                    bytes_read,
-                )?;
-                rejects_path = rejects.finish().map(Path::to_path_buf);
-                pause_point("extract");
-                Ok((summary, new_state))
-            })?;
-        if let Some(limit) = opts.max_rejects
-            && limit.exceeded(summary.rejects, summary.records)
-        {
-            let load_id = package.manifest.load_id.clone();
-            package.remove()?;
-            return Err(Error::TooManyRejects {
-                rejects: summary.rejects,
-                records: summary.records,
-                limit: limit.to_string(),
-                load_id,
-                rejects_path,
-            });
-        }
-        let t1 = Instant::now();
-        run.load = Some(self.load_package(package)?);
-        run.extract = summary;
-        run.rejects_path = rejects_path;
-        run.seconds = ((t1 - t0).as_secs_f64(), t1.elapsed().as_secs_f64());
-        run.packages = self.package_notices();
-        Ok(run)
-    }
 }
 
 /// Table plans for the tables that got rows, parents before children.
@@ -530,6 +386,7 @@ fn plans(
     schema: &Schema,
     rows: &BTreeMap<String, u64>,
     disposition: Option<WriteDisposition>,
+    continuation: bool,
 ) -> Result<Vec<TablePlan>> {
     let mut out = Vec::new();
     for (name, n) in rows {
@@ -537,7 +394,10 @@ fn plans(
             continue;
         };
         let root = schema.tables.get(&t.root).unwrap_or(t);
-        let d = disposition.unwrap_or(root.disposition);
+        let d = match disposition.unwrap_or(root.disposition) {
+            WriteDisposition::Replace if continuation => WriteDisposition::Append,
+            d => d,
+        };
         if d == WriteDisposition::Merge && root.primary_key.is_none() {
             return Err(Error::Core(harbor_core::Error::Package {
                 path: PathBuf::new(),
@@ -603,7 +463,7 @@ pub fn is_repeated(printed: &str, cause: &str) -> bool {
     }
 }
 
-fn mtime(meta: &std::fs::Metadata) -> u64 {
+pub(crate) fn mtime(meta: &std::fs::Metadata) -> u64 {
     meta.modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
@@ -611,7 +471,7 @@ fn mtime(meta: &std::fs::Metadata) -> u64 {
         .unwrap_or(0)
 }
 
-fn describe_inputs(files: &[PathBuf]) -> String {
+pub(crate) fn describe_inputs(files: &[PathBuf]) -> String {
     let names: Vec<String> = files.iter().take(5).map(|f| f.display().to_string()).collect();
     let more = files.len().saturating_sub(5);
     if more > 0 {
@@ -627,22 +487,7 @@ fn chrono_now() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{RejectLimit, is_repeated};
-
-    #[test]
-    fn reject_limits_parse_and_compare() {
-        assert_eq!(RejectLimit::parse("10"), Ok(RejectLimit::Count(10)));
-        assert_eq!(RejectLimit::parse("2.5%"), Ok(RejectLimit::Percent(2.5)));
-        assert!(RejectLimit::parse("ten").is_err());
-        assert!(RejectLimit::parse("150%").is_err());
-        assert!(RejectLimit::AllRejected.exceeded(4005, 4005));
-        assert!(!RejectLimit::AllRejected.exceeded(4004, 4005));
-        assert!(!RejectLimit::AllRejected.exceeded(0, 0));
-        assert!(RejectLimit::Count(0).exceeded(1, 10));
-        assert!(!RejectLimit::Count(1).exceeded(1, 10));
-        assert!(RejectLimit::Percent(10.0).exceeded(2, 10));
-        assert!(!RejectLimit::Percent(10.0).exceeded(1, 10));
-    }
+    use super::is_repeated;
 
     #[test]
     fn repeated_causes_are_recognized_through_driver_prefixes() {

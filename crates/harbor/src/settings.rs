@@ -94,6 +94,10 @@ pub struct LoadSettings {
     /// A package that failed this many times with the same non-transient error is set aside
     /// (`harbor packages list`) and later runs go on without it.
     pub max_package_attempts: u32,
+    /// `harbor load` input per package (`64MB`, `1GB`, bytes): a larger input becomes several
+    /// packages, each committed with the file position it reached, so memory stays bounded and a
+    /// killed load resumes after the last committed package.
+    pub package_size: String,
 }
 
 impl Default for LoadSettings {
@@ -106,6 +110,7 @@ impl Default for LoadSettings {
             keep_packages: false,
             max_columns: harbor_core::schema::DEFAULT_MAX_COLUMNS,
             max_package_attempts: harbor_pipeline::DEFAULT_MAX_ATTEMPTS,
+            package_size: format!("{}MB", harbor_pipeline::DEFAULT_PACKAGE_BYTES >> 20),
         }
     }
 }

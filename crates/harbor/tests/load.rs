@@ -309,6 +309,102 @@ fn killed_loads_recover_to_exactly_the_clean_result() {
     }
 }
 
+/// `[load] package_size` splits a large input into packages, each committed with its file
+/// position: a load SIGKILLed between two packages resumes after the last committed one and ends
+/// with every row exactly once; a bad size is a user error naming the setting.
+#[test]
+fn split_load_killed_between_packages_resumes_exactly_once() {
+    let data = synthetic_submissions(0, 3000);
+    let split = [("HARBOR_LOAD__PACKAGE_SIZE", "400KB")];
+    let clean = Harbor::new();
+    let input = clean.write("subs.ndjson", &data);
+    let args = [
+        "load",
+        input.to_str().unwrap_or_default(),
+        "--table",
+        "submissions",
+        "--json",
+    ];
+    let out = clean.run_env(&args, &split);
+    let summary: Value = serde_json::from_str(&ok(&out)).expect("json summary");
+    let packages = summary["load_ids"].as_array().map_or(0, Vec::len);
+    assert!(packages >= 3, "{summary}");
+    assert_eq!(summary["rows"]["submissions"], 3000, "{summary}");
+    let expected = table_digest(&clean);
+    let one = Harbor::new();
+    let input_one = one.write("subs.ndjson", &data);
+    ok(&one.run(&[
+        "load",
+        input_one.to_str().unwrap_or_default(),
+        "--table",
+        "submissions",
+    ]));
+    assert_eq!(
+        table_digest(&one),
+        expected,
+        "split and whole loads give the same rows"
+    );
+
+    let h = Harbor::new();
+    let input = h.write("subs.ndjson", &data);
+    let args = [
+        "load",
+        input.to_str().unwrap_or_default(),
+        "--table",
+        "submissions",
+        "--json",
+    ];
+    let point = "load:committed:2";
+    let mut env = split.to_vec();
+    env.push(("HARBOR_TEST_PAUSE_AT", point));
+    let mut child = h
+        .command(&args, &env)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn harbor");
+    common::wait_for_pause(&mut child, point);
+    let _ = Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let committed = h.count("submissions");
+    assert!(
+        committed > 0 && committed < 3000,
+        "{committed} rows before the rerun"
+    );
+    let out = h.run_env(&args, &split);
+    let summary: Value = serde_json::from_str(&ok(&out)).expect("json summary");
+    assert_eq!(
+        summary["resumed_files"].as_array().map_or(0, Vec::len),
+        1,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["load_ids"].as_array().map_or(0, Vec::len),
+        packages - 2,
+        "{summary}"
+    );
+    assert_eq!(table_digest(&h), expected, "after a kill between packages");
+    let loads: i64 = h.query("SELECT count(*) FROM _harbor_loads");
+    assert_eq!(loads, packages as i64);
+    let out = h.run_env(&args, &split);
+    let summary: Value = serde_json::from_str(&ok(&out)).expect("json summary");
+    assert_eq!(
+        summary["skipped_files"].as_array().map_or(0, Vec::len),
+        1,
+        "{summary}"
+    );
+    assert_eq!(table_digest(&h), expected, "third run");
+
+    let bad = h.run_env(&args, &[("HARBOR_LOAD__PACKAGE_SIZE", "lots")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("[load] package_size"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
+
 #[test]
 fn records_identical_to_stored_ones_are_skipped_and_changed_ones_merge() {
     let h = Harbor::new();

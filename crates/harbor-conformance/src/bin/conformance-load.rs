@@ -1,6 +1,7 @@
-//! `conformance-load TARGET WORKDIR FILE`: one conformance pipeline run in its own process, so the
-//! kill case of the suite can SIGKILL it at a pause point (`HARBOR_TEST_PAUSE_AT`). Exits 0 when the
-//! load succeeded, 1 with the error on stderr otherwise.
+//! `conformance-load TARGET WORKDIR FILE [PACKAGE_BYTES]`: one conformance pipeline run in its own
+//! process, so the kill cases of the suite can SIGKILL it at a pause point (`HARBOR_TEST_PAUSE_AT`).
+//! `PACKAGE_BYTES` splits the load into packages of that much input. Exits 0 when the load
+//! succeeded, 1 with the error on stderr otherwise.
 
 use std::path::PathBuf;
 
@@ -8,11 +9,15 @@ use harbor_conformance::{Run, Target, load_with};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [target, workdir, file] = args.as_slice() else {
-        eprintln!(
-            "usage: conformance-load TARGET WORKDIR FILE (TARGET: duckdb:PATH | postgres:URL | parquet:PATH)"
-        );
-        std::process::exit(2);
+    let (target, workdir, file, package_bytes) = match args.as_slice() {
+        [t, w, f] => (t, w, f, None),
+        [t, w, f, n] if n.parse::<u64>().is_ok() => (t, w, f, n.parse().ok()),
+        _ => {
+            eprintln!(
+                "usage: conformance-load TARGET WORKDIR FILE [PACKAGE_BYTES] (TARGET: duckdb:PATH | postgres:URL | parquet:PATH)"
+            );
+            std::process::exit(2);
+        }
     };
     let Some(target) = Target::from_arg(target) else {
         eprintln!("unknown target {target}");
@@ -29,7 +34,10 @@ fn main() {
         dest,
         &PathBuf::from(workdir),
         &PathBuf::from(file),
-        &Run::default(),
+        &Run {
+            package_bytes,
+            ..Run::default()
+        },
     ) {
         eprintln!("load failed: {e}");
         std::process::exit(1);

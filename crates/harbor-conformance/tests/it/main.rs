@@ -48,6 +48,14 @@ macro_rules! conformance {
                 cases::exactly_once_after_a_kill(support::$dest);
             }
             #[test]
+            fn split_load_matches_one_package() {
+                cases::split_load_matches_one_package(support::$dest);
+            }
+            #[test]
+            fn split_load_resumes_after_a_kill() {
+                cases::split_load_resumes_after_a_kill(support::$dest);
+            }
+            #[test]
             fn replaces() {
                 cases::replaces(support::$dest());
             }

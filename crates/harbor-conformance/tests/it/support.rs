@@ -208,11 +208,20 @@ pub fn count(counts: &[(String, u64)], table: &str) -> u64 {
 /// Runs the load of `file` in a `conformance-load` process (same target, the scratch dir's `work`
 /// directory) paused at `point`, and kills it there with SIGKILL.
 pub fn kill_load_at(env: &Env, file: &Path, point: &str) {
+    kill_split_load_at(env, file, point, None)
+}
+
+/// [`kill_load_at`] for a load split into packages of `package_bytes` of input.
+pub fn kill_split_load_at(env: &Env, file: &Path, point: &str, package_bytes: Option<u64>) {
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_conformance-load"))
-        .arg(env.target.to_arg())
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_conformance-load"));
+    cmd.arg(env.target.to_arg())
         .arg(env.path().join("work"))
-        .arg(file)
+        .arg(file);
+    if let Some(n) = package_bytes {
+        cmd.arg(n.to_string());
+    }
+    let mut child = cmd
         .env("HARBOR_TEST_PAUSE_AT", point)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -138,6 +138,11 @@ pub(crate) fn record(traced: &mut crate::traced::Traced, s: &RunSummary, bytes: 
             .details
             .insert("load_id".into(), serde_json::Value::String(load.load_id.clone()));
     }
+    if s.load_ids.len() > 1 {
+        stats
+            .details
+            .insert("load_ids".into(), serde_json::json!(s.load_ids));
+    }
     if !s.skipped.is_empty() {
         stats
             .details
@@ -156,11 +161,16 @@ pub fn options(
 ) -> anyhow::Result<LoadFilesOptions> {
     let mut extract = crate::cmd::pii::extract_options(settings)?;
     extract.normalize.routing = Routing { default_table: table };
+    let package_bytes = harbor_pipeline::parse_size(&settings.load.package_size).map_err(|e| UserError {
+        message: format!("[load] package_size: {e}"),
+        hint: Some("set it to a size such as 64MB or 1GB (harbor.toml or HARBOR_LOAD__PACKAGE_SIZE)".into()),
+    })?;
     Ok(LoadFilesOptions {
         extract,
         disposition: disposition.and_then(WriteDisposition::parse),
         force,
         max_rejects: None,
+        package_bytes,
     })
 }
 
@@ -168,6 +178,8 @@ fn summary_json(s: &RunSummary, dest: &str, secs: f64) -> serde_json::Value {
     serde_json::json!({
         "destination": dest,
         "load_id": s.load.as_ref().map(|l| l.load_id.clone()),
+        "load_ids": s.load_ids,
+        "resumed_files": s.resumed.iter().map(|(f, line)| serde_json::json!({"file": f, "after_line": line})).collect::<Vec<_>>(),
         "records": s.extract.records,
         "unchanged_records": s.extract.unchanged,
         "rows": s.load.as_ref().map(|l| l.rows.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()),
@@ -202,12 +214,26 @@ fn print_summary(s: &RunSummary, dest: &str, secs: f64) {
     for f in &s.skipped {
         eprintln!("skipped {} (already loaded; --force loads it again)", f.display());
     }
+    for (f, line) in &s.resumed {
+        eprintln!(
+            "resumed {} after line {line} (committed by an interrupted run)",
+            f.display()
+        );
+    }
     crate::cmd::packages::print_notices(&s.packages);
     let Some(load) = &s.load else {
         eprintln!("nothing to load");
         return;
     };
-    eprintln!("loaded into {dest} (load {})", load.load_id);
+    if s.load_ids.len() > 1 {
+        eprintln!(
+            "loaded into {dest} ({} packages, last load {})",
+            s.load_ids.len(),
+            load.load_id
+        );
+    } else {
+        eprintln!("loaded into {dest} (load {})", load.load_id);
+    }
     let width = load.rows.iter().map(|(t, _)| t.len()).max().unwrap_or(5).max(5);
     for (t, n) in &load.rows {
         eprintln!("  {t:<width$}  {n:>10} rows");
