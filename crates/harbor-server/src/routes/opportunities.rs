@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 use crate::auth::{Auth, READ};
 use crate::db::{Columns, Dialect, Param, Row, col_or_null, has_col, has_table};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiQuery, decode_offset, encode_offset, page_size};
+use crate::extract::{ApiQuery, decode_cursor, encode_cursor, page_size};
 use crate::model::{Opportunity, OpportunityPage};
 use crate::state::AppState;
 
@@ -124,12 +124,44 @@ pub async fn list(
         .await
 }
 
+/// Where the previous page ended: its last row's ranking key.
+struct After {
+    /// Its final score (`None`: NULL, ranked last).
+    score: Option<f64>,
+    post_id: String,
+    scorer_id: String,
+}
+
+/// The cursor of the page after the row `o`: its score (empty for NULL), post and scorer.
+fn encode_after(o: &Opportunity) -> String {
+    let score = o.final_score.map(|f| f.to_string()).unwrap_or_default();
+    encode_cursor(&[score, o.post_id.clone(), o.scorer_id.clone()])
+}
+
+fn decode_after(cursor: &str) -> Result<After, ApiError> {
+    let bad = || ApiError::invalid("invalid cursor: pass `next_cursor` from the previous page");
+    let mut parts = decode_cursor(cursor, 3)?.into_iter();
+    let (score, post_id, scorer_id) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(s), Some(p), Some(c)) => (s, p, c),
+        _ => return Err(bad()),
+    };
+    let score = match score.as_str() {
+        "" => None,
+        s => Some(s.parse::<f64>().ok().filter(|f| f.is_finite()).ok_or_else(bad)?),
+    };
+    if post_id.is_empty() || post_id.len() > 64 || scorer_id.is_empty() || scorer_id.len() > 200 {
+        return Err(bad());
+    }
+    Ok(After {
+        score,
+        post_id,
+        scorer_id,
+    })
+}
+
 async fn page(st: Arc<AppState>, f: OpportunityFilter) -> Result<OpportunityPage, ApiError> {
     let limit = page_size(f.limit, st.config.default_page, st.config.max_page)?;
-    let offset: u64 = match &f.cursor {
-        Some(c) => decode_offset(c)?,
-        None => 0,
-    };
+    let after = f.cursor.as_deref().map(decode_after).transpose()?;
     if let Some(m) = f.min_score
         && !(0.0..=100.0).contains(&m)
     {
@@ -145,15 +177,23 @@ async fn page(st: Arc<AppState>, f: OpportunityFilter) -> Result<OpportunityPage
             next_cursor: None,
         });
     }
+    let scored = has_col(&cols, "opportunity_analysis", "final_score");
+    if !scored && after.as_ref().is_some_and(|a| a.score.is_some()) {
+        return Err(ApiError::invalid(
+            "invalid cursor: pass `next_cursor` from the previous page",
+        ));
+    }
     let join = if has_table(&cols, "submissions") {
         "LEFT JOIN submissions s ON s.id = o.post_id"
     } else {
-        "LEFT JOIN (SELECT NULL::VARCHAR AS id) s ON false"
+        "LEFT JOIN (SELECT CAST(NULL AS VARCHAR) AS id) s ON false"
     };
     let mut wh: Vec<String> = Vec::new();
     let mut args: Vec<Param> = Vec::new();
     if has_col(&cols, "opportunity_analysis", "status") {
-        wh.push("COALESCE(o.status, 'scored') = 'scored'".into());
+        // Not `COALESCE(status, 'scored') = 'scored'`: Postgres estimates an expression without
+        // statistics at 0.5% of the rows and then sorts every analysis instead of walking the index.
+        wh.push("(o.status = 'scored' OR o.status IS NULL)".into());
     }
     if let Some(sub) = &f.subreddit {
         wh.push(if has_col(&cols, "submissions", "subreddit") {
@@ -164,7 +204,7 @@ async fn page(st: Arc<AppState>, f: OpportunityFilter) -> Result<OpportunityPage
         args.push(Param::Text(sub.clone()));
     }
     if let Some(m) = f.min_score {
-        wh.push(if has_col(&cols, "opportunity_analysis", "final_score") {
+        wh.push(if scored {
             "o.final_score >= ?".into()
         } else {
             "(? IS NULL AND false)".into()
@@ -175,47 +215,95 @@ async fn page(st: Arc<AppState>, f: OpportunityFilter) -> Result<OpportunityPage
         wh.push("o.scorer_id = ?".into());
         args.push(Param::Text(sid.clone()));
     }
-    let order = if has_col(&cols, "opportunity_analysis", "final_score") {
+    let order = if scored {
         "o.final_score DESC NULLS LAST, o.post_id, o.scorer_id"
     } else {
         "o.post_id, o.scorer_id"
     };
+    let later = "(o.post_id > ? OR (o.post_id = ? AND o.scorer_id > ?))";
+    let later_args = |a: &After| {
+        vec![
+            Param::Text(a.post_id.clone()),
+            Param::Text(a.post_id.clone()),
+            Param::Text(a.scorer_id.clone()),
+        ]
+    };
+    // Keyset pages: the rows after the cursor's key. Scored rows come first, by score; a page
+    // that runs out of them continues with the unscored ones (NULL, ranked last), so each part
+    // is one range of the ranking index (Postgres: `opportunity_analysis_hapi_rank`).
+    let mut parts: Vec<(Vec<String>, Vec<Param>)> = Vec::new();
+    match &after {
+        None => parts.push((wh.clone(), args.clone())),
+        Some(a) => match a.score {
+            Some(score) => {
+                let mut w = wh.clone();
+                let mut p = args.clone();
+                w.push(format!("o.final_score <= ? AND (o.final_score < ? OR {later})"));
+                p.extend([Param::Float(score), Param::Float(score)]);
+                p.extend(later_args(a));
+                parts.push((w, p));
+                if f.min_score.is_none() {
+                    let mut w = wh.clone();
+                    w.push("o.final_score IS NULL".into());
+                    parts.push((w, args.clone()));
+                }
+            }
+            None => {
+                let mut w = wh.clone();
+                let mut p = args.clone();
+                if scored {
+                    w.push("o.final_score IS NULL".into());
+                }
+                w.push(later.into());
+                p.extend(later_args(a));
+                parts.push((w, p));
+            }
+        },
+    }
     let d = st.db.dialect();
-    let filter = if wh.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", wh.join(" AND "))
-    };
-    let sql = match d {
-        // The page's row ids first (a top-N over the narrow ranking columns, joined with the posts
-        // only when a subreddit filter needs them), then only their wide rows: joining the page
-        // back on its keys would scan every analysis and post.
-        Dialect::DuckDb => {
-            let inner_join = if f.subreddit.is_some() { join } else { "" };
-            format!(
-                "SELECT {} FROM opportunity_analysis o {join} WHERE o.rowid IN \
-                 (SELECT o.rowid FROM opportunity_analysis o {inner_join} {filter} ORDER BY {order} \
-                 LIMIT {} OFFSET {offset}) ORDER BY {order}",
-                select(&cols, d),
-                limit + 1,
-            )
+    let want = limit as usize + 1;
+    let mut items: Vec<Opportunity> = Vec::new();
+    for (w, p) in parts {
+        if items.len() >= want {
+            break;
         }
-        Dialect::Postgres => format!(
-            "SELECT {} FROM opportunity_analysis o {join} {filter} ORDER BY {order} LIMIT {} OFFSET {offset}",
-            select(&cols, d),
-            limit + 1,
-        ),
-    };
-    let mut items = st
-        .db
-        .query(sql, args)
-        .await?
-        .iter()
-        .map(row)
-        .collect::<Result<Vec<_>, _>>()?;
+        let n = want - items.len();
+        let filter = if w.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", w.join(" AND "))
+        };
+        let sql = match d {
+            // The page's row ids first (a top-N over the narrow ranking columns, joined with the
+            // posts only when a subreddit filter needs them), then only their wide rows.
+            Dialect::DuckDb => {
+                let inner_join = if f.subreddit.is_some() { join } else { "" };
+                format!(
+                    "SELECT {} FROM opportunity_analysis o {join} WHERE o.rowid IN \
+                     (SELECT o.rowid FROM opportunity_analysis o {inner_join} {filter} ORDER BY {order} \
+                     LIMIT {n}) ORDER BY {order}",
+                    select(&cols, d),
+                )
+            }
+            // The page from the ranking index first, then its posts: joining before the limit
+            // would join every analysis. A subreddit filter needs the post inside.
+            Dialect::Postgres if f.subreddit.is_none() => format!(
+                "SELECT {} FROM (SELECT o.* FROM opportunity_analysis o {filter} ORDER BY {order} LIMIT {n}) o \
+                 {join} ORDER BY {order}",
+                select(&cols, d),
+            ),
+            Dialect::Postgres => format!(
+                "SELECT {} FROM opportunity_analysis o {join} {filter} ORDER BY {order} LIMIT {n}",
+                select(&cols, d),
+            ),
+        };
+        for r in st.db.query(sql, p).await?.iter() {
+            items.push(row(r)?);
+        }
+    }
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
-        Some(encode_offset(offset + u64::from(limit)))
+        items.last().map(encode_after)
     } else {
         None
     };

@@ -19,6 +19,7 @@ crate::on_every_engine!(
     unknown_ids_and_routes_are_404,
     submission_detail_has_the_comment_tree,
     opportunities_are_ranked_filtered_and_paginated,
+    opportunity_pages_follow_ties_and_unscored_rows,
     subreddits_status_and_runs,
     post_run_starts_in_background_and_can_be_followed,
     list_answers_are_reused_until_a_run_changes_the_data,
@@ -451,5 +452,63 @@ mod loads_by_other_processes_make_cached_answers_stale {
     #[tokio::test]
     async fn pgbouncer() {
         super::loads_by_other_processes_make_cached_answers_stale(Engine::PgBouncer).await
+    }
+}
+
+/// Keyset pages of the ranking: ties on the score are ordered by post and scorer, unscored rows
+/// (NULL, ranked last) follow the scored ones, and walking the pages gives exactly the ranking.
+async fn opportunity_pages_follow_ties_and_unscored_rows(engine: Engine) {
+    let api = Api::on(engine);
+    api.exec(
+        "UPDATE opportunity_analysis SET final_score = 50 WHERE post_id IN ('p012', 'p015', 'p018', 'p021'); \
+         UPDATE opportunity_analysis SET final_score = NULL WHERE post_id IN ('p024', 'p027', 'p030', 'p033', 'p036'); \
+         INSERT INTO opportunity_analysis (post_id, scorer_id, final_score, status) \
+           VALUES ('p012', 'heuristic-v2', 50, 'scored'), ('p015', 'heuristic-v0', 50, NULL), \
+           ('p027', 'heuristic-v0', NULL, 'scored')",
+    );
+    let expected: Vec<String> = api
+        .scalar(
+            "SELECT string_agg(post_id || '/' || scorer_id, ',' ORDER BY final_score DESC NULLS LAST, post_id, scorer_id) \
+             FROM opportunity_analysis WHERE status = 'scored' OR status IS NULL",
+        )
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert!(expected.len() > 20, "{expected:?}");
+    for limit in [1, 3, 4, 7] {
+        let mut seen = Vec::new();
+        let mut uri = format!("/api/v1/opportunities?limit={limit}");
+        loop {
+            let p = api.get(&uri).await;
+            for o in p["items"].as_array().expect("items") {
+                seen.push(format!(
+                    "{}/{}",
+                    o["post_id"].as_str().expect("post"),
+                    o["scorer_id"].as_str().expect("scorer")
+                ));
+            }
+            match p["next_cursor"].as_str() {
+                Some(c) => uri = format!("/api/v1/opportunities?limit={limit}&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "pages of {limit}");
+    }
+    // A cursor names a place in the ranking, so a filter keeps applying on later pages.
+    let first = api.get("/api/v1/opportunities?limit=2&min_score=50").await;
+    let next = first["next_cursor"]
+        .as_str()
+        .expect("more than two at 50 or above");
+    let rest = api
+        .get(&format!(
+            "/api/v1/opportunities?limit=500&min_score=50&cursor={next}"
+        ))
+        .await;
+    for o in rest["items"].as_array().expect("items") {
+        assert!(o["final_score"].as_f64().expect("scored") >= 50.0, "{o}");
+    }
+    for bad in ["eA", "NTA", "aW5mCnAwMDEKeA", "YWJjCnAwMDEKeA", "MQoKeA"] {
+        let (status, code) = api.error(&format!("/api/v1/opportunities?cursor={bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {code}");
     }
 }

@@ -452,6 +452,18 @@ impl Api {
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
+    /// Runs a statement that changes the data the API reads (and forgets cached answers, as a
+    /// load would).
+    pub fn exec(&self, sql: &str) {
+        match &self.pg {
+            Some(pg) => {
+                pg.psql(sql);
+            }
+            None => self.conn.execute_batch(sql).expect(sql),
+        }
+        self.state.db.invalidate();
+    }
+
     /// One value, as text, from the database the API reads.
     pub fn scalar(&self, sql: &str) -> String {
         match &self.pg {
