@@ -246,7 +246,6 @@ impl RunTrace {
                 r.error = Some(redact_secrets(&e));
             }
         }
-        ensure_table(store)?;
         let s = &r.stats;
         let params: Vec<Value> = vec![
             (&r.run_id).into(),
@@ -287,13 +286,31 @@ impl RunTrace {
              rejects = EXCLUDED.rejects, error = EXCLUDED.error, llm_tokens = EXCLUDED.llm_tokens, \
              llm_cost_usd = EXCLUDED.llm_cost_usd, details = EXCLUDED.details"
         );
-        store.execute(&sql, &params, "complete the _harbor_runs row")?;
+        // The row is an upsert, so writing it again is safe: a run that outlived a database restart
+        // (its connection closed) still gets its final row instead of staying `running`.
+        let write = |store: &mut dyn SqlStore| -> Result<()> {
+            ensure_table(store)?;
+            store.execute(&sql, &params, "complete the _harbor_runs row")?;
+            Ok(())
+        };
+        let mut attempt = 0;
+        while let Err(e) = write(store) {
+            attempt += 1;
+            if attempt == FINISH_ATTEMPTS {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, attempt, "Cannot complete the run trace yet; trying again");
+            std::thread::sleep(std::time::Duration::from_millis(250 << (2 * attempt)));
+        }
         let mut rec = self.record;
         rec.started_at = rfc3339(&rec.started_at);
         rec.finished_at = rec.finished_at.as_deref().map(rfc3339);
         Ok(rec)
     }
 }
+
+/// Tries to write a run's final row: at once, after 1 s, after 4 s more.
+const FINISH_ATTEMPTS: u32 = 3;
 
 /// Marks the `running` traces of a pipeline other than `except` as failed (`interrupted`): their
 /// process ended without finishing them. Call it only while holding the pipeline lock, so no other

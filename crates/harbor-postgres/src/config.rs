@@ -25,7 +25,8 @@ pub struct PgConfig {
     pub user: String,
     /// Password (never printed: see the `Debug` impl and [`PgConfig::describe`]).
     password: Option<String>,
-    /// Host name or IP.
+    /// Host name or IP, or the directory of the server's Unix socket (starts with `/`: given as
+    /// `postgres://user@%2Fvar%2Frun%2Fpostgresql/db` or `?host=/var/run/postgresql`, as libpq takes it).
     pub host: String,
     /// Port (default 5432).
     pub port: u16,
@@ -115,6 +116,7 @@ impl PgConfig {
             },
             None => ("postgres".to_owned(), None),
         };
+        let hostport = percent_decode(hostport);
         let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
             let (h, p) = h
                 .split_once(']')
@@ -123,7 +125,7 @@ impl PgConfig {
         } else {
             match hostport.rsplit_once(':') {
                 Some((h, p)) => (h.to_owned(), p),
-                None => (hostport.to_owned(), ""),
+                None => (hostport.clone(), ""),
             }
         };
         let port = if port.is_empty() {
@@ -161,6 +163,8 @@ impl PgConfig {
             let v = percent_decode(v);
             match k {
                 "schema" | "search_path" => cfg.schema = v,
+                "host" if !v.is_empty() => cfg.host = v,
+                "port" => cfg.port = v.parse().map_err(|_| bad(&shown, format!("bad port `{v}`")))?,
                 "sslmode" => {
                     cfg.sslmode = match v.as_str() {
                         "disable" => SslMode::Disable,
@@ -188,6 +192,15 @@ impl PgConfig {
                 other => return Err(bad(&shown, format!("unknown parameter `{other}`"))),
             }
         }
+        if cfg.host.contains('/') && !cfg.host.starts_with('/') {
+            return Err(bad(
+                &shown,
+                format!(
+                    "host `{}` is neither a host name nor a socket directory (an absolute path)",
+                    cfg.host
+                ),
+            ));
+        }
         if cfg.schema.is_empty() {
             return Err(bad(&shown, "schema is empty"));
         }
@@ -198,7 +211,11 @@ impl PgConfig {
     pub fn describe(&self) -> String {
         let mut s = format!(
             "postgres://{}@{}:{}/{}?schema={}",
-            self.user, self.host, self.port, self.dbname, self.schema
+            self.user,
+            self.host.replace('/', "%2F"),
+            self.port,
+            self.dbname,
+            self.schema
         );
         if self.transaction_pooler {
             s.push_str("&pooler=transaction");
@@ -225,7 +242,10 @@ impl PgConfig {
         if let Some(p) = &self.password {
             c.password(p);
         }
+        // A Unix socket never carries TLS (libpq does not use it there either).
+        let local = self.host.starts_with('/');
         c.ssl_mode(match self.sslmode {
+            _ if local => tokio_postgres::config::SslMode::Disable,
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
             SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
@@ -250,6 +270,19 @@ mod tests {
         assert_eq!(c.schema, "reddit");
         assert!(!format!("{c:?}").contains("p@ss"));
         assert!(!c.describe().contains("p@ss"));
+    }
+
+    #[test]
+    fn unix_socket_directories_as_libpq_takes_them() {
+        let c = PgConfig::parse("postgres://u:pw@%2Fvar%2Frun%2Fpostgresql:5433/db").expect("valid");
+        assert_eq!((c.host.as_str(), c.port), ("/var/run/postgresql", 5433));
+        assert_eq!(
+            c.describe(),
+            "postgres://u@%2Fvar%2Frun%2Fpostgresql:5433/db?schema=public"
+        );
+        let c = PgConfig::parse("postgresql:///db?host=/tmp&port=5444").expect("valid");
+        assert_eq!((c.host.as_str(), c.port, c.dbname.as_str()), ("/tmp", 5444, "db"));
+        assert!(PgConfig::parse("postgres://u@db/x?host=tmp/sock").is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{PgConfig, SslMode};
@@ -53,8 +54,33 @@ impl ServerCertVerifier for AcceptAnyCert {
     }
 }
 
+/// The TLS connector of a destination: rustls for TCP hosts. A Unix socket directory (a host that
+/// starts with `/`) never carries TLS ([`PgConfig`] turns it off there, as libpq does), but the
+/// driver still builds a connector for every host, with an empty name for a socket, which is no
+/// server name: it gets a placeholder name instead of failing the connection.
+#[derive(Clone)]
+pub struct Tls(MakeRustlsConnect);
+
+impl<S> MakeTlsConnect<S> for Tls
+where
+    MakeRustlsConnect: MakeTlsConnect<S>,
+{
+    type Stream = <MakeRustlsConnect as MakeTlsConnect<S>>::Stream;
+    type TlsConnect = <MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect;
+    type Error = <MakeRustlsConnect as MakeTlsConnect<S>>::Error;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<Self::TlsConnect, Self::Error> {
+        let name = if domain.is_empty() || domain.starts_with('/') {
+            "localhost"
+        } else {
+            domain
+        };
+        MakeTlsConnect::<S>::make_tls_connect(&mut self.0, name)
+    }
+}
+
 /// The TLS connector for a mode.
-pub fn tls(mode: SslMode) -> Result<MakeRustlsConnect, DestinationError> {
+pub fn tls(mode: SslMode) -> Result<Tls, DestinationError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -70,7 +96,7 @@ pub fn tls(mode: SslMode) -> Result<MakeRustlsConnect, DestinationError> {
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
             .with_no_client_auth()
     };
-    Ok(MakeRustlsConnect::new(config))
+    Ok(Tls(MakeRustlsConnect::new(config)))
 }
 
 /// Backoff before retry `attempt` (0-based): 0.5 s, 1 s, 2 s, 4 s, then 8 s.
@@ -79,7 +105,7 @@ pub fn backoff(attempt: u32) -> Duration {
 }
 
 /// Connects, retrying transient failures (refused, reset, server starting) with backoff.
-pub fn connect(cfg: &PgConfig, tls: &MakeRustlsConnect) -> Result<Client, DestinationError> {
+pub fn connect(cfg: &PgConfig, tls: &Tls) -> Result<Client, DestinationError> {
     let driver = cfg.driver();
     let mut attempt = 0;
     loop {

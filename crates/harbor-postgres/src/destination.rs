@@ -14,10 +14,9 @@ use harbor_core::schema::C_CONTENT_HASH;
 use harbor_core::state::PipelineState;
 use harbor_core::{Schema, WriteDisposition};
 use postgres::{Client, GenericClient, SimpleQueryMessage};
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::PgConfig;
-use crate::connect::{backoff, connect, tls};
+use crate::connect::{Tls, backoff, connect, tls};
 use crate::ddl::{literal, qualified, quote, system_tables_sql};
 use crate::error::pg_err;
 
@@ -27,7 +26,7 @@ pub type DataTable = (String, Vec<(String, String)>);
 /// A Postgres database (one schema of it) used as a destination.
 pub struct PostgresDestination {
     pub(crate) cfg: PgConfig,
-    tls: MakeRustlsConnect,
+    tls: Tls,
     client: Option<Client>,
     /// Whether the missing `pg_trgm` was reported already (once per process is enough).
     told_trigram: bool,

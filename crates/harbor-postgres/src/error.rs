@@ -62,6 +62,11 @@ pub fn pg_err(context: impl std::fmt::Display, target: &str, e: postgres::Error)
         d = d.hint(
             "the host name does not resolve: check the host in the destination URL and your network/DNS",
         );
+    } else if target.contains("@%2F") && detail.contains("No such file or directory") {
+        d = d.hint(
+            "no server socket in that directory: is the server running, and are the socket directory and \
+             port right (the socket is <directory>/.s.PGSQL.<port>)?",
+        );
     } else if detail.contains("onnection refused") {
         d = d.hint("nothing listens on that host and port: is the server running, and is the port right?");
     } else if detail.contains("TLS") || detail.contains("tls") || detail.contains("certificate") {

@@ -39,5 +39,5 @@ pub mod indexes;
 mod load;
 
 pub use config::{PgConfig, SslMode, redact};
-pub use connect::{open_client, tls};
+pub use connect::{Tls, open_client, tls};
 pub use destination::{DataTable, PostgresDestination};

@@ -153,6 +153,16 @@ fn a_poison_package_is_set_aside_after_three_tries_never_crosses_destinations_an
         ) == 1
     );
 
+    // So do the other commands that open the pipeline, on both sides.
+    let out = pgh(&["score"]);
+    let note = stderr(&out);
+    ok(&out);
+    assert!(note.contains(&format!("failed package {poison}")), "{note}");
+    let out = h.run(&["score"]);
+    let note = stderr(&out);
+    ok(&out);
+    assert!(note.contains(&format!("failed package {poison}")), "{note}");
+
     // show names tables, rows and every attempt.
     let show = ok(&h.run(&["packages", "show", &poison]));
     assert!(
@@ -289,6 +299,15 @@ fn restart_during_copy(pg: &PgCluster, params: &str) -> bool {
         &["load", input, "-t", "submissions"],
         &[("HARBOR_DESTINATION", url.as_str())],
     ));
+    assert_eq!(
+        count(
+            pg,
+            &db,
+            "SELECT count(*) FROM _harbor_runs WHERE status = 'running' OR error LIKE 'interrupted%'"
+        ),
+        0,
+        "the run that outlived the restart completed its own trace (not reaped as interrupted)"
+    );
     let rows = count(pg, &db, "SELECT count(*) FROM submissions");
     let distinct = count(pg, &db, "SELECT count(DISTINCT id) FROM submissions");
     assert_eq!((rows, distinct), (n as i64, n as i64));
@@ -454,4 +473,45 @@ fn a_poison_package_on_duckdb_prints_its_chain_once_and_stops_blocking_after_thr
             std::fs::canonicalize(h.db()).expect("db").display()
         )
     );
+}
+
+#[test]
+fn a_postgres_url_may_name_the_unix_socket_directory_as_libpq_does() {
+    let pg = PgCluster::shared();
+    let tcp = pg.create_database("socket").expect("database");
+    let db = db_name(&tcp);
+    let dir = pg.dir().to_str().expect("utf-8 dir").to_owned();
+    let h = Harbor::new();
+    let input = h.write("s.ndjson", &synthetic_submissions(0, 4));
+    let input = input.to_str().expect("utf-8 path");
+    let encoded = format!(
+        "postgres://postgres:{}@{}:{}/{db}",
+        PgCluster::PASSWORD,
+        dir.replace('/', "%2F"),
+        pg.port()
+    );
+    ok(&h.run_env(
+        &["load", input, "-t", "submissions"],
+        &[("HARBOR_DESTINATION", encoded.as_str())],
+    ));
+    let query_form = format!(
+        "postgres://postgres:{}@/{db}?host={dir}&port={}",
+        PgCluster::PASSWORD,
+        pg.port()
+    );
+    let out = h.run_env(
+        &["status", "--json"],
+        &[("HARBOR_DESTINATION", query_form.as_str())],
+    );
+    let status: Value = serde_json::from_str(&ok(&out)).expect("status json");
+    assert!(status.to_string().contains("submissions"), "{status}");
+    assert_eq!(count(pg, &db, "SELECT count(*) FROM submissions"), 4);
+    // A directory with no server socket: the hint says so (not DNS).
+    let wrong = format!("postgres://postgres@%2Fnonexistent%2Fdir:{}/{db}", pg.port());
+    let e = failed(&h.run_env(
+        &["load", input, "-t", "submissions"],
+        &[("HARBOR_DESTINATION", wrong.as_str())],
+    ));
+    assert!(e.contains("no server socket in that directory"), "{e}");
+    assert!(!e.contains("DNS"), "{e}");
 }

@@ -10,6 +10,9 @@ use crate::redact::redact_url;
 /// A PostgreSQL database.
 pub struct PgStore {
     client: Client,
+    /// To connect again after the server closed the connection (a restart); holds the password,
+    /// so it is never printed (no `Debug`).
+    url: String,
     describe: String,
     /// `SET LOCAL search_path ...` run first in every transaction, when the connection goes through
     /// a transaction pooler (which keeps no session state between transactions).
@@ -48,9 +51,20 @@ impl PgStore {
         };
         Ok(Self {
             client,
+            url: url.to_owned(),
             describe,
             scoped,
         })
+    }
+
+    /// Connects again when the server closed the connection (a restart or failover after an earlier
+    /// statement failed), so one outage does not fail every later statement of a long process.
+    fn live(&mut self) -> Result<()> {
+        if self.client.is_closed() {
+            tracing::info!(store = %self.describe, "The connection was closed; connecting again");
+            *self = Self::connect(&self.url)?;
+        }
+        Ok(())
     }
 
     fn err(&self, what: &str) -> impl Fn(postgres::Error) -> Error + use<> {
@@ -180,6 +194,7 @@ impl SqlStore for PgStore {
     }
 
     fn batch(&mut self, sql: &str, what: &str) -> Result<()> {
+        self.live()?;
         let e = self.err(what);
         match &self.scoped {
             Some(set) => self
@@ -191,6 +206,7 @@ impl SqlStore for PgStore {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value], what: &str) -> Result<u64> {
+        self.live()?;
         let e = self.err(what);
         let scoped = self.scoped.clone();
         let Some(set) = scoped else {
@@ -204,6 +220,7 @@ impl SqlStore for PgStore {
     }
 
     fn query(&mut self, sql: &str, params: &[Value], what: &str) -> Result<Vec<Vec<Value>>> {
+        self.live()?;
         let e = self.err(what);
         let scoped = self.scoped.clone();
         let rows = match scoped {
@@ -228,6 +245,7 @@ impl SqlStore for PgStore {
     }
 
     fn transaction(&mut self, stmts: &[Stmt], what: &str) -> Result<()> {
+        self.live()?;
         let e = self.err(what);
         let scoped = self.scoped.clone();
         let mut tx = self.client.transaction().map_err(&e)?;

@@ -98,6 +98,7 @@ pub fn run(settings: &Settings, args: CollectArgs) -> anyhow::Result<()> {
             full_refresh: args.full_refresh,
         };
         let collected = step.run(settings, opts, &mut pipeline, traced)?;
+        crate::cmd::packages::report(&mut pipeline, traced);
         if args.json {
             println!("{}", collected.json(&destination));
         } else {

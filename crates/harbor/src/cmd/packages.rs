@@ -279,6 +279,14 @@ fn drop_package(settings: &Settings, load_id: &str, yes: bool) -> anyhow::Result
     Ok(())
 }
 
+/// The end of a command that opened the pipeline (`collect`, `run`, `score`, `themes`, `watch`): the
+/// packages it left alone or that sit in `failed/` go into its trace and onto stderr, as `load` does.
+pub(crate) fn report(pipeline: &mut harbor_pipeline::Pipeline, traced: &mut crate::traced::Traced) {
+    let notices = pipeline.package_notices();
+    record_notices(traced, &notices);
+    print_notices(&notices);
+}
+
 /// Puts what a run found about packages into its trace (`_harbor_runs.details`).
 pub(crate) fn record_notices(traced: &mut crate::traced::Traced, n: &PackageNotices) {
     let d = &mut traced.stats().details;

@@ -118,6 +118,7 @@ pub fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<()> {
         } else {
             None
         };
+        crate::cmd::packages::report(&mut pipeline, traced);
         if args.json {
             let v = json!({
                 "run_id": traced.run_id(),

@@ -118,6 +118,7 @@ pub fn run(settings: &Settings, args: ScoreArgs) -> anyhow::Result<()> {
         let mut pipeline = crate::traced::open_pipeline(settings, dest, !args.no_wait, traced)?;
         pipeline.recover().map_err(pipeline_error)?;
         let summary = score_traced(settings, &args, &mut pipeline, traced)?;
+        crate::cmd::packages::report(&mut pipeline, traced);
         if args.json {
             println!("{}", serde_json::to_string_pretty(&summary)?);
         } else {

@@ -168,6 +168,7 @@ pub fn run(settings: &Settings, args: WatchArgs) -> anyhow::Result<()> {
     // Start from the committed cursors (loading what an interrupted watcher left packaged).
     let state = with_pipeline(settings, true, |p| {
         p.recover().map_err(pipeline_error)?;
+        crate::cmd::packages::print_notices(&p.package_notices());
         p.state().map_err(pipeline_error)
     })?
     .context("the pipeline could not be opened")?;
