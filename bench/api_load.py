@@ -280,6 +280,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--connections", type=int, default=200)
     ap.add_argument("--work", type=Path, default=Path("/tmp/h15-api"))
+    ap.add_argument("--data", type=Path, help="the generated submissions file to use (default: made in --work)")
     ap.add_argument("--only", default="duckdb,postgres,pgbench,fastapi")
     ap.add_argument("--keep", action="store_true", help="keep --work (data, databases)")
     ap.add_argument("--no-record", action="store_true")
@@ -287,7 +288,7 @@ def main():
     only = set(a.only.split(","))
     a.work.mkdir(parents=True, exist_ok=True)
     data = a.work / "data"
-    posts = data / f"submissions_{a.submissions}.ndjson"
+    posts = a.data or data / f"submissions_{a.submissions}.ndjson"
     if not posts.exists():
         sh([sys.executable, str(SHARED / "gen_reddit.py"), "--submissions", str(a.submissions), "--comments", "0",
             "--out", str(data)], stdout=subprocess.DEVNULL, timeout=900)

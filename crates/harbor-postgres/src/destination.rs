@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::time::Duration;
 
 use harbor_core::destination::{Destination, DestinationError, IndexInfo, LoadRecord, LoadReport};
 use harbor_core::package::Package;
@@ -56,6 +57,9 @@ pub(crate) fn exec(c: &mut impl GenericClient, sql: &str) -> Result<u64, postgre
     }
     Ok(n)
 }
+
+/// How long a load keeps stepping back for a schema change whose table is busy.
+const LOCK_WAIT_BUDGET: Duration = Duration::from_secs(120);
 
 impl PostgresDestination {
     /// Connects (retrying transient failures) and creates the schema and system tables.
@@ -264,11 +268,27 @@ impl Destination for PostgresDestination {
 
     fn load(&mut self, package: &Package) -> Result<LoadReport, DestinationError> {
         let mut attempt = 0;
+        let started = std::time::Instant::now();
         loop {
             match crate::load::load_once(self, package) {
                 Ok(r) => {
                     self.ensure_api_indexes();
                     return Ok(r);
+                }
+                // A schema change that found its table busy (a long reader): step back so the
+                // readers queued behind it go on, and try again, for up to LOCK_WAIT_BUDGET.
+                Err(e) if crate::error::is_lock_timeout(&e) && started.elapsed() < LOCK_WAIT_BUDGET => {
+                    tracing::info!(load_id = %package.manifest.load_id, "A schema change waits for readers of its table; trying again");
+                    self.reset();
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) if crate::error::is_lock_timeout(&e) => {
+                    return Err(e.hint(format!(
+                        "another session held a lock on the table for more than {} s, so the schema change \
+                         could not run; nothing of this load was committed, and it stays on disk: run the same \
+                         command again (pg_stat_activity shows who holds the table)",
+                        LOCK_WAIT_BUDGET.as_secs()
+                    )));
                 }
                 Err(e) if e.transient && attempt + 1 < self.cfg.load_attempts.max(1) => {
                     // The transaction rolled back with the connection; the package is still on disk.

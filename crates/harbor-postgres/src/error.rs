@@ -17,6 +17,7 @@ pub fn is_transient(e: &postgres::Error) -> bool {
             || code == &SqlState::CANNOT_CONNECT_NOW
             || code == &SqlState::T_R_SERIALIZATION_FAILURE
             || code == &SqlState::T_R_DEADLOCK_DETECTED
+            || code == &SqlState::LOCK_NOT_AVAILABLE
             || code == &SqlState::TOO_MANY_CONNECTIONS;
     }
     // No SQLSTATE: an IO error (refused, reset, timeout) or a TLS/protocol failure.
@@ -39,6 +40,12 @@ fn full_text(e: &(dyn std::error::Error + 'static)) -> String {
         src = x.source();
     }
     s
+}
+
+/// Whether a destination error is a lock wait that gave up (`lock_timeout`, SQLSTATE 55P03): the
+/// transaction rolled back and trying again later may succeed.
+pub fn is_lock_timeout(e: &DestinationError) -> bool {
+    e.message.contains("(55P03)")
 }
 
 /// Converts a driver error, naming what was being done and where (never the password).

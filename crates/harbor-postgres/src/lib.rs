@@ -41,3 +41,4 @@ mod load;
 pub use config::{PgConfig, SslMode, redact};
 pub use connect::{Tls, open_client, tls};
 pub use destination::{DataTable, PostgresDestination};
+pub use load::DDL_LOCK_TIMEOUT;

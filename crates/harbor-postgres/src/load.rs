@@ -22,6 +22,10 @@ use crate::error::pg_err;
 /// Bytes buffered before they are handed to the COPY stream.
 const COPY_CHUNK: usize = 1 << 20;
 
+/// How long a load's schema change waits for a table lock before the load steps back and tries
+/// again (readers queue behind a waiting `ALTER TABLE`, so this bounds how long they can stall).
+pub const DDL_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Loads a package in one transaction. A transient error leaves nothing behind (the transaction is
 /// rolled back with the connection) and can be retried from the package.
 pub fn load_once(d: &mut PostgresDestination, package: &Package) -> Result<LoadReport, DestinationError> {
@@ -73,6 +77,17 @@ pub fn load_once(d: &mut PostgresDestination, package: &Package) -> Result<LoadR
     let changes = m.schema.diff_from(&stored);
     let mut full = stored.clone();
     full.merge(&m.schema);
+    if !changes.is_empty() {
+        // `ALTER TABLE` needs the table's exclusive lock, and while it waits for a reader to finish,
+        // every reader that comes after queues behind it: the API would stall. So the schema
+        // changes wait at most `DDL_LOCK_TIMEOUT`; on timeout the load rolls back and is tried
+        // again (see `PostgresDestination::load`), letting the queued readers through.
+        exec(
+            &mut tx,
+            &format!("SET LOCAL lock_timeout = '{}ms'", DDL_LOCK_TIMEOUT.as_millis()),
+        )
+        .map_err(e("cannot set lock_timeout".into()))?;
+    }
     for c in &changes {
         // A merge table gets its unique key index when it is created, unless this load appends to it
         // (`--disposition append` overrides the schema's disposition and may repeat keys).
@@ -100,6 +115,9 @@ pub fn load_once(d: &mut PostgresDestination, package: &Package) -> Result<LoadR
             tx.batch_execute(&sql)
                 .map_err(e(format!("schema change failed ({})", describe_change(c))))?;
         }
+    }
+    if !changes.is_empty() {
+        exec(&mut tx, "SET LOCAL lock_timeout TO DEFAULT").map_err(e("cannot reset lock_timeout".into()))?;
     }
     let mut report = LoadReport {
         load_id: m.load_id.clone(),

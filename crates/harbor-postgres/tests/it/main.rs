@@ -377,3 +377,66 @@ fn unchanged_records_are_skipped_and_changed_ones_load() {
         "630"
     );
 }
+
+/// A load that adds a column while a long transaction reads the table: its `ALTER TABLE` waits at
+/// most `DDL_LOCK_TIMEOUT` each time, so the readers that come after it are never stuck behind it
+/// (without the timeout they would wait for the long reader too); the load commits once the long
+/// reader has finished.
+#[test]
+fn a_schema_change_waiting_for_a_lock_does_not_stall_readers() {
+    let pg = PgCluster::shared();
+    let url = pg.create_database("ddl_wait").expect("db");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = dir.path().join("a.ndjson");
+    std::fs::write(&first, submissions(50)).expect("write");
+    load(&url, &dir.path().join("w"), &first).expect("first load");
+    let wider = dir.path().join("b.ndjson");
+    std::fs::write(
+        &wider,
+        r#"{"id": "p999999", "title": "new", "score": 1, "brand_new_field": 7}"#.to_owned() + "\n",
+    )
+    .expect("write");
+    // A long reader: its transaction keeps the table's share lock.
+    let mut long = postgres_client(&url);
+    long.batch_execute("BEGIN; SELECT count(*) FROM submissions")
+        .expect("long reader");
+    let (u, w) = (url.clone(), dir.path().join("w"));
+    let loader = std::thread::spawn(move || load(&u, &w, &wider));
+    std::thread::sleep(Duration::from_millis(300));
+    let mut reader = postgres_client(&url);
+    reader
+        .batch_execute("SET statement_timeout = '3s'")
+        .expect("timeout");
+    let mut slowest = Duration::ZERO;
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        let t0 = Instant::now();
+        reader
+            .query_one("SELECT count(*) FROM submissions", &[])
+            .expect("a reader queued behind the schema change");
+        slowest = slowest.max(t0.elapsed());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        slowest < harbor_postgres::DDL_LOCK_TIMEOUT + Duration::from_millis(750),
+        "a reader waited {slowest:?}"
+    );
+    assert!(
+        !loader.is_finished(),
+        "the schema change cannot run while the long reader holds its lock"
+    );
+    long.batch_execute("COMMIT").expect("commit");
+    let s = loader
+        .join()
+        .expect("loader")
+        .expect("the load commits after the long reader");
+    assert!(s.load.is_some());
+    assert_eq!(
+        pg.psql(
+            &db(&url),
+            "SELECT count(*) FROM submissions WHERE brand_new_field = 7"
+        )
+        .expect("count"),
+        "1"
+    );
+}
