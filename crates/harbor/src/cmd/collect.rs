@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use harbor_pipeline::Pipeline;
 use harbor_pipeline::collect::{self, CollectOptions, CollectReport, FilterSetting, ListingSpec};
-use harbor_pipeline::{Pipeline, PipelineOptions};
 use harbor_reddit::{ClientEvent, CommentOptions, FilterMode, ProblemFilter, RedditClient, WalkOptions};
 
 use crate::collect_print;
@@ -237,21 +237,6 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-}
-
-/// Opens the pipeline on the configured destination.
-pub fn open_pipeline(settings: &Settings, name: &str, wait: bool) -> anyhow::Result<Pipeline> {
-    let dest = crate::dest::open(settings)?;
-    Pipeline::open(
-        PipelineOptions {
-            name: name.to_owned(),
-            workdir: settings.workdir.clone(),
-            keep_packages: settings.load.keep_packages,
-            wait_for_lock: wait,
-        },
-        dest,
-    )
-    .map_err(pipeline_error)
 }
 
 /// A client that reports rate-limit waits and retries on stderr.

@@ -11,7 +11,7 @@ use crate::settings::Settings;
 ///
 /// For each post the LLM's score is shown when it has one, otherwise the heuristic's (--scorer picks
 /// one kind). Reads the `opportunities` view (opportunity_analysis joined with submissions).
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct OpportunitiesArgs {
     /// How many to show.
     #[arg(long, default_value_t = 20)]
