@@ -64,6 +64,11 @@ fn the_demo_traces_its_runs_and_every_suggested_command_shows_its_data() {
             other => panic!("no check for the suggested command `{other}`"),
         }
     }
+
+    // Scoring the demo's posts adds no posts of its own: the demo still runs again on them.
+    ok(&h.run(&["score"]));
+    ok(&demo(&h, &[]));
+    assert_eq!(h.count("submissions"), 185, "the demo starts over");
 }
 
 #[test]

@@ -172,12 +172,13 @@ pub fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
     let opportunities = top_opportunities(settings, &subreddits)?;
     let next = next_commands(settings);
     if args.json {
-        let mut first_json = collect_print::report_json(&first.report, &settings.destination);
+        let shown = crate::dest::redact(&settings.destination);
+        let mut first_json = collect_print::report_json(&first.report, &shown);
         first_json["run_id"] = json!(first.run_id);
-        let mut second_json = collect_print::report_json(&second.report, &settings.destination);
+        let mut second_json = collect_print::report_json(&second.report, &shown);
         second_json["run_id"] = json!(second.run_id);
         let v = json!({
-            "destination": crate::dest::redact(&settings.destination),
+            "destination": shown,
             "pipeline": settings.pipeline,
             "rate_limit_per_second": args.rate_limit,
             "first": first_json,
@@ -206,8 +207,12 @@ pub fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Commands whose runs only derive rows from posts already collected (scores, themes): a user who
+/// tries `harbor score` after the demo has still only the demo's posts.
+const DERIVING_COMMANDS: [&str; 2] = ["score", "themes"];
+
 /// The demo writes synthetic posts and resets the cursors of its subreddits (real names such as
-/// r/selfhosted): it must never do that to a pipeline that collects for real.
+/// r/selfhosted): it must never do that to a pipeline that collects or loads for real.
 fn refuse_real_pipeline(settings: &Settings) -> anyhow::Result<()> {
     let mut store = crate::dest::open_ops(settings)?;
     let runs = harbor_ops::trace::recent_runs(store.as_mut(), Some(&settings.pipeline), 10_000)
@@ -215,7 +220,7 @@ fn refuse_real_pipeline(settings: &Settings) -> anyhow::Result<()> {
     let mut others: Vec<&str> = runs
         .iter()
         .map(|r| r.command.as_str())
-        .filter(|c| *c != DEMO_COMMAND)
+        .filter(|c| *c != DEMO_COMMAND && !DERIVING_COMMANDS.contains(c))
         .collect();
     others.sort_unstable();
     others.dedup();
@@ -241,7 +246,10 @@ fn refuse_real_pipeline(settings: &Settings) -> anyhow::Result<()> {
 fn target_flags(settings: &Settings) -> String {
     let defaults = Settings::default();
     let mut flags = String::new();
-    if settings.destination != defaults.destination {
+    // A destination from HARBOR_DESTINATION reaches the suggested commands the same way (and its
+    // password is not printed).
+    let from_env = std::env::var("HARBOR_DESTINATION").is_ok_and(|d| d == settings.destination);
+    if settings.destination != defaults.destination && !from_env {
         flags.push_str(&format!(" -d {}", crate::dest::redact(&settings.destination)));
     }
     if settings.pipeline != defaults.pipeline {
