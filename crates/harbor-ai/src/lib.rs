@@ -3,7 +3,8 @@
 //! - [`Scorer`] is the one trait every scorer implements; its id names the scorer, model and prompt
 //!   version, so results of different scorers never mix.
 //! - [`HeuristicScorer`] (default, offline, deterministic) scores the five dimensions and simplicity
-//!   from phrases and engagement, with the matched evidence kept beside the score.
+//!   from phrases and engagement, with the matched evidence kept beside the score; [`explain`]
+//!   turns stored evidence into a short sentence per dimension.
 //! - [`LlmScorer`] asks any OpenAI-compatible chat completions endpoint for a JSON answer
 //!   constrained by a schema, retries transient failures with backoff, and accounts tokens and cost.
 //! - [`score_posts`] runs a scorer over posts with a concurrency limit, a token budget and a cost cap;
@@ -15,6 +16,7 @@ mod analysis;
 mod budget;
 mod config;
 mod error;
+pub mod explain;
 pub mod heuristic;
 pub mod llm;
 mod pii;
@@ -32,6 +34,7 @@ pub use analysis::{
 pub use budget::{Budget, Limits, Reserve};
 pub use config::{LlmSettings, ScoreConfig, StructuredMode};
 pub use error::{Error, Result};
+pub use explain::{Reason, explain};
 pub use harbor_reddit::ProblemFilter;
 pub use heuristic::HeuristicScorer;
 pub use llm::{LlmConfig, LlmScorer, LlmStats};

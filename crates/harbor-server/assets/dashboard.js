@@ -77,14 +77,24 @@ function drawSubreddits(subs) {
   });
 }
 
+// The routes as a ring of harbor and legacy subreddits; no ring when nothing is routed.
 function drawCutover(c) {
   const harbor = c.routes.filter((r) => r.route === "harbor").length;
   const legacy = c.routes.length - harbor;
-  document.getElementById("cutover-phase").textContent =
-    "phase " + c.phase + " · " + harbor + " subreddits on harbor, " + legacy + " on legacy";
+  document.getElementById("cutover-phase").textContent = c.routes.length
+    ? "phase " + c.phase + " · " + harbor + " subreddits on harbor, " + legacy + " on legacy"
+    : "phase " + c.phase + " · no subreddit routed: every one goes to " + c.default_route +
+      " (`harbor cutover` sets routes)";
+  if (!c.routes.length) {
+    if (charts["cutover-chart"]) {
+      charts["cutover-chart"].destroy();
+      delete charts["cutover-chart"];
+    }
+    return;
+  }
   draw("cutover-chart", {
     type: "doughnut",
-    data: { labels: ["harbor", "legacy"], datasets: [{ data: [harbor, legacy || (harbor ? 0 : 1)] }] },
+    data: { labels: ["harbor", "legacy"], datasets: [{ data: [harbor, legacy] }] },
   });
 }
 
@@ -95,6 +105,26 @@ function drawStatus(s) {
   for (const [t, n] of Object.entries(s.tables)) box.append(el("div", t + ": " + n + " rows"));
   if (s.last_run) box.append(el("div", "last run " + s.last_run.run_id + " (" + s.last_run.status + ")"));
   box.append(el("div", "failed runs in 24 h: " + s.failed_runs_24h));
+}
+
+// The evidence as a sentence per dimension, the stored JSON behind a toggle.
+function evidenceCell(o) {
+  const td = el("td", undefined, "evidence");
+  const list = el("ul", undefined, "reasons");
+  for (const r of o.reasons || []) {
+    const li = el("li");
+    li.append(el("b", r.dimension.replace(/_/g, " ") + ": "));
+    li.append(document.createTextNode(r.text));
+    list.append(li);
+  }
+  td.append(list);
+  if (o.evidence != null) {
+    const raw = el("details");
+    raw.append(el("summary", "raw JSON"));
+    raw.append(el("pre", JSON.stringify(o.evidence, null, 1)));
+    td.append(raw);
+  }
+  return td;
 }
 
 function drawOpportunities(items) {
@@ -125,7 +155,7 @@ function drawOpportunities(items) {
     const dims = ["market_demand", "pain_intensity", "monetization_potential", "market_gap", "technical_feasibility", "simplicity"]
       .filter((k) => o[k] != null).map((k) => k.replace(/_/g, " ") + " " + Math.round(o[k])).join(", ");
     tr.append(el("td", dims));
-    tr.append(el("td", o.evidence == null ? "" : JSON.stringify(o.evidence, null, 1), "evidence"));
+    tr.append(evidenceCell(o));
     body.append(tr);
   }
 }

@@ -94,6 +94,17 @@ pub struct SubredditList {
     pub items: Vec<SubredditSummary>,
 }
 
+/// One sentence of an opportunity's evidence.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reason {
+    /// What it explains: a dimension (`market_demand`, `pain_intensity`, `monetization_potential`,
+    /// `market_gap`, `technical_feasibility`, `simplicity`) or another key of the evidence
+    /// (`growth_justification` of an LLM answer, `imported`).
+    pub dimension: String,
+    /// The sentence, e.g. "135 points, 12 comments; 3 comments echo it ('same problem')".
+    pub text: String,
+}
+
 /// A scored opportunity: the analysis of a post and the post itself.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Opportunity {
@@ -115,8 +126,10 @@ pub struct Opportunity {
     pub technical_feasibility: Option<f64>,
     /// Simplicity, 0-100.
     pub simplicity: Option<f64>,
-    /// Why the post scored what it did (matched phrases, engagement numbers).
+    /// Why the post scored what it did (matched phrases, engagement numbers), as stored.
     pub evidence: Option<serde_json::Value>,
+    /// The evidence as a short sentence per dimension (empty without evidence).
+    pub reasons: Vec<Reason>,
     /// Suggested app name.
     pub app_name: Option<String>,
     /// The problem in a sentence.

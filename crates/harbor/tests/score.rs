@@ -193,10 +193,27 @@ fn opportunities_ranks_and_filters() {
         rows.iter().map(|r| r["post_id"].clone()).collect::<Vec<_>>(),
         vec![json!("p2")]
     );
+    // --json keeps the raw evidence (an object, not its text) beside its sentences.
+    let out = h.run(&["opportunities", "--json", "--top", "1"]);
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON rows");
+    assert_eq!(rows[0]["evidence"]["market_demand"]["score"], 250, "{rows:?}");
+    assert_eq!(rows[0]["reasons"][0]["dimension"], "market_demand");
+
+    // The table: a line per post, then its evidence as a sentence per dimension, no JSON.
     let table = h.run(&["opportunities"]);
     let text = String::from_utf8_lossy(&table.stdout);
+    let posts = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .count();
+    assert!(posts == 3 && text.contains("smallbusiness"), "{text}");
     assert!(
-        text.lines().count() == 4 && text.contains("smallbusiness"),
+        text.contains("demand       250 points, 80 comments; no comment echoes it"),
+        "{text}"
+    );
+    assert!(text.contains("pain         says 'hate', 'nightmare'"), "{text}");
+    assert!(
+        !text.contains('{') && !text.contains("\"pain_phrases\""),
         "{text}"
     );
     // The view joins results with their submissions.

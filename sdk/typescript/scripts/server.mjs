@@ -68,14 +68,20 @@ export function corpus(n) {
 /**
  * Starts a seeded server; resolves to { url, tokens: {read, write, admin}, dir, stop() }.
  * With `posts` (an NDJSON file of submissions), that file is loaded and scored by `harbor score`
- * instead of the built-in corpus and demo rows.
+ * instead of the built-in corpus and demo rows; with `demo`, the database is what `harbor demo`
+ * (against its built-in Reddit stand-in) leaves, as a new user sees it.
  */
-export async function startServer({ submissions = 240, seed = true, posts } = {}) {
+export async function startServer({ submissions = 240, seed = true, posts, demo = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "harbor-sdk-"));
   const env = serverEnv();
   const postgres = env.HARBOR_DESTINATION && env.HARBOR_DESTINATION !== process.env.HARBOR_DESTINATION
     ? env.HARBOR_DESTINATION : undefined;
-  if (posts) {
+  if (demo) {
+    const clean = { ...env };
+    delete clean.REDDIT_CLIENT_ID;
+    delete clean.HARBOR_REDDIT_API_URL;
+    run(dir, ["demo", "--posts", "30", "--new-posts", "7"], clean);
+  } else if (posts) {
     run(dir, ["load", resolve(posts)], env);
     run(dir, ["score", "--all-posts"], env);
     run(dir, ["themes", "--all-posts"], env);

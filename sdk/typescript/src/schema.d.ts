@@ -344,7 +344,7 @@ export interface components {
             core_functions?: unknown;
             /** @description Post creation time (RFC 3339). */
             created_utc?: string | null;
-            /** @description Why the post scored what it did (matched phrases, engagement numbers). */
+            /** @description Why the post scored what it did (matched phrases, engagement numbers), as stored. */
             evidence?: unknown;
             /**
              * Format: double
@@ -386,6 +386,8 @@ export interface components {
             post_id: string;
             /** @description The problem in a sentence. */
             problem_description?: string | null;
+            /** @description The evidence as a short sentence per dimension (empty without evidence). */
+            reasons: components["schemas"]["Reason"][];
             /**
              * Format: int64
              * @description Post score.
@@ -420,6 +422,17 @@ export interface components {
             items: components["schemas"]["Opportunity"][];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
             next_cursor?: string | null;
+        };
+        /** @description One sentence of an opportunity's evidence. */
+        Reason: {
+            /**
+             * @description What it explains: a dimension (`market_demand`, `pain_intensity`, `monetization_potential`,
+             *     `market_gap`, `technical_feasibility`, `simplicity`) or another key of the evidence
+             *     (`growth_justification` of an LLM answer, `imported`).
+             */
+            dimension: string;
+            /** @description The sentence, e.g. "135 points, 12 comments; 3 comments echo it ('same problem')". */
+            text: string;
         };
         /** @description Where one subreddit is collected. */
         Route: {

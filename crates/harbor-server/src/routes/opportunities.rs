@@ -12,7 +12,7 @@ use crate::auth::{Auth, READ};
 use crate::db::{Columns, Dialect, Param, Row, col_or_null, has_col, has_table};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, decode_cursor, encode_cursor, page_size};
-use crate::model::{Opportunity, OpportunityPage};
+use crate::model::{Opportunity, OpportunityPage, Reason};
 use crate::state::AppState;
 
 /// Filters of the opportunity list.
@@ -79,6 +79,17 @@ fn json(text: Option<String>) -> Option<serde_json::Value> {
 }
 
 fn row(r: &Row) -> Result<Opportunity, ApiError> {
+    let evidence = json(r.text(9)?);
+    let reasons = evidence
+        .as_ref()
+        .map(harbor_ai::explain)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| Reason {
+            dimension: e.dimension,
+            text: e.text,
+        })
+        .collect();
     Ok(Opportunity {
         post_id: r.string(0)?,
         scorer_id: r.string(1)?,
@@ -89,7 +100,8 @@ fn row(r: &Row) -> Result<Opportunity, ApiError> {
         market_gap: r.float(6)?,
         technical_feasibility: r.float(7)?,
         simplicity: r.float(8)?,
-        evidence: json(r.text(9)?),
+        evidence,
+        reasons,
         app_name: r.text(10)?,
         problem_description: r.text(11)?,
         app_concept: r.text(12)?,

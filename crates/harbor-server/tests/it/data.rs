@@ -217,6 +217,9 @@ async fn opportunities_are_ranked_filtered_and_paginated(engine: Engine) {
     );
     assert_eq!(top["post_id"], best.as_str());
     assert_eq!(top["evidence"]["matched"][0], "struggle");
+    // Evidence of a shape the sentences do not know is shown key by key.
+    assert_eq!(top["reasons"][0]["dimension"], "matched", "{top}");
+    assert_eq!(top["reasons"][0]["text"], "'struggle'");
     assert_eq!(top["core_functions"][1], "remind");
     assert!(top["title"].as_str().expect("joined title").contains("struggle"));
     let high = api.get("/api/v1/opportunities?min_score=85&subreddit=SAAS").await;

@@ -10,7 +10,8 @@ use crate::settings::Settings;
 /// Print the top opportunities: scored problem posts ranked by final score.
 ///
 /// For each post the LLM's score is shown when it has one, otherwise the heuristic's (--scorer picks
-/// one kind). Reads the `opportunities` view (opportunity_analysis joined with submissions).
+/// one kind), with its evidence as a short sentence per dimension (--json gives the raw evidence).
+/// Reads the `opportunities` view (opportunity_analysis joined with submissions).
 #[derive(Debug, Default, Args)]
 pub struct OpportunitiesArgs {
     /// How many to show.
@@ -22,7 +23,7 @@ pub struct OpportunitiesArgs {
     /// Only results of this scorer kind: heuristic or llm (default: the best available per post).
     #[arg(long, value_parser = ["heuristic", "llm"])]
     pub scorer: Option<String>,
-    /// Print as JSON on stdout.
+    /// Print as JSON on stdout, with the raw evidence of each score and its sentences.
     #[arg(long)]
     pub json: bool,
 }
@@ -45,7 +46,7 @@ pub fn query(args: &OpportunitiesArgs) -> String {
     format!(
         "SELECT post_id, subreddit, title, final_score, market_demand, pain_intensity, \
          monetization_potential, market_gap, technical_feasibility, simplicity, scorer_id, app_name, \
-         app_concept, core_functions, permalink, score, num_comments FROM (SELECT *, row_number() OVER \
+         app_concept, core_functions, permalink, score, num_comments, evidence FROM (SELECT *, row_number() OVER \
          (PARTITION BY post_id ORDER BY CASE WHEN scorer_id LIKE 'llm%' THEN 0 ELSE 1 END, scored_at DESC) \
          AS pick FROM opportunities WHERE {}) AS o WHERE pick = 1 \
          ORDER BY final_score DESC, post_id LIMIT {}",
@@ -54,7 +55,8 @@ pub fn query(args: &OpportunitiesArgs) -> String {
     )
 }
 
-/// The top opportunities as JSON rows (empty when nothing was scored yet).
+/// The top opportunities as JSON rows (empty when nothing was scored yet): `evidence` as stored
+/// (JSON, not its text) and `reasons`, its sentences.
 pub fn top(
     dest: &mut dyn harbor_core::destination::Destination,
     args: &OpportunitiesArgs,
@@ -63,7 +65,16 @@ pub fn top(
     if have.len() < 2 {
         return Ok(Vec::new());
     }
-    dest.query_json(&query(args)).map_err(dest_error)
+    let mut rows = dest.query_json(&query(args)).map_err(dest_error)?;
+    for row in &mut rows {
+        if let Some(text) = row["evidence"].as_str() {
+            if let Ok(parsed) = serde_json::from_str::<Value>(text) {
+                row["evidence"] = parsed;
+            }
+        }
+        row["reasons"] = serde_json::to_value(harbor_ai::explain(&row["evidence"]))?;
+    }
+    Ok(rows)
 }
 
 pub fn run(settings: &Settings, args: OpportunitiesArgs) -> anyhow::Result<()> {
@@ -88,7 +99,7 @@ fn num(v: &Value) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-/// Prints rows as an aligned table on stdout.
+/// Prints rows as an aligned table on stdout, each followed by its evidence, a line per dimension.
 pub fn print_table(rows: &[Value]) {
     println!(
         "{:>4}  {:>6}  {:>5} {:>5} {:>5} {:>5} {:>5} {:>5}  {:<18} {:<10} title",
@@ -114,5 +125,14 @@ pub fn print_table(rows: &[Value]) {
             r["post_id"].as_str().unwrap_or(""),
             title
         );
+        for reason in r["reasons"].as_array().into_iter().flatten() {
+            let dimension = reason["dimension"].as_str().unwrap_or("");
+            println!(
+                "{:>14}{:<12} {}",
+                "",
+                harbor_ai::explain::label(dimension),
+                reason["text"].as_str().unwrap_or("")
+            );
+        }
     }
 }
