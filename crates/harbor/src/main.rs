@@ -93,6 +93,12 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Watch subreddits in real time: new posts and comments committed within seconds.
     Watch(cmd::watch::WatchArgs),
+    /// Write a commented harbor.toml and a .env template (never overwrites).
+    Init(cmd::init::InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::shell::CompletionsArgs),
+    /// Print the man page generated from this CLI, or write one per command.
+    Man(cmd::shell::ManArgs),
 }
 
 fn main() {
@@ -106,6 +112,13 @@ fn main() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // These need no settings: they work before harbor.toml exists, or while it is broken.
+    let command = match cli.command {
+        Command::Init(args) => return cmd::init::run(args),
+        Command::Completions(args) => return cmd::shell::completions(args),
+        Command::Man(args) => return cmd::shell::man(args),
+        other => other,
+    };
     let mut settings = settings::Settings::load(cli.config.as_deref())?;
     if let Some(d) = cli.destination {
         settings.destination = d;
@@ -116,7 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(w) = cli.workdir {
         settings.workdir = w;
     }
-    dispatch(settings, cli.command)
+    dispatch(settings, command)
 }
 
 /// Runs one command with resolved settings (also used by `harbor serve` for scheduled runs).
@@ -146,6 +159,9 @@ fn dispatch(settings: settings::Settings, command: Command) -> anyhow::Result<()
         Command::Token(args) => cmd::token::run(&settings, args),
         Command::Run(args) => cmd::run::run(&settings, args),
         Command::Watch(args) => cmd::watch::run(&settings, args),
+        Command::Init(args) => cmd::init::run(args),
+        Command::Completions(args) => cmd::shell::completions(args),
+        Command::Man(args) => cmd::shell::man(args),
     }
 }
 

@@ -28,8 +28,14 @@ pub struct CollectArgs {
     /// Subreddits to collect (names without r/), instead of [collect] subreddits.
     #[arg(value_name = "SUBREDDIT")]
     pub subreddits: Vec<String>,
-    /// Subreddits, comma-separated (same as the positional names).
-    #[arg(long, short = 's', value_delimiter = ',', value_name = "NAMES")]
+    /// Subreddits, comma-separated (same as the positional names; the flag of `harbor run`).
+    #[arg(
+        long = "subreddits",
+        short = 's',
+        alias = "subreddits-list",
+        value_delimiter = ',',
+        value_name = "NAMES"
+    )]
     pub subreddits_list: Vec<String>,
     /// Listings per subreddit, comma-separated: new, hot, rising, top:week, controversial:all...
     #[arg(long, value_delimiter = ',', value_name = "LISTINGS")]

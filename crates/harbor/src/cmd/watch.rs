@@ -35,8 +35,14 @@ pub struct WatchArgs {
     /// Subreddits to watch (names without r/), instead of [collect] subreddits.
     #[arg(value_name = "SUBREDDIT")]
     pub subreddits: Vec<String>,
-    /// Subreddits, comma-separated (same as the positional names).
-    #[arg(long, short = 's', value_delimiter = ',', value_name = "NAMES")]
+    /// Subreddits, comma-separated (same as the positional names; the flag of `harbor run`).
+    #[arg(
+        long = "subreddits",
+        short = 's',
+        alias = "subreddits-list",
+        value_delimiter = ',',
+        value_name = "NAMES"
+    )]
     pub subreddits_list: Vec<String>,
     /// What to watch: posts, comments or both.
     #[arg(long, default_value = "both", value_parser = ["posts", "comments", "both"])]
