@@ -27,7 +27,37 @@ struct Exposition {
     families: BTreeMap<&'static str, Family>,
 }
 
+/// Families whose every sample needs labels beyond the pipeline (a run's command and status, a
+/// cursor, a subreddit), declared even when there is no sample yet.
+const DECLARED: [(&str, &str, &str); 4] = [
+    ("harbor_runs_total", "counter", "Runs recorded in _harbor_runs."),
+    (
+        "harbor_cursor_lag_seconds",
+        "gauge",
+        "Seconds between now and the newest item collected for a listing cursor.",
+    ),
+    (
+        "harbor_watch_lag_seconds",
+        "gauge",
+        "Seconds since `harbor watch` last read a listing through to its cursor and committed it.",
+    ),
+    (
+        "harbor_cutover_subreddits",
+        "gauge",
+        "Subreddits per cutover route.",
+    ),
+];
+
 impl Exposition {
+    /// A family with no samples yet (its HELP and TYPE lines are printed).
+    fn declare(&mut self, name: &'static str, kind: &'static str, help: &'static str) {
+        self.families.entry(name).or_insert_with(|| Family {
+            help,
+            kind,
+            samples: Vec::new(),
+        });
+    }
+
     fn add(
         &mut self,
         name: &'static str,
@@ -103,11 +133,28 @@ struct Totals {
 /// Renders every metric of every pipeline in the store. `now` (epoch seconds) is the reference of
 /// the cursor lag; pass `None` for the clock.
 pub fn render_metrics(store: &mut dyn SqlStore, now: Option<f64>) -> Result<String> {
+    render_metrics_for(store, now, None)
+}
+
+/// [`render_metrics`], with the per-pipeline counters of `pipeline` at zero when it has no runs
+/// yet: a new database shows every family a scraper will see (families whose samples need labels
+/// that do not exist yet, such as a run's command, are declared with no samples).
+pub fn render_metrics_for(
+    store: &mut dyn SqlStore,
+    now: Option<f64>,
+    pipeline: Option<&str>,
+) -> Result<String> {
     let now = now.unwrap_or_else(|| chrono::Utc::now().timestamp_micros() as f64 / 1e6);
     let mut x = Exposition::default();
+    for (name, kind, help) in DECLARED {
+        x.declare(name, kind, help);
+    }
     let runs = recent_runs(store, None, usize::MAX)?;
     let mut by_status: BTreeMap<(String, String, String), Totals> = BTreeMap::new();
     let mut sums: BTreeMap<String, RunStats> = BTreeMap::new();
+    if let Some(p) = pipeline {
+        sums.entry(p.to_owned()).or_default();
+    }
     let mut last_success: BTreeMap<String, f64> = BTreeMap::new();
     let mut running: BTreeMap<String, u64> = BTreeMap::new();
     // Oldest first, so "last" values end up being the newest.
@@ -401,6 +448,34 @@ mod tests {
         assert_eq!(s.matches("# TYPE m gauge").count(), 1);
         assert_eq!(epoch_of("1970-01-01 00:01:40.5"), Some(100.5));
         assert_eq!(epoch_of("1970-01-01T00:01:40Z"), Some(100.0));
+    }
+
+    #[test]
+    fn an_empty_store_shows_the_families_at_zero() {
+        let mut store = crate::store::DuckStore::in_memory("memory").expect("duckdb");
+        let text = render_metrics_for(&mut store, Some(0.0), Some("reddit")).expect("metrics");
+        for family in [
+            "harbor_runs_total",
+            "harbor_http_429_total",
+            "harbor_run_errors_total",
+            "harbor_watch_lag_seconds",
+        ] {
+            assert!(text.contains(&format!("# TYPE {family} ")), "{family}:\n{text}");
+        }
+        assert!(
+            text.contains("harbor_http_429_total{pipeline=\"reddit\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("harbor_runs_running{pipeline=\"reddit\"} 0\n"),
+            "{text}"
+        );
+        // Without a pipeline, nothing is made up: the families are declared, no samples.
+        let bare = render_metrics(&mut store, Some(0.0)).expect("metrics");
+        assert!(
+            bare.contains("# TYPE harbor_runs_total counter") && !bare.contains("pipeline="),
+            "{bare}"
+        );
     }
 
     #[test]

@@ -23,5 +23,5 @@ pub use options::{CollectOptions, DEFAULT_REFRESH_WINDOW_SECS, FilterSetting, Li
 pub use report::{
     CollectEvent, CollectReport, ProblemPost, SubredditReport, SubredditStatus, TOP_PROBLEM_POSTS,
 };
-pub use reset::reset;
+pub use reset::{forget, reset, subreddit_key};
 pub use tracked::{Tracked, TrackedPost};

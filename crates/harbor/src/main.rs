@@ -93,6 +93,8 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Watch subreddits in real time: new posts and comments committed within seconds.
     Watch(cmd::watch::WatchArgs),
+    /// Show or reset the pipeline state (cursors, tracked posts, file positions).
+    State(cmd::state::StateArgs),
     /// Write a commented harbor.toml and a .env template (never overwrites).
     Init(cmd::init::InitArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -159,6 +161,7 @@ fn dispatch(settings: settings::Settings, command: Command) -> anyhow::Result<()
         Command::Token(args) => cmd::token::run(&settings, args),
         Command::Run(args) => cmd::run::run(&settings, args),
         Command::Watch(args) => cmd::watch::run(&settings, args),
+        Command::State(args) => cmd::state::run(&settings, args),
         Command::Init(args) => cmd::init::run(args),
         Command::Completions(args) => cmd::shell::completions(args),
         Command::Man(args) => cmd::shell::man(args),

@@ -4,8 +4,11 @@
 #[allow(dead_code)]
 mod common;
 
+use std::process::Stdio;
+
 use common::reddit::{Fake, command, corpus};
 use common::{Harbor, ok};
+use serde_json::Value;
 
 #[test]
 fn collect_takes_subreddits_like_run_and_keeps_the_old_flag_hidden() {
@@ -106,4 +109,101 @@ fn init_writes_a_config_that_harbor_reads_and_refuses_to_overwrite() {
     std::fs::write(other.path().join(".env"), "X=1\n").expect("env");
     assert_eq!(other.run(&["init"]).status.code(), Some(2));
     assert!(!other.path().join("harbor.toml").exists());
+}
+
+#[test]
+fn state_show_and_reset_and_status_summarize_what_the_pipeline_remembers() {
+    let fake = Fake::start(corpus(&["alpha", "beta"], 20));
+    let as_of = fake.as_of();
+    let h = Harbor::new();
+    let collect = |extra: &[&str]| {
+        let mut args = vec![
+            "collect",
+            "--json",
+            "-s",
+            "alpha,beta",
+            "--no-comments",
+            "--as-of",
+            &as_of,
+        ];
+        args.extend_from_slice(extra);
+        let out = command(&h, &fake, &args, &[]).output().expect("run harbor");
+        serde_json::from_str::<Value>(&ok(&out)).expect("report")
+    };
+    collect(&[]);
+
+    // status: tracked posts as counts per subreddit, never the ids.
+    let status = ok(&h.run(&["status"]));
+    assert!(
+        status.contains("tracked posts (refreshed while in the refresh window): 40"),
+        "{status}"
+    );
+    // Only the cursors' boundary ids, not the 40 tracked ones.
+    assert!(
+        status.contains("r/alpha") && status.matches("t3_").count() <= 2,
+        "{status}"
+    );
+    let js: Value = serde_json::from_str(&ok(&h.run(&["status", "--json"]))).expect("json");
+    assert_eq!(js["tracked_posts"]["alpha"], 20, "{js}");
+
+    let show = ok(&h.run(&["state", "show", "--subreddit", "alpha"]));
+    assert!(
+        show.contains("reddit/tracked/r/alpha") && show.contains("20 tracked posts"),
+        "{show}"
+    );
+    assert!(!show.contains("r/beta"), "{show}");
+
+    // Without a terminal and without --yes: the plan is printed, nothing changes.
+    let out = h
+        .command(&["state", "reset", "--subreddit", "alpha"], &[])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run harbor");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--yes"), "{stderr}");
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        plan.contains("forgets 2 state keys") && plan.contains("reddit/r/alpha/new"),
+        "{plan}"
+    );
+    let kept: Value = serde_json::from_str(&ok(&h.run(&["state", "show", "--json"]))).expect("json");
+    assert!(kept["reddit/r/alpha/new"].is_object(), "{kept}");
+
+    ok(&h.run(&["state", "reset", "--subreddit", "alpha", "--yes"]));
+    let after: Value = serde_json::from_str(&ok(&h.run(&["state", "show", "--json"]))).expect("json");
+    assert!(after.get("reddit/r/alpha/new").is_none(), "{after}");
+    assert!(after["reddit/r/beta/new"].is_object(), "beta is kept: {after}");
+    // The next run collects alpha as a first run would, beta incrementally.
+    let again = collect(&[]);
+    let new: Vec<(String, u64)> = again["subreddits"]
+        .as_array()
+        .expect("subreddits")
+        .iter()
+        .map(|s| {
+            (
+                s["subreddit"].as_str().unwrap_or("").to_owned(),
+                s["new_posts"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(new, [("alpha".to_owned(), 20), ("beta".to_owned(), 0)], "{again}");
+    assert_eq!(h.count("submissions"), 40, "rows stay, nothing twice");
+}
+
+#[test]
+fn metrics_on_an_empty_database_show_the_families_at_zero() {
+    let h = Harbor::new();
+    let text = ok(&h.run(&["metrics"]));
+    for family in [
+        "harbor_runs_total",
+        "harbor_http_429_total",
+        "harbor_watch_lag_seconds",
+    ] {
+        assert!(text.contains(&format!("# TYPE {family} ")), "{family}:\n{text}");
+    }
+    assert!(
+        text.contains("harbor_run_errors_total{pipeline=\"reddit\"} 0\n"),
+        "{text}"
+    );
 }

@@ -246,7 +246,14 @@ fn import_reads_the_original_layout_with_history_deleted_authors_and_cursors() {
     );
 
     // The run is traced; importing again changes nothing (merge on the kept ids).
-    ok(&h.run(&["import", "--from", &url]));
+    let again = h.run(&["import", "--from", &url]);
+    ok(&again);
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        said.contains("from the original (submission, comment, redditor tables) layout")
+            && !said.contains("Some("),
+        "{said}"
+    );
     assert_eq!(h.count("submissions"), 40);
     assert_eq!(h.count("comments"), 80);
     let runs = ok(&h.run(&["runs", "--json"]));

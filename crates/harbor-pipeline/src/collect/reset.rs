@@ -12,11 +12,37 @@ use crate::run::Pipeline;
 /// `reddit/r/{sub}/...` and tracked posts `reddit/tracked/r/{sub}`).
 fn belongs_to(key: &str, subreddit: &str) -> bool {
     let sub = subreddit.to_lowercase();
-    key == Tracked::key(&sub)
-        || key
-            .strip_prefix("reddit/r/")
-            .and_then(|rest| rest.strip_prefix(sub.as_str()))
-            .is_some_and(|rest| rest.starts_with('/'))
+    key == Tracked::key(&sub) || under(key, "reddit/r/", &sub)
+}
+
+/// Whether `key` is `{prefix}{sub}/...`.
+fn under(key: &str, prefix: &str, sub: &str) -> bool {
+    key.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix(sub))
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Whether a state key holds what runs or the watcher remember about `subreddit`: the keys
+/// [`reset`] forgets and the watcher's cursors `watch/r/{sub}/...`.
+pub fn subreddit_key(key: &str, subreddit: &str) -> bool {
+    belongs_to(key, subreddit) || under(key, "watch/r/", &subreddit.to_lowercase())
+}
+
+/// Sets `keys` to `null` in one committed load (like any other state change; collected rows
+/// stay), with `source` as the load's source. Returns how many were set.
+pub fn forget(pipeline: &mut Pipeline, keys: &[String], source: &str) -> Result<usize> {
+    pipeline.recover()?;
+    let mut cleared = PipelineState::default();
+    for key in keys {
+        cleared.set(key.clone(), Value::Null);
+    }
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let (package, _) =
+        pipeline.build_package(source, None, |_, _, _| Ok((ExtractSummary::default(), cleared)))?;
+    pipeline.load_package(package)?;
+    Ok(keys.len())
 }
 
 /// Forgets the listing cursors and tracked posts of `subreddits` (the values become `null`), in
@@ -25,21 +51,14 @@ fn belongs_to(key: &str, subreddit: &str) -> bool {
 pub fn reset(pipeline: &mut Pipeline, subreddits: &[String]) -> Result<usize> {
     pipeline.recover()?;
     let stored = pipeline.state()?;
-    let mut cleared = PipelineState::default();
-    for (key, value) in &stored.values {
-        if !value.is_null() && subreddits.iter().any(|s| belongs_to(key, s)) {
-            cleared.set(key.clone(), Value::Null);
-        }
-    }
-    let n = cleared.values.len();
-    if n == 0 {
-        return Ok(0);
-    }
+    let keys: Vec<String> = stored
+        .values
+        .iter()
+        .filter(|(key, value)| !value.is_null() && subreddits.iter().any(|s| belongs_to(key, s)))
+        .map(|(key, _)| key.clone())
+        .collect();
     let source = format!("reddit api: reset r/{}", subreddits.join(", r/"));
-    let (package, _) =
-        pipeline.build_package(&source, None, |_, _, _| Ok((ExtractSummary::default(), cleared)))?;
-    pipeline.load_package(package)?;
-    Ok(n)
+    forget(pipeline, &keys, &source)
 }
 
 #[cfg(test)]
@@ -53,5 +72,9 @@ mod tests {
         assert!(belongs_to("reddit/tracked/r/rust", "rust"));
         assert!(!belongs_to("reddit/r/rustlang/new", "rust"));
         assert!(!belongs_to("file:/x/r/rust/new", "rust"));
+        assert!(!belongs_to("watch/r/rust/new", "rust"));
+        assert!(subreddit_key("watch/r/rust/comments", "Rust"));
+        assert!(subreddit_key("reddit/tracked/r/rust", "rust"));
+        assert!(!subreddit_key("watch/r/rustlang/new", "rust"));
     }
 }

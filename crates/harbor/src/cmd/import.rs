@@ -34,14 +34,19 @@ pub fn run(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
+        let layout = match report.layout {
+            Some(harbor_ops::legacy::Layout::Original) => "original (submission, comment, redditor tables)",
+            Some(harbor_ops::legacy::Layout::Plan) => "migration plan (submissions, comments tables)",
+            None => "unknown",
+        };
         eprintln!(
-            "imported {} submissions, {} comments, {} redditors, {} history rows ({} deleted authors) from the {:?} layout",
+            "imported {} submissions, {} comments, {} redditors, {} history rows ({} deleted authors) from the {} layout",
             report.submissions,
             report.comments,
             report.redditors,
             report.history,
             report.deleted_authors,
-            report.layout
+            layout
         );
         for (t, n) in &report.rows {
             eprintln!("  {t:<30} {n:>10} rows");

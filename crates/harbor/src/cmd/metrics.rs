@@ -13,6 +13,9 @@ pub struct MetricsArgs {}
 
 pub fn run(settings: &Settings, _args: MetricsArgs) -> anyhow::Result<()> {
     let mut store = crate::dest::open_ops(settings)?;
-    print!("{}", harbor_ops::metrics::render_metrics(store.as_mut(), None)?);
+    print!(
+        "{}",
+        harbor_ops::metrics::render_metrics_for(store.as_mut(), None, Some(&settings.pipeline))?
+    );
     Ok(())
 }

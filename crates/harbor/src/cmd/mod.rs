@@ -25,6 +25,7 @@ pub mod score_llm;
 pub mod serve;
 pub mod serve_schedule;
 pub mod shell;
+pub mod state;
 pub mod status;
 pub mod themes;
 pub mod token;

@@ -36,6 +36,12 @@ pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
     let loads = d.loads(Some(&name), args.last).map_err(dest_error)?;
     let counts = d.table_counts().map_err(dest_error)?;
     let subreddits = harbor_ops::status::subreddits(ops.as_mut(), &name, &settings.schedules)?;
+    let tracked = crate::cmd::state::tracked_counts(&state);
+    let now = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
+    let watch: Vec<_> = harbor_ops::metrics::watch_cursors(ops.as_mut())?
+        .into_iter()
+        .filter(|w| w.pipeline == name)
+        .collect();
     if args.json {
         let loads: Vec<_> = loads
             .iter()
@@ -46,7 +52,10 @@ pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
             .collect();
         let v = serde_json::json!({"pipeline": name, "destination": d.describe(), "loads": loads,
             "tables": counts.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(), "state": state.values,
-            "subreddits": subreddits, "packages": packages});
+            "subreddits": subreddits, "packages": packages,
+            "tracked_posts": tracked.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+            "watch": watch.iter().map(|w| serde_json::json!({"subreddit": w.subreddit, "stream": w.stream,
+                "lag_seconds": (now - w.polled_at).max(0.0), "head_utc": w.head_utc})).collect::<Vec<_>>()});
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
@@ -95,9 +104,35 @@ pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
             );
         }
     }
-    println!("\nstate ({} keys):", state.values.len());
-    for (k, v) in &state.values {
-        println!("  {k} = {v}");
+    if !tracked.is_empty() {
+        let total: usize = tracked.iter().map(|(_, n)| n).sum();
+        println!("\ntracked posts (refreshed while in the refresh window): {total}");
+        for (sub, n) in &tracked {
+            println!("  r/{sub:<22} {n:>10}");
+        }
+    }
+    if !watch.is_empty() {
+        println!("\nwatch (`harbor watch`): seconds since each listing was last read and committed");
+        for w in &watch {
+            println!(
+                "  r/{:<22} {:<9} lag {:>8.1} s",
+                w.subreddit,
+                w.stream,
+                (now - w.polled_at).max(0.0)
+            );
+        }
+    }
+    let shown: Vec<_> = state
+        .values
+        .iter()
+        .filter(|(k, v)| !v.is_null() && !k.starts_with("reddit/tracked/"))
+        .collect();
+    println!(
+        "\nstate ({} keys; `harbor state show` lists them all):",
+        state.values.len()
+    );
+    for (k, v) in shown {
+        println!("  {k} = {}", crate::cmd::state::summarize(k, v));
     }
     Ok(())
 }
