@@ -254,7 +254,20 @@ fn kill_9_and_restart_under_faults_miss_nothing_and_load_nothing_twice() {
     // Nothing committed by the first watcher was committed again by the second.
     let again: Vec<_> = before.keys().filter(|k| after.contains_key(*k)).collect();
     assert!(again.is_empty(), "committed twice across the restart: {again:?}");
-    assert!(fake.fake.rate_limited_sent() > 0 || fake.fake.count("listing") > 0);
+    // The faults were served to the second watcher (a 429 and an expired token at least), and
+    // changed nothing above.
+    assert!(
+        fake.fake.rate_limited_sent() > 0 && fake.fake.unauthorized_sent() > 0,
+        "faults served: {} 429s, {} 401s",
+        fake.fake.rate_limited_sent(),
+        fake.fake.unauthorized_sent()
+    );
+    // `harbor status` shows the watcher's lag per listing.
+    let status = common::ok(&h.run(&["status"]));
+    assert!(
+        status.contains("watch (`harbor watch`)") && status.contains("r/alpha") && status.contains(" lag "),
+        "{status}"
+    );
 }
 
 #[test]
