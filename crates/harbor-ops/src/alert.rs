@@ -41,6 +41,8 @@ pub struct AlertConfig {
     pub on_failed_run: bool,
     /// Alert when `harbor check` finds a rollback trigger.
     pub on_check: bool,
+    /// Alerts by e-mail too (`[alerts.email]`), beside the webhook or instead of it.
+    pub email: crate::alert_email::EmailConfig,
 }
 
 impl Default for AlertConfig {
@@ -53,6 +55,7 @@ impl Default for AlertConfig {
             timeout_secs: 10.0,
             on_failed_run: true,
             on_check: true,
+            email: Default::default(),
         }
     }
 }
@@ -128,8 +131,17 @@ fn transient_status(status: u16) -> bool {
     status == 408 || status == 429 || status >= 500
 }
 
-/// Sends an alert if a webhook is configured. Returns the attempts made (0 when alerts are off).
+/// Sends an alert to the webhook and by e-mail, each if configured; one failing does not stop the
+/// other. Returns the deliveries attempted (0 when alerts are off), or the first error.
 pub fn send(cfg: &AlertConfig, alert: &Alert) -> Result<u32> {
+    let timeout = Duration::from_secs_f64(cfg.timeout_secs.max(0.1));
+    let hook = send_webhook(cfg, alert);
+    let email = crate::alert_email::send(&cfg.email, alert, timeout);
+    Ok(hook? + email?)
+}
+
+/// Sends an alert if a webhook is configured. Returns the attempts made (0 when it is not).
+fn send_webhook(cfg: &AlertConfig, alert: &Alert) -> Result<u32> {
     let Some(url) = cfg.webhook.as_deref().filter(|u| !u.trim().is_empty()) else {
         return Ok(0);
     };

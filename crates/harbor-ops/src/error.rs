@@ -37,6 +37,14 @@ pub enum Error {
         /// Attempts made.
         attempts: u32,
     },
+    /// An alert e-mail could not be sent.
+    #[error("alert e-mail through {endpoint}: {message}")]
+    Email {
+        /// Scheme, host and port of the SMTP server (never its credentials).
+        endpoint: String,
+        /// What failed.
+        message: String,
+    },
     /// Running a configured command (the legacy collector) failed.
     #[error("command `{command}`: {message}")]
     Command {

@@ -9,6 +9,7 @@
 //! Everything here is synchronous; call it from `spawn_blocking` inside an async runtime.
 
 pub mod alert;
+pub mod alert_email;
 pub mod check;
 pub mod compare;
 pub mod config;

@@ -148,3 +148,59 @@ fn a_trace_left_running_by_a_killed_run_is_marked_failed_by_the_next_run() {
             .contains("interrupted")
     );
 }
+
+#[test]
+fn a_failed_run_is_mailed_through_smtp_beside_the_webhook() {
+    let h = Harbor::new();
+    let sink = harbor_testkit::SmtpSink::start().expect("smtp sink");
+    let hook = Webhook::start(vec![]);
+    h.write(
+        "harbor.toml",
+        &format!(
+            "[alerts]\nwebhook = \"{}\"\nformat = \"json\"\n\n[alerts.email]\nfrom = \"harbor <harbor@example.com>\"\n\
+             to = [\"ops@example.com\", \"oncall@example.com\"]\n\n\
+             [contracts.tables.submissions]\ncolumns = \"freeze\"\n",
+            hook.url
+        ),
+    );
+    let a = h.write("a.ndjson", &posts("a", "rust", 3, now() - 60.0, 60.0));
+    ok(&h.run(&["load", a.to_str().unwrap_or_default()]));
+    assert!(sink.mails().is_empty(), "a good run sends nothing");
+    let bad = h.write(
+        "b.ndjson",
+        "{\"kind\":\"t3\",\"data\":{\"id\":\"zz1\",\"subreddit\":\"rust\",\"title\":\"t\",\"brand_new_field\":1}}\n",
+    );
+    // The SMTP URL comes from the environment, as the runbook says to keep it.
+    let out = h.run_env(
+        &["load", bad.to_str().unwrap_or_default()],
+        &[("HARBOR_ALERTS__EMAIL__SMTP_URL", &sink.url())],
+    );
+    assert!(!out.status.success());
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mail = &mails[0];
+    assert_eq!(mail.from, "harbor@example.com");
+    assert_eq!(mail.to, ["ops@example.com", "oncall@example.com"]);
+    assert!(mail.data.contains("Subject: [harbor] "), "{}", mail.data);
+    assert!(mail.data.contains("brand_new_field"), "{}", mail.data);
+    assert!(mail.data.contains("pipeline: reddit"), "{}", mail.data);
+    assert_eq!(hook.received().len(), 1, "the webhook got it too");
+
+    // A server that is not there: the run's own error stays the failure, the alert error is
+    // reported without credentials.
+    let out = h.run_env(
+        &["load", bad.to_str().unwrap_or_default()],
+        &[(
+            "HARBOR_ALERTS__EMAIL__SMTP_URL",
+            "smtp://user:hunter2@127.0.0.1:9",
+        )],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("brand_new_field"), "{stderr}");
+    assert!(
+        stderr.contains("alert e-mail through smtp://127.0.0.1:9"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}

@@ -143,6 +143,7 @@ mod tests {
         assert_eq!(
             differences(&s),
             [
+                "alerts.email",
                 "collect.subreddits",
                 "reddit.user_agent",
                 "schedules",
@@ -175,7 +176,8 @@ mod tests {
                 Some((section, key)) => {
                     let section = section.trim_start_matches("HARBOR_").to_ascii_lowercase();
                     sources.contains(&format!("\"{section}\"")) && {
-                        let key = key.to_ascii_lowercase();
+                        // HARBOR_ALERTS__EMAIL__SMTP_URL: the first key is a field of [alerts].
+                        let key = key.split("__").next().unwrap_or(key).to_ascii_lowercase();
                         include_str!("../../../harbor-ops/src/alert.rs").contains(&format!("pub {key}:"))
                     }
                 }
