@@ -1,7 +1,6 @@
 //! The CLI around the commands: one flag name for the subreddit list, shell completions and man
 //! pages generated from the CLI, `harbor init`, `harbor state`.
 
-#[allow(dead_code)]
 mod common;
 
 use std::process::Stdio;

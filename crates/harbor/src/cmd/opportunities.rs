@@ -67,10 +67,10 @@ pub fn top(
     }
     let mut rows = dest.query_json(&query(args)).map_err(dest_error)?;
     for row in &mut rows {
-        if let Some(text) = row["evidence"].as_str() {
-            if let Ok(parsed) = serde_json::from_str::<Value>(text) {
-                row["evidence"] = parsed;
-            }
+        if let Some(text) = row["evidence"].as_str()
+            && let Ok(parsed) = serde_json::from_str::<Value>(text)
+        {
+            row["evidence"] = parsed;
         }
         row["reasons"] = serde_json::to_value(harbor_ai::explain(&row["evidence"]))?;
     }
