@@ -258,6 +258,24 @@ pub fn duckdb_options(settings: &Settings) -> DuckDbOptions {
     }
 }
 
+/// Opens the configured pipeline on `dest` for a command outside a traced run (schema, status,
+/// state), waiting for the run lock when another run holds it.
+pub fn open_pipeline(
+    settings: &Settings,
+    dest: Box<dyn harbor_core::destination::Destination>,
+) -> anyhow::Result<harbor_pipeline::Pipeline> {
+    harbor_pipeline::Pipeline::open(
+        harbor_pipeline::PipelineOptions {
+            name: settings.pipeline.clone(),
+            workdir: settings.workdir.clone(),
+            keep_packages: false,
+            wait_for_lock: true,
+        },
+        dest,
+    )
+    .map_err(crate::output::pipeline_error)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

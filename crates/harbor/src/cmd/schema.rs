@@ -1,7 +1,6 @@
 //! `harbor schema`
 
 use clap::Args;
-use harbor_pipeline::{Pipeline, PipelineOptions};
 
 use crate::output::pipeline_error;
 use crate::settings::Settings;
@@ -19,16 +18,7 @@ pub struct SchemaArgs {
 
 pub fn run(settings: &Settings, args: SchemaArgs) -> anyhow::Result<()> {
     let dest = crate::dest::open(settings)?;
-    let mut p = Pipeline::open(
-        PipelineOptions {
-            name: settings.pipeline.clone(),
-            workdir: settings.workdir.clone(),
-            keep_packages: false,
-            wait_for_lock: true,
-        },
-        dest,
-    )
-    .map_err(pipeline_error)?;
+    let mut p = crate::dest::open_pipeline(settings, dest)?;
     let schema = p.schema().map_err(pipeline_error)?;
     let tables: Vec<_> = schema
         .tables

@@ -5,7 +5,6 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clap::{Args, Subcommand};
 use harbor_pipeline::collect::{self, Tracked};
-use harbor_pipeline::{Pipeline, PipelineOptions};
 use serde_json::Value;
 
 use crate::output::{UserError, pipeline_error};
@@ -52,16 +51,7 @@ struct ResetArgs {
 
 pub fn run(settings: &Settings, args: StateArgs) -> anyhow::Result<()> {
     let dest = crate::dest::open(settings)?;
-    let mut pipeline = Pipeline::open(
-        PipelineOptions {
-            name: settings.pipeline.clone(),
-            workdir: settings.workdir.clone(),
-            keep_packages: false,
-            wait_for_lock: true,
-        },
-        dest,
-    )
-    .map_err(pipeline_error)?;
+    let mut pipeline = crate::dest::open_pipeline(settings, dest)?;
     let state = pipeline.state().map_err(pipeline_error)?;
     let subreddits = match &args.action {
         StateAction::Show(a) => &a.subreddit,

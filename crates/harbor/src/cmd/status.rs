@@ -1,7 +1,6 @@
 //! `harbor status`
 
 use clap::Args;
-use harbor_pipeline::{Pipeline, PipelineOptions};
 
 use crate::output::{dest_error, pipeline_error};
 use crate::settings::Settings;
@@ -19,16 +18,7 @@ pub struct StatusArgs {
 
 pub fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<()> {
     let (dest, mut ops) = crate::dest::open_with_ops(settings)?;
-    let mut p = Pipeline::open(
-        PipelineOptions {
-            name: settings.pipeline.clone(),
-            workdir: settings.workdir.clone(),
-            keep_packages: false,
-            wait_for_lock: true,
-        },
-        dest,
-    )
-    .map_err(pipeline_error)?;
+    let mut p = crate::dest::open_pipeline(settings, dest)?;
     let state = p.state().map_err(pipeline_error)?;
     let packages = package_counts(p.store())?;
     let name = p.name().to_owned();
