@@ -87,6 +87,8 @@ pub struct Run {
     pub keep_packages: bool,
     /// Input bytes per package (`None`: the default), to split a load into several packages.
     pub package_bytes: Option<u64>,
+    /// Loads each package before building the next (no overlap of the two).
+    pub sequential_packages: bool,
 }
 
 /// Loads NDJSON lines of `file` as `submissions` into `target`, with `workdir` holding the packages.
@@ -131,6 +133,7 @@ pub fn load_with(
         package_bytes: run
             .package_bytes
             .unwrap_or(harbor_pipeline::DEFAULT_PACKAGE_BYTES),
+        overlap: !run.sequential_packages,
     };
     let mut p = Pipeline::open(
         PipelineOptions {

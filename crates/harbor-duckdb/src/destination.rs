@@ -404,7 +404,7 @@ fn ask(tx: &duckdb::Transaction<'_>, sql: &str, what: &str) -> Result<bool, Dest
 /// Loads one table's jobs inside the open transaction and returns the rows written.
 ///
 /// Merge takes the fast path where it can: a key that occurs once in the package needs no
-/// latest-row window, and a table that is empty needs no delete of the keys it is about to receive.
+/// latest-row window, and keys no stored row has need no delete (of roots or children).
 fn load_table(
     tx: &duckdb::Transaction<'_>,
     plan: &TablePlan,
@@ -438,12 +438,19 @@ fn load_table(
             if unique {
                 roots.unique.push(plan.name.clone());
             }
-            let empty = ask(
+            // No stored row has a key of this package (always so for an empty table, and for
+            // every package but the updates of a large load split into several): nothing to
+            // delete, neither roots nor their children. One scan of the key column instead of
+            // a delete pass over every child table.
+            let fresh = ask(
                 tx,
-                &format!("SELECT NOT EXISTS (SELECT 1 FROM {t})"),
-                &ctx("merge (size check)"),
+                &format!(
+                    "SELECT NOT EXISTS (SELECT 1 FROM {t} WHERE {k} IN (SELECT {k} FROM {src}))",
+                    k = quote(key)
+                ),
+                &ctx("merge (key overlap check)"),
             )?;
-            if !empty {
+            if !fresh {
                 // Child rows of every merged root are replaced, including children the new version
                 // lacks. Every table of the merged schema exists: the schema changes ran first.
                 for child in DuckDbDestination::descendants(schema, &plan.name) {

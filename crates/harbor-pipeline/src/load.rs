@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use harbor_core::WriteDisposition;
@@ -44,9 +44,12 @@ pub struct LoadFilesOptions {
     /// Uncompressed input bytes per package: a package is closed at the first line boundary at or
     /// past this size, and the next one starts there (at least 1).
     pub package_bytes: u64,
+    /// Build the next package while the destination loads the last one (faster; one more package
+    /// of memory in flight). Off: each package is loaded before the next one is built.
+    pub overlap: bool,
 }
 
-/// Parses a size: `64MB`, `512KB`, `1GB`, `1.5GB` or a number of bytes (units of 1024, case
+/// Parses a size: `64MB`, `512KB`, `1GB`, `1.5GB`, `1TB` or a number of bytes (units of 1024, case
 /// insensitive, `B`, `KiB`-style spellings allowed).
 pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
     let t = s.trim().to_ascii_lowercase();
@@ -60,6 +63,7 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
         "k" => 1 << 10,
         "m" => 1 << 20,
         "g" => 1 << 30,
+        "t" => 1 << 40,
         _ => {
             return Err(format!(
                 "`{s}`: unknown unit (expected e.g. 64MB, 512KB, 1GB or bytes)"
@@ -84,6 +88,7 @@ impl Default for LoadFilesOptions {
             force: false,
             max_rejects: None,
             package_bytes: DEFAULT_PACKAGE_BYTES,
+            overlap: true,
         }
     }
 }
@@ -259,43 +264,110 @@ impl Pipeline {
         let rejects_dir = self.pipeline_dir().join("rejects");
         let paths: Vec<PathBuf> = todo.iter().map(|t| t.path.clone()).collect();
         let source = describe_inputs(&paths);
-        let mut rejects: Option<RejectSink> = None;
-        let mut cursor = Cursor {
-            file: 0,
-            pos: todo[0].start,
-        };
-        let (mut extract_secs, mut load_secs) = (0.0, 0.0);
-        while cursor.file < todo.len() {
-            let t_extract = Instant::now();
-            let continuation = !run.load_ids.is_empty();
-            let (package, summary) = self.build_package_part(
-                &source,
-                opts.disposition,
-                continuation,
-                |writer, schema, load_id| {
-                    let sink = rejects.get_or_insert_with(|| {
-                        RejectSink::new(rejects_dir.join(format!("{load_id}.ndjson")), paths.clone())
+        let mut schema = self.schema()?;
+        let builder = self.builder();
+        let stop = AtomicBool::new(false);
+        let mut extract_secs = 0.0;
+        // The next package is built on its own thread while this one loads the last one; the
+        // channel holds none (a rendezvous), so at most one built package waits for its load.
+        let (tx, rx) = crossbeam_channel::bounded::<Result<Built>>(0);
+        // Without overlap the builder waits for each package's load before the next one.
+        let (loaded_tx, loaded_rx) = crossbeam_channel::bounded::<()>(1);
+        let outcome = std::thread::scope(|s| -> Result<()> {
+            let producer = s.spawn(|| {
+                let mut rejects: Option<RejectSink> = None;
+                let mut cursor = Cursor {
+                    file: 0,
+                    pos: todo[0].start,
+                };
+                let mut continuation = false;
+                while cursor.file < todo.len() && !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let built = builder.build(
+                        &mut schema,
+                        &source,
+                        opts.disposition,
+                        continuation,
+                        |writer, schema, load_id| {
+                            let sink = rejects.get_or_insert_with(|| {
+                                RejectSink::new(rejects_dir.join(format!("{load_id}.ndjson")), paths.clone())
+                            });
+                            let mut new_state = PipelineState::default();
+                            let read = |emit: &mut dyn FnMut(RawRecord) -> bool| -> Result<u64> {
+                                let mut emit = |rec| !stop.load(Ordering::Relaxed) && emit(rec);
+                                read_package(
+                                    &todo,
+                                    &mut cursor,
+                                    opts.package_bytes,
+                                    &bytes_read,
+                                    &mut new_state,
+                                    &mut emit,
+                                )
+                            };
+                            let summary =
+                                extract_records(read, writer, schema, &extract_opts, load_id, sink)?;
+                            pause_point("extract");
+                            Ok((summary, new_state))
+                        },
+                    );
+                    extract_secs += t.elapsed().as_secs_f64();
+                    let failed = built.is_err();
+                    let built = built.map(|(package, summary)| Built {
+                        package,
+                        summary,
+                        rejects: rejects.as_ref().map_or(0, RejectSink::count),
+                        rejects_path: rejects.as_mut().and_then(|r| r.finish().map(Path::to_path_buf)),
                     });
-                    let mut new_state = PipelineState::default();
-                    let read = |emit: &mut dyn FnMut(RawRecord) -> bool| -> Result<u64> {
-                        read_package(
-                            &todo,
-                            &mut cursor,
-                            opts.package_bytes,
-                            &bytes_read,
-                            &mut new_state,
-                            emit,
-                        )
-                    };
-                    let summary = extract_records(read, writer, schema, &extract_opts, load_id, sink)?;
-                    pause_point("extract");
-                    Ok((summary, new_state))
-                },
-            )?;
-            let rejects_path = rejects.as_mut().and_then(|r| r.finish().map(Path::to_path_buf));
+                    if let Err(crossbeam_channel::SendError(unsent)) = tx.send(built) {
+                        // The load stopped (an error, too many rejects): this package was never
+                        // loaded and its records were not committed, so it goes.
+                        if let Ok(b) = unsent {
+                            let _ = b.package.remove();
+                        }
+                        break;
+                    }
+                    if failed || !opts.overlap && loaded_rx.recv().is_err() {
+                        break;
+                    }
+                    continuation = true;
+                }
+                drop(tx);
+            });
+            let result = self.load_built(&rx, &loaded_tx, opts, &mut run);
+            if result.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            drop(rx);
+            drop(loaded_tx);
+            producer
+                .join()
+                .map_err(|_| Error::Internal("the package builder thread panicked".into()))?;
+            result
+        });
+        run.seconds.0 = extract_secs;
+        outcome?;
+        run.packages = self.package_notices();
+        Ok(run)
+    }
+
+    /// Loads the packages the builder thread sends, in order, until it is done or one fails.
+    fn load_built(
+        &mut self,
+        rx: &crossbeam_channel::Receiver<Result<Built>>,
+        loaded: &crossbeam_channel::Sender<()>,
+        opts: &LoadFilesOptions,
+        run: &mut RunSummary,
+    ) -> Result<()> {
+        for built in rx {
+            let Built {
+                package,
+                summary,
+                rejects,
+                rejects_path,
+            } = built?;
             run.extract.absorb(summary);
             // The sink is shared by the packages of the run, so its count is the run's.
-            run.extract.rejects = rejects.as_ref().map_or(0, RejectSink::count);
+            run.extract.rejects = rejects;
             run.rejects_path = rejects_path.clone();
             if let Some(limit) = opts.max_rejects
                 && limit.exceeded(run.extract.rejects, run.extract.records)
@@ -311,18 +383,24 @@ impl Pipeline {
                     committed_packages: run.load_ids.len() as u64,
                 });
             }
-            let t_load = Instant::now();
-            extract_secs += (t_load - t_extract).as_secs_f64();
+            let t = Instant::now();
             let report = self.load_package(package)?;
-            load_secs += t_load.elapsed().as_secs_f64();
+            run.seconds.1 += t.elapsed().as_secs_f64();
             run.load_ids.push(report.load_id.clone());
             merge_report(&mut run.load, report);
             pause_point(&format!("load:committed:{}", run.load_ids.len()));
+            let _ = loaded.try_send(());
         }
-        run.seconds = (extract_secs, load_secs);
-        run.packages = self.package_notices();
-        Ok(run)
+        Ok(())
     }
+}
+
+/// A package the builder thread wrote, with the run's reject count so far.
+struct Built {
+    package: harbor_core::package::Package,
+    summary: ExtractSummary,
+    rejects: u64,
+    rejects_path: Option<PathBuf>,
 }
 
 /// Reads one package's worth of records from `cursor` on (across files: a package may end one file
@@ -391,6 +469,7 @@ mod tests {
         assert_eq!(parse_size("1GiB"), Ok(1 << 30));
         assert_eq!(parse_size("1.5 GB"), Ok(3 << 29));
         assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("1TB"), Ok(1 << 40));
         assert!(parse_size("0").is_err());
         assert!(parse_size("12 parsecs").is_err());
         assert!(parse_size("MB").is_err());

@@ -340,14 +340,37 @@ impl Pipeline {
             &str,
         ) -> Result<(ExtractSummary, PipelineState)>,
     {
-        self.build_package_part(source, disposition, false, f)
+        let mut schema = self.schema()?;
+        self.builder().build(&mut schema, source, disposition, false, f)
     }
 
-    /// [`Pipeline::build_package`] for one part of a run split into several packages: a
-    /// `continuation` (every package after the first) appends where the run's disposition says
-    /// replace, so a later part does not wipe the rows of the earlier ones.
-    pub(crate) fn build_package_part<F>(
-        &mut self,
+    /// What it takes to write this pipeline's packages, for another thread.
+    pub(crate) fn builder(&self) -> PackageBuilder {
+        PackageBuilder {
+            store: self.store.clone(),
+            pipeline: self.opts.name.clone(),
+            identity: self.identity.clone(),
+        }
+    }
+}
+
+/// Writes packages of one pipeline into its store; owned, so a thread can build the next package
+/// while the destination loads the last one.
+#[derive(Debug, Clone)]
+pub(crate) struct PackageBuilder {
+    store: PackageStore,
+    pipeline: String,
+    identity: String,
+}
+
+impl PackageBuilder {
+    /// Writes one complete package: `f` fills it and grows `schema`; the manifest gets the schema,
+    /// the state `f` returns and a plan per table with rows. A `continuation` (a package after the
+    /// first of a run split into several) appends where the run's disposition says replace, so a
+    /// later part does not wipe the rows of the earlier ones.
+    pub(crate) fn build<F>(
+        &self,
+        schema: &mut Schema,
         source: &str,
         disposition: Option<WriteDisposition>,
         continuation: bool,
@@ -361,15 +384,14 @@ impl Pipeline {
         ) -> Result<(ExtractSummary, PipelineState)>,
     {
         let load_id = new_load_id();
-        let mut schema = self.schema()?;
         let mut writer = self.store.begin(&load_id)?;
-        let (summary, state) = f(&mut writer, &mut schema, &load_id)?;
-        let tables = plans(&schema, &summary.rows, disposition, continuation)?;
+        let (summary, state) = f(&mut writer, schema, &load_id)?;
+        let tables = plans(schema, &summary.rows, disposition, continuation)?;
         let manifest = PackageManifest {
             load_id,
-            pipeline: self.opts.name.clone(),
+            pipeline: self.pipeline.clone(),
             created_at: chrono_now(),
-            schema,
+            schema: schema.clone(),
             state,
             tables,
             source: source.to_owned(),

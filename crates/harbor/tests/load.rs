@@ -328,7 +328,7 @@ fn split_load_killed_between_packages_resumes_exactly_once() {
     let out = clean.run_env(&args, &split);
     let summary: Value = serde_json::from_str(&ok(&out)).expect("json summary");
     let packages = summary["load_ids"].as_array().map_or(0, Vec::len);
-    assert!(packages >= 3, "{summary}");
+    assert!(packages >= 4, "{summary}");
     assert_eq!(summary["rows"]["submissions"], 3000, "{summary}");
     let expected = table_digest(&clean);
     let one = Harbor::new();
@@ -363,10 +363,17 @@ fn split_load_killed_between_packages_resumes_exactly_once() {
         .spawn()
         .expect("spawn harbor");
     common::wait_for_pause(&mut child, point);
+    // Package 3 is built while package 2 loads: killed once it is complete, it must be replayed
+    // in order and the run must resume after it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while pending_packages(&h) < 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let _ = Command::new("kill")
         .args(["-9", &child.id().to_string()])
         .status();
     let _ = child.wait();
+    assert_eq!(pending_packages(&h), 1, "package 3 written before the kill");
     let committed = h.count("submissions");
     assert!(
         committed > 0 && committed < 3000,
@@ -380,8 +387,13 @@ fn split_load_killed_between_packages_resumes_exactly_once() {
         "{summary}"
     );
     assert_eq!(
+        summary["recovered_loads"].as_array().map_or(0, Vec::len),
+        1,
+        "{summary}"
+    );
+    assert_eq!(
         summary["load_ids"].as_array().map_or(0, Vec::len),
-        packages - 2,
+        packages - 3,
         "{summary}"
     );
     assert_eq!(table_digest(&h), expected, "after a kill between packages");
@@ -403,6 +415,23 @@ fn split_load_killed_between_packages_resumes_exactly_once() {
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
+}
+
+/// Complete packages waiting in the project's package stores (`.harbor/<pipeline>/packages`).
+fn pending_packages(h: &Harbor) -> usize {
+    let stores = std::fs::read_dir(h.path().join(".harbor"))
+        .into_iter()
+        .flatten()
+        .flatten();
+    stores
+        .flat_map(|p| {
+            std::fs::read_dir(p.path().join("packages"))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .filter(|e| e.path().join("package.json").is_file())
+        .count()
 }
 
 #[test]

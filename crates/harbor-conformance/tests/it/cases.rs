@@ -5,9 +5,9 @@ use harbor_core::package::{JobState, Package};
 
 use harbor_conformance::PIPELINE;
 
-use crate::support::{Env, Run, awards, count, kill_load_at, kill_split_load_at, snapshot, submissions};
+use crate::support::{Env, Run, awards, count, kill_load_at, snapshot, submissions};
 
-const AWARDS: &str = "submissions__all_awardings";
+pub const AWARDS: &str = "submissions__all_awardings";
 const ICONS: &str = "submissions__all_awardings__resized_icons";
 const IMAGES: &str = "submissions__preview__images";
 
@@ -301,146 +301,6 @@ pub fn exactly_once_after_a_kill(make: fn() -> Env) {
         let s = env.load(&f, &Run::default()).expect("third run");
         assert_eq!(s.skipped.len(), 1, "third run after a kill at {point}");
         assert_eq!(snapshot(&env), expected, "third run after a kill at {point}");
-    }
-}
-
-/// Input bytes per package in the split cases: about 15 submissions of the suite's data.
-const SPLIT: u64 = 8_000;
-
-/// A load split into several packages by size gives the same tables as one package, whatever the
-/// disposition: merge across packages keeps the last version of a key, append keeps every row, and
-/// replace replaces only at the first package of the run.
-pub fn split_load_matches_one_package(make: fn() -> Env) {
-    // For merge: keys 0..60 twice in one file (the second time with another title), then 60..90.
-    let repeated = submissions(0, 60, "a", 0) + &submissions(0, 60, "b", 1) + &submissions(60, 30, "c", 0);
-    // Append and replace load keys once (Postgres refuses a repeated key in an appended table).
-    let distinct = submissions(0, 90, "d", 0);
-    let split = Run {
-        package_bytes: Some(SPLIT),
-        ..Default::default()
-    };
-    for disposition in [
-        None,
-        Some(WriteDisposition::Append),
-        Some(WriteDisposition::Replace),
-    ] {
-        let data = if disposition.is_none() {
-            &repeated
-        } else {
-            &distinct
-        };
-        let whole = make();
-        let f = whole.write("s.ndjson", data);
-        let run = Run {
-            disposition,
-            ..Default::default()
-        };
-        let old = whole.write("old.ndjson", &submissions(500, 5, "old", 0));
-        whole.load(&old, &Run::default()).expect("earlier load");
-        whole.load(&f, &run).expect("load as one package");
-        let env = make();
-        let f = env.write("s.ndjson", data);
-        // Something to replace: rows a replace must remove, an append or merge keep.
-        let old = env.write("old.ndjson", &submissions(500, 5, "old", 0));
-        env.load(&old, &Run::default()).expect("earlier load");
-        let s = env
-            .load(
-                &f,
-                &Run {
-                    disposition,
-                    ..split.clone()
-                },
-            )
-            .expect("split load");
-        assert!(
-            s.load_ids.len() >= 4,
-            "{disposition:?}: {} packages",
-            s.load_ids.len()
-        );
-        let c = env.counts();
-        let t = env.table("submissions");
-        match disposition {
-            None => {
-                assert_eq!(count(&c, "submissions"), 95, "{c:?}");
-                assert_eq!(t.get("p00007", "title"), "Post 7 b");
-                assert_eq!(t.get("p00077", "title"), "Post 77 c");
-                assert_eq!(
-                    count(&c, AWARDS),
-                    awards(0, 60, 1) + awards(60, 30, 0) + awards(500, 5, 0)
-                );
-            }
-            Some(WriteDisposition::Append) => assert_eq!(count(&c, "submissions"), 95, "{c:?}"),
-            _ => {
-                assert_eq!(count(&c, "submissions"), 90, "{c:?}");
-                assert!(
-                    t.values("id").iter().all(|id| !id.starts_with("p005")),
-                    "replaced"
-                );
-            }
-        }
-        assert!(
-            snapshot(&env) == snapshot(&whole),
-            "{disposition:?}: a split load gives other tables than one package"
-        );
-        let mut d = env.dest();
-        let state = d.stored_state(PIPELINE).expect("state");
-        let key = state
-            .values
-            .keys()
-            .find(|k| k.ends_with("s.ndjson"))
-            .expect("file state");
-        assert!(
-            state.values[key].get("line").is_none(),
-            "a file read to its end is stored as loaded: {state:?}"
-        );
-        drop(d);
-        let again = env.load(&f, &split).expect("rerun");
-        assert_eq!(again.skipped.len(), 1, "{disposition:?}: the file is loaded");
-    }
-}
-
-/// A load split into packages, killed between two packages (or inside a commit), resumes after the
-/// last committed package and ends with every row exactly once, in as many loads as a clean run.
-pub fn split_load_resumes_after_a_kill(make: fn() -> Env) {
-    let data = submissions(0, 120, "k", 0);
-    let clean = make();
-    let f = clean.write("k.ndjson", &data);
-    let run = Run {
-        package_bytes: Some(SPLIT),
-        ..Default::default()
-    };
-    let s = clean.load(&f, &run).expect("clean load");
-    let packages = s.load_ids.len();
-    assert!(packages >= 4, "{packages} packages");
-    let expected = snapshot(&clean);
-    assert_eq!(count(&clean.counts(), "submissions"), 120);
-    for point in ["load:committed:1", "load:committed:3", "commit", "package"] {
-        let env = make();
-        let f = env.write("k.ndjson", &data);
-        kill_split_load_at(&env, &f, point, Some(SPLIT));
-        let mut d = env.dest();
-        let before = d.loads(None, 100).expect("loads").len();
-        drop(d);
-        let s = env
-            .load(&f, &run)
-            .unwrap_or_else(|e| panic!("rerun after a kill at {point}: {e}"));
-        if point.starts_with("load:committed") {
-            assert_eq!(s.resumed.len(), 1, "resumed after a kill at {point}");
-            assert!(before >= 1, "{point}: committed before the kill");
-        }
-        assert!(snapshot(&env) == expected, "tables after a kill at {point}");
-        let mut d = env.dest();
-        assert_eq!(
-            d.loads(None, 100).expect("loads").len(),
-            packages,
-            "loads after a kill at {point}"
-        );
-        let state = d.stored_state(PIPELINE).expect("state");
-        assert_eq!(state.values.len(), 1, "state after a kill at {point}: {state:?}");
-        drop(d);
-        let s = env.load(&f, &run).expect("third run");
-        assert_eq!(s.skipped.len(), 1, "third run after a kill at {point}");
-        assert!(snapshot(&env) == expected, "third run after a kill at {point}");
     }
 }
 

@@ -3,12 +3,14 @@
 //! they fail.
 
 mod cases;
+mod split;
 mod support;
 
 macro_rules! conformance {
     ($dest:ident) => {
         mod $dest {
             use crate::cases;
+            use crate::split;
             use crate::support;
 
             #[test]
@@ -49,11 +51,11 @@ macro_rules! conformance {
             }
             #[test]
             fn split_load_matches_one_package() {
-                cases::split_load_matches_one_package(support::$dest);
+                split::split_load_matches_one_package(support::$dest);
             }
             #[test]
             fn split_load_resumes_after_a_kill() {
-                cases::split_load_resumes_after_a_kill(support::$dest);
+                split::split_load_resumes_after_a_kill(support::$dest);
             }
             #[test]
             fn replaces() {
@@ -89,6 +91,22 @@ conformance!(parquet);
 #[test]
 fn postgres_concurrent_runs() {
     cases::concurrent_runs(support::postgres());
+}
+
+/// Postgres can be made to refuse one row (a check constraint added by hand), so the refused package
+/// of a split load is tested there; what happens around it is the pipeline's, the same everywhere.
+#[test]
+fn postgres_split_load_stops_at_a_refused_package() {
+    split::split_load_stops_at_a_refused_package(
+        support::postgres,
+        |env| {
+            support::psql(
+                env,
+                "ALTER TABLE submissions ADD CONSTRAINT no_70 CHECK (id <> 'p00070') NOT VALID",
+            )
+        },
+        |env| support::psql(env, "ALTER TABLE submissions DROP CONSTRAINT no_70"),
+    );
 }
 
 #[test]

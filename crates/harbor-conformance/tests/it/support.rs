@@ -208,11 +208,19 @@ pub fn count(counts: &[(String, u64)], table: &str) -> u64 {
 /// Runs the load of `file` in a `conformance-load` process (same target, the scratch dir's `work`
 /// directory) paused at `point`, and kills it there with SIGKILL.
 pub fn kill_load_at(env: &Env, file: &Path, point: &str) {
-    kill_split_load_at(env, file, point, None)
+    kill_split_load_when(env, file, point, None, &|| true)
 }
 
-/// [`kill_load_at`] for a load split into packages of `package_bytes` of input.
-pub fn kill_split_load_at(env: &Env, file: &Path, point: &str, package_bytes: Option<u64>) {
+/// [`kill_load_at`] for a load split into packages of `package_bytes` of input, killed once the
+/// process paused at `point` and `ready()` holds (checked every 10 ms for up to a minute: for what
+/// the other threads of the paused process reach, such as the next package written).
+pub fn kill_split_load_when(
+    env: &Env,
+    file: &Path,
+    point: &str,
+    package_bytes: Option<u64>,
+    ready: &dyn Fn() -> bool,
+) {
     use std::io::{BufRead, BufReader};
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_conformance-load"));
     cmd.arg(env.target.to_arg())
@@ -245,9 +253,35 @@ pub fn kill_split_load_at(env: &Env, file: &Path, point: &str, package_bytes: Op
             }
         }
     }
+    // Keep reading stderr so the paused process never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ready() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("paused at {point}, but what the kill waits for did not happen within a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     // `Child::kill` sends SIGKILL on Unix: no destructor, no rollback by the process itself.
     child.kill().expect("SIGKILL conformance-load");
     let _ = child.wait();
+}
+
+/// Runs `sql` in the Postgres database of `env` (a Postgres target).
+pub fn psql(env: &Env, sql: &str) {
+    let Target::Postgres(url) = &env.target else {
+        panic!("psql on {}", env.target.to_arg());
+    };
+    let db = url
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.split('?').next())
+        .unwrap_or_default();
+    PgCluster::shared()
+        .psql(db, sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
 }
 
 /// Every data table: its row count and its rows in canonical form.

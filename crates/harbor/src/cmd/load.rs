@@ -171,6 +171,7 @@ pub fn options(
         force,
         max_rejects: None,
         package_bytes,
+        overlap: settings.load.overlap_packages,
     })
 }
 
