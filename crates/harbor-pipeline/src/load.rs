@@ -44,8 +44,8 @@ pub struct LoadFilesOptions {
     /// Uncompressed input bytes per package: a package is closed at the first line boundary at or
     /// past this size, and the next one starts there (at least 1).
     pub package_bytes: u64,
-    /// Build the next package while the destination loads the last one (faster; one more package
-    /// of memory in flight). Off: each package is loaded before the next one is built.
+    /// Build the next package while the destination loads the last one (one more package of
+    /// memory in flight). Off: each package is loaded before the next one is built.
     pub overlap: bool,
 }
 
@@ -88,7 +88,7 @@ impl Default for LoadFilesOptions {
             force: false,
             max_rejects: None,
             package_bytes: DEFAULT_PACKAGE_BYTES,
-            overlap: true,
+            overlap: false,
         }
     }
 }

@@ -98,8 +98,8 @@ pub struct LoadSettings {
     /// packages, each committed with the file position it reached, so memory stays bounded and a
     /// killed load resumes after the last committed package.
     pub package_size: String,
-    /// Build the next package of a split `harbor load` while the last one loads (faster; one more
-    /// package in memory). `false` loads each package before building the next.
+    /// Build the next package of a split `harbor load` while the last one loads (one more package
+    /// in memory). Off by default: on 2 cores it was slower (bench/RESULTS.md, issue 16).
     pub overlap_packages: bool,
 }
 
@@ -114,7 +114,7 @@ impl Default for LoadSettings {
             max_columns: harbor_core::schema::DEFAULT_MAX_COLUMNS,
             max_package_attempts: harbor_pipeline::DEFAULT_MAX_ATTEMPTS,
             package_size: format!("{}MB", harbor_pipeline::DEFAULT_PACKAGE_BYTES >> 20),
-            overlap_packages: true,
+            overlap_packages: false,
         }
     }
 }

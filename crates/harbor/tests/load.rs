@@ -315,7 +315,11 @@ fn killed_loads_recover_to_exactly_the_clean_result() {
 #[test]
 fn split_load_killed_between_packages_resumes_exactly_once() {
     let data = synthetic_submissions(0, 3000);
-    let split = [("HARBOR_LOAD__PACKAGE_SIZE", "400KB")];
+    // With overlap, so package 3 is built while package 2 loads.
+    let split = [
+        ("HARBOR_LOAD__PACKAGE_SIZE", "400KB"),
+        ("HARBOR_LOAD__OVERLAP_PACKAGES", "true"),
+    ];
     let clean = Harbor::new();
     let input = clean.write("subs.ndjson", &data);
     let args = [
