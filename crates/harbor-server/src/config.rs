@@ -20,6 +20,9 @@ pub struct ServerConfig {
     pub default_page: u32,
     /// DuckDB connections for queries.
     pub pool_size: usize,
+    /// Largest rendered size of a listing's page index per table (DuckDB; 0: no index, pages
+    /// come from SQL). See [`crate::pages`].
+    pub page_index_bytes: usize,
     /// How long in-flight requests may finish after a shutdown signal.
     pub shutdown_grace: Duration,
 }
@@ -34,6 +37,7 @@ impl Default for ServerConfig {
             max_page: 500,
             default_page: 50,
             pool_size: 4,
+            page_index_bytes: 256 << 20,
             shutdown_grace: Duration::from_secs(10),
         }
     }

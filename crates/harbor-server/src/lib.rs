@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod model;
 pub mod ops_store;
+pub mod pages;
 pub mod routes;
 pub mod runs;
 pub mod seed;
@@ -63,13 +64,14 @@ impl AppState {
                 parts.inbox,
                 parts.pipeline.clone(),
             )),
-            config: parts.config,
+            config: parts.config.clone(),
             pipeline: parts.pipeline,
             destination: parts.destination,
             started: Instant::now(),
             responses: Default::default(),
             metrics: parts.metrics,
             cache: Default::default(),
+            pages: pages::PageIndex::new(parts.config.page_index_bytes),
         }))
     }
 }

@@ -15,6 +15,7 @@ use crate::cache::{Hit, ResponseCache};
 use crate::config::ServerConfig;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::pages::PageIndex;
 use crate::runs::RunRegistry;
 use crate::tokens::TokenStore;
 
@@ -43,6 +44,8 @@ pub struct AppState {
     pub metrics: Option<Arc<MetricsRenderer>>,
     /// Answers of the list endpoints, reused until the data changes.
     pub cache: ResponseCache,
+    /// The listings' rows in their order (DuckDB), for uncached pages.
+    pub pages: PageIndex,
 }
 
 impl AppState {
@@ -59,16 +62,18 @@ impl AppState {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
+        self.cached_body(key, || async move { json_body(&compute().await?) })
+            .await
+    }
+
+    /// [`AppState::cached_json`] for an answer that is already JSON text.
+    pub async fn cached_body<F, Fut>(&self, key: &str, compute: F) -> Result<Response, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, ApiError>>,
+    {
         self.db.notice_external_loads().await;
-        let (body, hit) = self
-            .cache
-            .get_or_compute(key, self.generation(), || async move {
-                let value = compute().await?;
-                serde_json::to_vec(&value)
-                    .map(Bytes::from)
-                    .map_err(|e| ApiError::internal("response", e))
-            })
-            .await?;
+        let (body, hit) = self.cache.get_or_compute(key, self.generation(), compute).await?;
         let hit = match hit {
             Hit::Hit => "hit",
             Hit::Miss => "miss",
@@ -82,6 +87,13 @@ impl AppState {
         )
             .into_response())
     }
+}
+
+/// A value as a JSON response body.
+pub fn json_body<T: Serialize>(value: &T) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::internal("response", e))
 }
 
 /// Response header telling whether a list answer was reused.

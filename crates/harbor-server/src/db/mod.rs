@@ -26,6 +26,7 @@ use crate::error::ApiError;
 
 mod rows;
 
+pub use rows::duck_each;
 use rows::{duck_rows, pg_rows};
 
 /// A value bound to a `?` placeholder.

@@ -7,6 +7,21 @@ use super::{Cell, Param, Row, pg_error};
 use crate::error::ApiError;
 
 pub(super) fn duck_rows(c: &Connection, sql: &str, params: &[Param]) -> Result<Vec<Row>, ApiError> {
+    let mut out = Vec::new();
+    duck_each(c, sql, params, |r| {
+        out.push(r);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// Hands the rows of a query to `each` one by one, until it returns false.
+pub fn duck_each(
+    c: &Connection,
+    sql: &str,
+    params: &[Param],
+    mut each: impl FnMut(Row) -> Result<bool, ApiError>,
+) -> Result<(), ApiError> {
     use duckdb::types::{Value, ValueRef};
     let values: Vec<Value> = params
         .iter()
@@ -20,7 +35,6 @@ pub(super) fn duck_rows(c: &Connection, sql: &str, params: &[Param]) -> Result<V
         .collect();
     let mut stmt = c.prepare(sql)?;
     let mut rows = stmt.query(duckdb::params_from_iter(values))?;
-    let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let n = r.as_ref().column_count();
         let mut cells = Vec::with_capacity(n);
@@ -53,9 +67,11 @@ pub(super) fn duck_rows(c: &Connection, sql: &str, params: &[Param]) -> Result<V
                 }
             });
         }
-        out.push(Row(cells));
+        if !each(Row(cells))? {
+            break;
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 const NULL_TEXT: Option<String> = None;

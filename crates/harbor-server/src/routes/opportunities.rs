@@ -13,7 +13,9 @@ use crate::db::{Columns, Dialect, Param, Row, col_or_null, has_col, has_table};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, decode_cursor, encode_cursor, page_size};
 use crate::model::{Opportunity, OpportunityPage, Reason};
+use crate::pages::OpportunityQuery;
 use crate::state::AppState;
+use crate::state::json_body;
 
 /// Filters of the opportunity list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -34,7 +36,8 @@ pub struct OpportunityFilter {
     pub cursor: Option<String>,
 }
 
-fn select(cols: &Columns, d: Dialect) -> String {
+/// The select list of an opportunity row (read by [`opportunity_row`]).
+pub(crate) fn opportunity_select(cols: &Columns, d: Dialect) -> String {
     let a = |c: &str, cast: &str| col_or_null(cols, "opportunity_analysis", "o", c, cast);
     let s = |c: &str, cast: &str| col_or_null(cols, "submissions", "s", c, cast);
     let ts = |table: &str, alias: &str, c: &str| {
@@ -78,7 +81,8 @@ fn json(text: Option<String>) -> Option<serde_json::Value> {
     text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
 }
 
-fn row(r: &Row) -> Result<Opportunity, ApiError> {
+/// Reads a row of [`opportunity_select`].
+pub(crate) fn opportunity_row(r: &Row) -> Result<Opportunity, ApiError> {
     let evidence = json(r.text(9)?);
     let reasons = evidence
         .as_ref()
@@ -131,9 +135,33 @@ pub async fn list(
     uri: Uri,
     ApiQuery(f): ApiQuery<OpportunityFilter>,
 ) -> Result<Response, ApiError> {
+    let q = query(&st, f)?;
     let page_state = Arc::clone(&st);
-    st.cached_json(&uri.to_string(), move || page(page_state, f))
-        .await
+    st.cached_body(&uri.to_string(), move || async move {
+        if let Some(body) = page_state.pages.opportunity_page(&page_state, &q).await {
+            return body;
+        }
+        json_body(&page(page_state, q).await?)
+    })
+    .await
+}
+
+/// The validated filters of a request.
+fn query(st: &AppState, f: OpportunityFilter) -> Result<OpportunityQuery, ApiError> {
+    let limit = page_size(f.limit, st.config.default_page, st.config.max_page)?;
+    let after = f.cursor.as_deref().map(decode_after).transpose()?;
+    if let Some(m) = f.min_score
+        && !(0.0..=100.0).contains(&m)
+    {
+        return Err(ApiError::invalid("`min_score` must be within 0..=100"));
+    }
+    Ok(OpportunityQuery {
+        subreddit: f.subreddit,
+        min_score: f.min_score,
+        scorer_id: f.scorer_id,
+        after: after.map(|a| (a.score, a.post_id, a.scorer_id)),
+        limit: limit as usize,
+    })
 }
 
 /// Where the previous page ended: its last row's ranking key.
@@ -144,10 +172,31 @@ struct After {
     scorer_id: String,
 }
 
-/// The cursor of the page after the row `o`: its score (empty for NULL), post and scorer.
-fn encode_after(o: &Opportunity) -> String {
-    let score = o.final_score.map(|f| f.to_string()).unwrap_or_default();
-    encode_cursor(&[score, o.post_id.clone(), o.scorer_id.clone()])
+/// The cursor of the page after a row: its score (empty for NULL), post and scorer.
+pub(crate) fn encode_after(score: Option<f64>, post_id: &str, scorer_id: &str) -> String {
+    let score = score.map(|f| f.to_string()).unwrap_or_default();
+    encode_cursor(&[score, post_id.to_owned(), scorer_id.to_owned()])
+}
+
+/// The join to the posts and the status filter of the listing, or `None` when there is no
+/// analysis table to list.
+pub(crate) fn opportunity_source(cols: &Columns) -> Option<(&'static str, Option<&'static str>)> {
+    let needed = ["post_id", "scorer_id"];
+    if !has_table(cols, "opportunity_analysis")
+        || !needed.iter().all(|c| has_col(cols, "opportunity_analysis", c))
+    {
+        return None;
+    }
+    let join = if has_table(cols, "submissions") {
+        "LEFT JOIN submissions s ON s.id = o.post_id"
+    } else {
+        "LEFT JOIN (SELECT CAST(NULL AS VARCHAR) AS id) s ON false"
+    };
+    // Not `COALESCE(status, 'scored') = 'scored'`: Postgres estimates an expression without
+    // statistics at 0.5% of the rows and then sorts every analysis instead of walking the index.
+    let status = has_col(cols, "opportunity_analysis", "status")
+        .then_some("(o.status = 'scored' OR o.status IS NULL)");
+    Some((join, status))
 }
 
 fn decode_after(cursor: &str) -> Result<After, ApiError> {
@@ -171,42 +220,29 @@ fn decode_after(cursor: &str) -> Result<After, ApiError> {
     })
 }
 
-async fn page(st: Arc<AppState>, f: OpportunityFilter) -> Result<OpportunityPage, ApiError> {
-    let limit = page_size(f.limit, st.config.default_page, st.config.max_page)?;
-    let after = f.cursor.as_deref().map(decode_after).transpose()?;
-    if let Some(m) = f.min_score
-        && !(0.0..=100.0).contains(&m)
-    {
-        return Err(ApiError::invalid("`min_score` must be within 0..=100"));
-    }
+async fn page(st: Arc<AppState>, f: OpportunityQuery) -> Result<OpportunityPage, ApiError> {
+    let limit = f.limit as u32;
+    let after = f.after.map(|(score, post_id, scorer_id)| After {
+        score,
+        post_id,
+        scorer_id,
+    });
     let cols = st.db.columns().await?;
-    let needed = ["post_id", "scorer_id"];
-    if !has_table(&cols, "opportunity_analysis")
-        || !needed.iter().all(|c| has_col(&cols, "opportunity_analysis", c))
-    {
+    let Some((join, status)) = opportunity_source(&cols) else {
         return Ok(OpportunityPage {
             items: Vec::new(),
             next_cursor: None,
         });
-    }
+    };
     let scored = has_col(&cols, "opportunity_analysis", "final_score");
     if !scored && after.as_ref().is_some_and(|a| a.score.is_some()) {
         return Err(ApiError::invalid(
             "invalid cursor: pass `next_cursor` from the previous page",
         ));
     }
-    let join = if has_table(&cols, "submissions") {
-        "LEFT JOIN submissions s ON s.id = o.post_id"
-    } else {
-        "LEFT JOIN (SELECT CAST(NULL AS VARCHAR) AS id) s ON false"
-    };
     let mut wh: Vec<String> = Vec::new();
     let mut args: Vec<Param> = Vec::new();
-    if has_col(&cols, "opportunity_analysis", "status") {
-        // Not `COALESCE(status, 'scored') = 'scored'`: Postgres estimates an expression without
-        // statistics at 0.5% of the rows and then sorts every analysis instead of walking the index.
-        wh.push("(o.status = 'scored' OR o.status IS NULL)".into());
-    }
+    wh.extend(status.map(String::from));
     if let Some(sub) = &f.subreddit {
         wh.push(if has_col(&cols, "submissions", "subreddit") {
             "lower(s.subreddit) = lower(?)".into()
@@ -294,7 +330,7 @@ async fn page(st: Arc<AppState>, f: OpportunityFilter) -> Result<OpportunityPage
                     "SELECT {} FROM opportunity_analysis o {join} WHERE o.rowid IN \
                      (SELECT o.rowid FROM opportunity_analysis o {inner_join} {filter} ORDER BY {order} \
                      LIMIT {n}) ORDER BY {order}",
-                    select(&cols, d),
+                    opportunity_select(&cols, d),
                 )
             }
             // The page from the ranking index first, then its posts: joining before the limit
@@ -302,20 +338,22 @@ async fn page(st: Arc<AppState>, f: OpportunityFilter) -> Result<OpportunityPage
             Dialect::Postgres if f.subreddit.is_none() => format!(
                 "SELECT {} FROM (SELECT o.* FROM opportunity_analysis o {filter} ORDER BY {order} LIMIT {n}) o \
                  {join} ORDER BY {order}",
-                select(&cols, d),
+                opportunity_select(&cols, d),
             ),
             Dialect::Postgres => format!(
                 "SELECT {} FROM opportunity_analysis o {join} {filter} ORDER BY {order} LIMIT {n}",
-                select(&cols, d),
+                opportunity_select(&cols, d),
             ),
         };
         for r in st.db.query(sql, p).await?.iter() {
-            items.push(row(r)?);
+            items.push(opportunity_row(r)?);
         }
     }
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
-        items.last().map(encode_after)
+        items
+            .last()
+            .map(|o| encode_after(o.final_score, &o.post_id, &o.scorer_id))
     } else {
         None
     };

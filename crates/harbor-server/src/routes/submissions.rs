@@ -17,7 +17,8 @@ use crate::extract::{
     ApiQuery, decode_cursor, encode_cursor, like_pattern, page_size, parse_time, reddit_id,
 };
 use crate::model::{CommentNode, Submission, SubmissionDetail, SubmissionPage};
-use crate::state::AppState;
+use crate::pages::SubmissionQuery;
+use crate::state::{AppState, json_body};
 
 /// Filters of the submission list. Every value is bound as a parameter, never spliced into SQL.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -141,13 +142,58 @@ pub async fn list(
     uri: Uri,
     ApiQuery(f): ApiQuery<SubmissionFilter>,
 ) -> Result<Response, ApiError> {
+    let q = query(&st, &f)?;
     let page_state = Arc::clone(&st);
-    st.cached_json(&uri.to_string(), move || page(page_state, f))
-        .await
+    st.cached_body(&uri.to_string(), move || async move {
+        if f.q.is_none()
+            && let Some(body) = page_state.pages.submission_page(&page_state, &q).await
+        {
+            return body;
+        }
+        json_body(&page(page_state, f, q).await?)
+    })
+    .await
 }
 
-async fn page(st: Arc<AppState>, f: SubmissionFilter) -> Result<SubmissionPage, ApiError> {
+/// The validated filters of a request (all but the full-text `q`, which only SQL answers).
+fn query(st: &AppState, f: &SubmissionFilter) -> Result<SubmissionQuery, ApiError> {
     let limit = page_size(f.limit, st.config.default_page, st.config.max_page)?;
+    if let Some(sub) = &f.subreddit
+        && (sub.is_empty() || sub.len() > 100)
+    {
+        return Err(ApiError::invalid("`subreddit` must be 1-100 characters"));
+    }
+    let since = f.since.as_deref().map(|t| parse_time("since", t)).transpose()?;
+    let until = f.until.as_deref().map(|t| parse_time("until", t)).transpose()?;
+    let after = match &f.cursor {
+        None => None,
+        Some(c) => {
+            let parts = decode_cursor(c, 2)?;
+            let bad = || ApiError::invalid("invalid cursor: pass `next_cursor` from the previous page");
+            let key: i64 = parts[0].parse().map_err(|_| bad())?;
+            if parts[1].is_empty() || parts[1].len() > 64 {
+                return Err(bad());
+            }
+            Some((key, parts[1].clone()))
+        }
+    };
+    Ok(SubmissionQuery {
+        subreddit: f.subreddit.clone(),
+        since,
+        until,
+        is_problem: f.is_problem,
+        min_score: f.min_score,
+        after,
+        limit: limit as usize,
+    })
+}
+
+async fn page(
+    st: Arc<AppState>,
+    f: SubmissionFilter,
+    pq: SubmissionQuery,
+) -> Result<SubmissionPage, ApiError> {
+    let limit = pq.limit as u32;
     let cols = st.db.columns().await?;
     if !has_table(&cols, "submissions") {
         return Ok(SubmissionPage {
@@ -159,10 +205,7 @@ async fn page(st: Arc<AppState>, f: SubmissionFilter) -> Result<SubmissionPage, 
     let mut args: Vec<Param> = Vec::new();
     let d = st.db.dialect();
     let k = sort_key(&cols, d);
-    if let Some(sub) = &f.subreddit {
-        if sub.is_empty() || sub.len() > 100 {
-            return Err(ApiError::invalid("`subreddit` must be 1-100 characters"));
-        }
+    if let Some(sub) = &pq.subreddit {
         wh.push(if has_col(&cols, "submissions", "subreddit") {
             "lower(s.subreddit) = lower(?)".into()
         } else {
@@ -170,13 +213,13 @@ async fn page(st: Arc<AppState>, f: SubmissionFilter) -> Result<SubmissionPage, 
         });
         args.push(Param::Text(sub.clone()));
     }
-    if let Some(since) = &f.since {
+    if let Some(since) = pq.since {
         wh.push(format!("{k} >= {}", key_param(d)));
-        args.push(key_arg(d, parse_time("since", since)?));
+        args.push(key_arg(d, since));
     }
-    if let Some(until) = &f.until {
+    if let Some(until) = pq.until {
         wh.push(format!("{k} < {}", key_param(d)));
-        args.push(key_arg(d, parse_time("until", until)?));
+        args.push(key_arg(d, until));
     }
     if let Some(p) = f.is_problem {
         if has_col(&cols, "submissions", "is_problem") {
@@ -215,16 +258,10 @@ async fn page(st: Arc<AppState>, f: SubmissionFilter) -> Result<SubmissionPage, 
             }
         }
     }
-    if let Some(c) = &f.cursor {
-        let parts = decode_cursor(c, 2)?;
-        let bad = || ApiError::invalid("invalid cursor: pass `next_cursor` from the previous page");
-        let key: i64 = parts[0].parse().map_err(|_| bad())?;
-        if parts[1].is_empty() || parts[1].len() > 64 {
-            return Err(bad());
-        }
+    if let Some((key, id)) = pq.after {
         let kp = key_param(d);
         wh.push(format!("({k} < {kp} OR ({k} = {kp} AND s.id < ?))"));
-        args.extend([key_arg(d, key), key_arg(d, key), Param::Text(parts[1].clone())]);
+        args.extend([key_arg(d, key), key_arg(d, key), Param::Text(id)]);
     }
     let filter = if wh.is_empty() {
         String::new()

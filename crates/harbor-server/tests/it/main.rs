@@ -35,5 +35,6 @@ mod hardening;
 mod harness;
 mod limits;
 mod openapi;
+mod pages;
 mod scopes;
 mod themes;

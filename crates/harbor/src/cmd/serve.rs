@@ -236,6 +236,7 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         body_limit: settings.serve.body_limit,
         max_page: settings.serve.max_page.max(1),
         pool_size: pool,
+        page_index_bytes: settings.serve.page_index_mb << 20,
         ..Default::default()
     };
     let bind = config.bind.clone();

@@ -1,0 +1,312 @@
+//! The page index (DuckDB): the rows of `/submissions` and `/opportunities` rendered once as JSON
+//! and kept in the order the routes list them, so that an uncached page is a binary search and a
+//! short walk instead of a query.
+//!
+//! DuckDB stores columns compressed in row groups and reads a handful of wide rows slowly: the top
+//! N of a filtered listing costs about a millisecond, but fetching the page's 50 rows with their
+//! texts costs 5-30 ms, because every column's row group is decoded for them. Postgres reads those
+//! rows from its indexes and buffer cache, so it needs none of this.
+//!
+//! An index belongs to one *generation* of the data (see [`crate::state::AppState::generation`]):
+//! on DuckDB the server owns the file and moves the generation on after every write it makes or
+//! proxies, so an index of the current generation is exactly what a query would read. When the
+//! generation moves on, the routes answer from SQL (new data is visible at once) and the first
+//! request starts a rebuild in the background: one scan of the listing columns, at most once per
+//! ten build times so that a watcher committing every few seconds does not keep the server
+//! rebuilding. An index whose rendered rows would pass the byte budget (`[serve] page_index_mb`)
+//! is not kept and that table stays on SQL. Requests the index cannot answer exactly (full-text
+//! `q`, a non-ASCII subreddit, a filter column whose stored values are not of the type compared)
+//! go to SQL as well.
+
+mod opportunities;
+mod submissions;
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+
+use crate::db::Dialect;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub use opportunities::{OpportunityIndex, OpportunityQuery};
+pub use submissions::{SubmissionIndex, SubmissionQuery};
+
+/// Shortest time between two builds of one table's index.
+const MIN_REBUILD: Duration = Duration::from_secs(1);
+/// A rebuild waits this many times the last build's duration after the last start.
+const REBUILD_FACTOR: u32 = 10;
+
+/// The indexes of both listings.
+pub struct PageIndex {
+    budget: usize,
+    answered: AtomicU64,
+    submissions: Slot<SubmissionIndex>,
+    opportunities: Slot<OpportunityIndex>,
+}
+
+/// Rendered rows in one buffer: row `i` is `json[spans[i]]`.
+#[derive(Default)]
+pub(crate) struct Rendered {
+    json: String,
+    spans: Vec<Range<usize>>,
+}
+
+impl Rendered {
+    /// Appends one row's JSON; false once the buffer holds more than `budget` bytes.
+    pub(crate) fn push<T: serde::Serialize>(&mut self, row: &T, budget: usize) -> Result<bool, ApiError> {
+        let start = self.json.len();
+        // Serializing into a String's bytes keeps it UTF-8: serde_json writes only valid UTF-8.
+        let mut bytes = std::mem::take(&mut self.json).into_bytes();
+        let written = serde_json::to_writer(&mut bytes, row);
+        self.json = String::from_utf8(bytes).map_err(|e| ApiError::internal("page index", e))?;
+        written.map_err(|e| ApiError::internal("page index", e))?;
+        self.spans.push(start..self.json.len());
+        Ok(self.json.len() + self.spans.len() * 64 <= budget)
+    }
+
+    /// `{"items":[rows...],"next_cursor":...}`, as the routes serialize their pages.
+    pub(crate) fn page(&self, rows: &[usize], next_cursor: Option<&str>) -> Result<Bytes, ApiError> {
+        let size: usize = rows.iter().map(|&i| self.spans[i].len() + 1).sum();
+        let mut out = Vec::with_capacity(size + 64);
+        out.extend_from_slice(b"{\"items\":[");
+        for (n, &i) in rows.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(self.json[self.spans[i].clone()].as_bytes());
+        }
+        out.extend_from_slice(b"],\"next_cursor\":");
+        serde_json::to_writer(&mut out, &next_cursor).map_err(|e| ApiError::internal("response", e))?;
+        out.push(b'}');
+        Ok(Bytes::from(out))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn shrink(&mut self) {
+        self.json.shrink_to_fit();
+        self.spans.shrink_to_fit();
+    }
+}
+
+/// A lowercase subreddit name as an ASCII-only filter value, or `None` when the index cannot
+/// compare it exactly as DuckDB's `lower()` does (non-ASCII text goes to SQL).
+pub(crate) fn ascii_lower(s: &str) -> Option<String> {
+    s.is_ascii().then(|| s.to_ascii_lowercase())
+}
+
+struct SlotState {
+    building: bool,
+    last_start: Option<Instant>,
+    last_took: Duration,
+    /// The generation whose rows did not fit the budget (no rebuild until the data changes).
+    refused: Option<u64>,
+}
+
+struct Slot<T> {
+    current: Mutex<Option<Arc<T>>>,
+    state: Mutex<SlotState>,
+}
+
+/// An index of one generation.
+pub(crate) trait Built: Send + Sync + 'static {
+    fn generation(&self) -> u64;
+}
+
+impl<T: Built> Slot<T> {
+    fn new() -> Self {
+        Self {
+            current: Mutex::new(None),
+            state: Mutex::new(SlotState {
+                building: false,
+                last_start: None,
+                last_took: Duration::ZERO,
+                refused: None,
+            }),
+        }
+    }
+
+    fn get(&self, generation: u64) -> Option<Arc<T>> {
+        let current = self.current.lock().ok()?;
+        current
+            .as_ref()
+            .filter(|ix| ix.generation() == generation)
+            .cloned()
+    }
+
+    /// Whether a build of `generation` may start now; if so it is marked started.
+    fn claim(&self, generation: u64, now: bool) -> bool {
+        let Ok(mut s) = self.state.lock() else {
+            return false;
+        };
+        if s.building || s.refused == Some(generation) {
+            return false;
+        }
+        let wait = (s.last_took * REBUILD_FACTOR).max(MIN_REBUILD);
+        if !now && s.last_start.is_some_and(|at| at.elapsed() < wait) {
+            return false;
+        }
+        s.building = true;
+        s.last_start = Some(Instant::now());
+        true
+    }
+
+    fn finish(&self, generation: u64, built: Result<Option<T>, ApiError>, took: Duration, table: &str) {
+        if let Ok(mut s) = self.state.lock() {
+            s.building = false;
+            s.last_took = took;
+            if matches!(built, Ok(None)) {
+                s.refused = Some(generation);
+            }
+        }
+        match built {
+            Ok(Some(ix)) => {
+                if let Ok(mut current) = self.current.lock() {
+                    *current = Some(Arc::new(ix));
+                }
+            }
+            Ok(None) => {
+                tracing::info!(
+                    table,
+                    "page index: the rendered rows pass [serve] page_index_mb; pages come from SQL"
+                )
+            }
+            Err(e) => {
+                tracing::warn!(table, error = %e.message, "page index build failed; pages come from SQL")
+            }
+        }
+    }
+}
+
+type BuildFn<T> = fn(&duckdb::Connection, u64, &crate::db::Columns, usize) -> Result<Option<T>, ApiError>;
+
+impl PageIndex {
+    /// Indexes of at most `budget` bytes of rendered rows per table (0: no index).
+    pub fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            answered: AtomicU64::new(0),
+            submissions: Slot::new(),
+            opportunities: Slot::new(),
+        }
+    }
+
+    /// A page of submissions from the index of the current generation; `None` when the caller
+    /// must answer from SQL (no current index yet, in which case a build may start, or a query
+    /// the index cannot answer exactly).
+    pub async fn submission_page(
+        &self,
+        st: &Arc<AppState>,
+        q: &SubmissionQuery,
+    ) -> Option<Result<Bytes, ApiError>> {
+        let page = self.submissions(st).await?.page(q)?;
+        self.answered.fetch_add(1, Ordering::Relaxed);
+        Some(page)
+    }
+
+    /// A page of opportunities (see [`PageIndex::submission_page`]).
+    pub async fn opportunity_page(
+        &self,
+        st: &Arc<AppState>,
+        q: &OpportunityQuery,
+    ) -> Option<Result<Bytes, ApiError>> {
+        let page = self.opportunities(st).await?.page(q)?;
+        self.answered.fetch_add(1, Ordering::Relaxed);
+        Some(page)
+    }
+
+    /// Pages answered from an index since the server started.
+    pub fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    async fn submissions(&self, st: &Arc<AppState>) -> Option<Arc<SubmissionIndex>> {
+        self.current(
+            st,
+            |p| &p.submissions,
+            SubmissionIndex::build,
+            "submissions",
+            false,
+        )
+        .await
+    }
+
+    async fn opportunities(&self, st: &Arc<AppState>) -> Option<Arc<OpportunityIndex>> {
+        self.current(
+            st,
+            |p| &p.opportunities,
+            OpportunityIndex::build,
+            "opportunity_analysis",
+            false,
+        )
+        .await
+    }
+
+    /// Builds both indexes of the current generation now and waits for them (tests, warm-up).
+    pub async fn build_now(&self, st: &Arc<AppState>) {
+        self.current(
+            st,
+            |p| &p.submissions,
+            SubmissionIndex::build,
+            "submissions",
+            true,
+        )
+        .await;
+        self.current(
+            st,
+            |p| &p.opportunities,
+            OpportunityIndex::build,
+            "opportunity_analysis",
+            true,
+        )
+        .await;
+    }
+
+    async fn current<T: Built>(
+        &self,
+        st: &Arc<AppState>,
+        slot: fn(&PageIndex) -> &Slot<T>,
+        build: BuildFn<T>,
+        table: &'static str,
+        wait: bool,
+    ) -> Option<Arc<T>> {
+        if self.budget == 0 || st.db.dialect() != Dialect::DuckDb {
+            return None;
+        }
+        let generation = st.generation();
+        if let Some(ix) = slot(self).get(generation) {
+            return Some(ix);
+        }
+        if !slot(self).claim(generation, wait) {
+            return None;
+        }
+        let task_state = Arc::clone(st);
+        let budget = self.budget;
+        let task = async move {
+            let started = Instant::now();
+            let built = match task_state.db.columns().await {
+                Ok(cols) => {
+                    task_state
+                        .db
+                        .run(move |c| build(c, generation, &cols, budget))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            slot(&task_state.pages).finish(generation, built, started.elapsed(), table);
+        };
+        if wait {
+            task.await;
+            slot(self).get(generation)
+        } else {
+            tokio::spawn(task);
+            None
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The page index of `/opportunities`: best first, as
+//! `ORDER BY o.final_score DESC NULLS LAST, o.post_id, o.scorer_id`, status `scored` only.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+
+use super::submissions::partition;
+use super::{Built, Rendered, ascii_lower};
+use crate::db::{Cell, Columns, Dialect, has_col, has_table};
+use crate::error::ApiError;
+use crate::routes::opportunities::{encode_after, opportunity_row, opportunity_select, opportunity_source};
+
+/// What a page of opportunities asks for (validated by the route).
+#[derive(Debug, Clone, Default)]
+pub struct OpportunityQuery {
+    /// Subreddit of the post, compared case-insensitively.
+    pub subreddit: Option<String>,
+    /// Final score at least this.
+    pub min_score: Option<f64>,
+    /// Only this scorer.
+    pub scorer_id: Option<String>,
+    /// The cursor: rows strictly after this score, post and scorer.
+    pub after: Option<(Option<f64>, String, String)>,
+    /// Page size.
+    pub limit: usize,
+}
+
+struct Key {
+    score: Option<f64>,
+    post_id: Box<str>,
+    scorer_id: Box<str>,
+    row: u32,
+}
+
+/// DuckDB's order of doubles: NaN above every number, -0 equal to 0, NULL last (descending).
+fn score_desc(a: Option<f64>, b: Option<f64>) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(x), Some(y)) => match (x.is_nan(), y.is_nan()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Less,
+            (false, true) => Ordering::Greater,
+            (false, false) => y.partial_cmp(&x).unwrap_or(Ordering::Equal),
+        },
+    }
+}
+
+fn order(a: (Option<f64>, &str, &str), b: (Option<f64>, &str, &str)) -> Ordering {
+    score_desc(a.0, b.0)
+        .then_with(|| a.1.cmp(b.1))
+        .then_with(|| a.2.cmp(b.2))
+}
+
+/// `score >= m` as DuckDB compares doubles (NaN is the largest; NULL is never at least anything).
+fn at_least(score: Option<f64>, m: f64) -> bool {
+    score.is_some_and(|s| s.is_nan() || s >= m)
+}
+
+/// Every scored opportunity's listing row, best first.
+pub struct OpportunityIndex {
+    generation: u64,
+    rows: Rendered,
+    keys: Vec<Key>,
+    by_subreddit: HashMap<String, Vec<u32>>,
+    has_subreddit: bool,
+    /// Whether the analyses have a `final_score` column.
+    scored: bool,
+}
+
+impl Built for OpportunityIndex {
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+impl OpportunityIndex {
+    pub(super) fn build(
+        c: &duckdb::Connection,
+        generation: u64,
+        cols: &Columns,
+        budget: usize,
+    ) -> Result<Option<Self>, ApiError> {
+        let d = Dialect::DuckDb;
+        let mut ix = OpportunityIndex {
+            generation,
+            rows: Rendered::default(),
+            keys: Vec::new(),
+            by_subreddit: HashMap::new(),
+            has_subreddit: has_col(cols, "submissions", "subreddit"),
+            scored: has_col(cols, "opportunity_analysis", "final_score"),
+        };
+        let Some((join, status)) = opportunity_source(cols) else {
+            return Ok(Some(ix));
+        };
+        let sub = if ix.has_subreddit && has_table(cols, "submissions") {
+            "lower(s.subreddit)"
+        } else {
+            "NULL"
+        };
+        let raw = if ix.scored { "o.final_score" } else { "NULL" };
+        let filter = status.map(|w| format!("WHERE {w}")).unwrap_or_default();
+        let sql = format!(
+            "SELECT {}, {sub}, {raw} FROM opportunity_analysis o {join} {filter}",
+            opportunity_select(cols, d)
+        );
+        let mut subreddits: Vec<Option<String>> = Vec::new();
+        let mut fits = true;
+        crate::db::duck_each(c, &sql, &[], |r| {
+            let o = opportunity_row(&r)?;
+            // The order and the filters compare the stored score, which must be a number for
+            // the index to compare it as SQL does.
+            let score = match r.0.get(26) {
+                Some(Cell::Float(f)) => Some(*f),
+                Some(Cell::Int(v)) => Some(*v as f64),
+                Some(Cell::Null) | None => None,
+                Some(other) => {
+                    return Err(ApiError::internal(
+                        "page index",
+                        format!("final_score holds {other:?}, not a number"),
+                    ));
+                }
+            };
+            subreddits.push(r.text(25)?);
+            ix.keys.push(Key {
+                score,
+                post_id: o.post_id.clone().into_boxed_str(),
+                scorer_id: o.scorer_id.clone().into_boxed_str(),
+                row: ix.rows.len() as u32,
+            });
+            fits = ix.rows.push(&o, budget)?;
+            Ok(fits)
+        })?;
+        if !fits {
+            return Ok(None);
+        }
+        ix.keys.sort_unstable_by(|a, b| {
+            order(
+                (a.score, &a.post_id, &a.scorer_id),
+                (b.score, &b.post_id, &b.scorer_id),
+            )
+        });
+        for (pos, key) in ix.keys.iter().enumerate() {
+            if let Some(Some(sub)) = subreddits.get(key.row as usize) {
+                ix.by_subreddit.entry(sub.clone()).or_default().push(pos as u32);
+            }
+        }
+        ix.rows.shrink();
+        Ok(Some(ix))
+    }
+
+    /// The page's JSON, or `None` when this query needs SQL.
+    pub fn page(&self, q: &OpportunityQuery) -> Option<Result<Bytes, ApiError>> {
+        if !self.scored && q.after.as_ref().is_some_and(|a| a.0.is_some()) {
+            // A scored cursor without scores: SQL answers with the error.
+            return None;
+        }
+        let list: Option<&[u32]> = match &q.subreddit {
+            None => None,
+            Some(_) if !self.has_subreddit => return Some(self.rows.page(&[], None)),
+            Some(s) => Some(
+                self.by_subreddit
+                    .get(&ascii_lower(s)?)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]),
+            ),
+        };
+        let len = list.map_or(self.keys.len(), <[u32]>::len);
+        let at = |i: usize| -> &Key {
+            match list {
+                Some(l) => &self.keys[l[i] as usize],
+                None => &self.keys[i],
+            }
+        };
+        let start = match &q.after {
+            None => 0,
+            Some((score, post, scorer)) => partition(len, |i| {
+                let k = at(i);
+                order((k.score, &k.post_id, &k.scorer_id), (*score, post, scorer)) != Ordering::Greater
+            }),
+        };
+        let want = q.limit + 1;
+        let mut picked: Vec<&Key> = Vec::with_capacity(want.min(len));
+        for i in start..len {
+            let key = at(i);
+            if let Some(m) = q.min_score
+                && !at_least(key.score, m)
+            {
+                // Best first: every later row scores lower (or NULL).
+                break;
+            }
+            if q.scorer_id.as_deref().is_some_and(|s| s != &*key.scorer_id) {
+                continue;
+            }
+            picked.push(key);
+            if picked.len() == want {
+                break;
+            }
+        }
+        let next = (picked.len() > q.limit).then(|| {
+            picked.truncate(q.limit);
+            picked
+                .last()
+                .map(|k| encode_after(k.score, &k.post_id, &k.scorer_id))
+        });
+        let rows: Vec<usize> = picked.iter().map(|k| k.row as usize).collect();
+        Some(self.rows.page(&rows, next.flatten().as_deref()))
+    }
+}
