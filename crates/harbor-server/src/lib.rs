@@ -94,6 +94,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let grace = state.config.shutdown_grace;
+    // The listings' page index is built before the first clients need it (DuckDB; see `pages`).
+    let warm = Arc::clone(&state);
+    tokio::spawn(async move { warm.pages.build_now(&warm).await });
     let app = router(state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(conn::ShapedListener::new(listener), app).with_graceful_shutdown(async move {
