@@ -2,7 +2,8 @@
 """The peer of `harbor serve` that the users' plan names: a minimal FastAPI + asyncpg app serving
 `GET /api/v1/submissions` and `GET /api/v1/opportunities` from the same Postgres database, with the
 same SQL statements as harbor's server (given to it by bench/api_load.py, which captures them from
-the Postgres log while harbor answers) and the same JSON (items, next_cursor). Only the filters the
+the Postgres log while harbor answers) and the same JSON (items, next_cursor), except the evidence sentences (`reasons`) that harbor writes
+from each opportunity's evidence, which the peer leaves out (less work for the peer). Only the filters the
 benchmark uses are implemented: `subreddit`, `until`, `min_score`, `limit`. A bearer token is
 compared with the one in PEER_TOKEN (harbor looks its tokens up by hash).
 
@@ -94,5 +95,16 @@ async def opportunities(min_score: float = Query(..., ge=0, le=100), limit: int 
         item["evidence"] = js(item["evidence"])
         item["core_functions"] = js(item["core_functions"])
         items.append(item)
-    # harbor pages opportunities by offset: the first page's cursor is the offset `limit`.
-    return answer(items, cursor([str(limit)]) if len(rows) > limit else None)
+    # harbor's keyset cursor: the last row's score (as Rust prints a double), post and scorer.
+    nxt = None
+    if len(rows) > limit:
+        last = items[-1]
+        score = "" if last["final_score"] is None else rust_float(last["final_score"])
+        nxt = cursor([score, last["post_id"], last["scorer_id"]])
+    return answer(items, nxt)
+
+
+def rust_float(f):
+    """A double as Rust's `to_string` writes it (no `.0` on whole numbers); enough for 0-100."""
+    s = repr(float(f))
+    return s[:-2] if s.endswith(".0") else s

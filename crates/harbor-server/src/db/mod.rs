@@ -196,6 +196,22 @@ enum Backend {
     },
 }
 
+/// A pooled DuckDB connection, given back (with its permit) when dropped: also when the query
+/// panics, so that a panic costs one answer and never a connection of the pool.
+struct Lease {
+    conn: Option<Connection>,
+    idle: Arc<Mutex<Vec<Connection>>>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let (Some(conn), Ok(mut idle)) = (self.conn.take(), self.idle.lock()) {
+            idle.push(conn);
+        }
+    }
+}
+
 /// The database the API reads.
 pub struct Db {
     backend: Backend,
@@ -350,14 +366,17 @@ impl Db {
             .pop()
             // The semaphore has as many permits as there are idle connections, so one is idle here.
             .ok_or_else(|| ApiError::internal("connection pool", "no idle connection"))?;
-        let idle = Arc::clone(idle);
+        let lease = Lease {
+            conn: Some(conn),
+            idle: Arc::clone(idle),
+            _permit: permit,
+        };
         tokio::task::spawn_blocking(move || {
-            let out = f(&conn);
-            if let Ok(mut idle) = idle.lock() {
-                idle.push(conn);
-            }
-            drop(permit);
-            out
+            let conn = lease
+                .conn
+                .as_ref()
+                .ok_or_else(|| ApiError::internal("connection pool", "empty lease"))?;
+            f(conn)
         })
         .await
         .map_err(|e| ApiError::internal("query task", e))?
@@ -559,5 +578,17 @@ mod tests {
             "SELECT '?', \"a?\" FROM t WHERE a = $1 AND b LIKE '%?%' AND c IN ($2, $3)"
         );
         assert_eq!(Dialect::DuckDb.placeholders(sql), sql);
+    }
+
+    #[tokio::test]
+    async fn a_query_that_panics_gives_its_connection_back() {
+        let conn = Connection::open_in_memory().expect("duckdb");
+        let db = Db::new(&conn, 2).expect("pool");
+        for _ in 0..3 {
+            let failed = db.run(|_| -> Result<(), ApiError> { panic!("boom") }).await;
+            assert!(failed.is_err());
+        }
+        let rows = db.query("SELECT 41 + 1".into(), Vec::new()).await.expect("query");
+        assert_eq!(rows[0].int(0).expect("int"), Some(42));
     }
 }

@@ -99,9 +99,13 @@ impl OpportunityIndex {
         let sub = if ix.has_subreddit && has_table(cols, "submissions") {
             "lower(s.subreddit)"
         } else {
-            "NULL"
+            "CAST(NULL AS VARCHAR)"
         };
-        let raw = if ix.scored { "o.final_score" } else { "NULL" };
+        let raw = if ix.scored {
+            "o.final_score"
+        } else {
+            "CAST(NULL AS DOUBLE)"
+        };
         let filter = status.map(|w| format!("WHERE {w}")).unwrap_or_default();
         let sql = format!(
             "SELECT {}, {sub}, {raw} FROM opportunity_analysis o {join} {filter}",

@@ -77,19 +77,20 @@ impl SubmissionIndex {
         if !has_table(cols, "submissions") {
             return Ok(Some(ix));
         }
-        let raw = |col: &str| {
+        // Typed NULLs for missing columns: a bare NULL has no type the driver reads.
+        let raw = |col: &str, ty: &str| {
             if has(col) {
                 format!("s.\"{col}\"")
             } else {
-                "NULL".into()
+                format!("CAST(NULL AS {ty})")
             }
         };
         let sql = format!(
             "SELECT {}, lower({}), {}, {} FROM submissions s",
             submission_columns(cols, d),
-            raw("subreddit"),
-            raw("score"),
-            raw("is_problem"),
+            raw("subreddit", "VARCHAR"),
+            raw("score", "BIGINT"),
+            raw("is_problem", "BOOLEAN"),
         );
         let mut subreddits: Vec<Option<String>> = Vec::new();
         let mut fits = true;

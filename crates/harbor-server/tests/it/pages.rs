@@ -213,6 +213,34 @@ async fn rows_past_the_budget_stay_on_sql_and_full_text_never_uses_the_index() {
 }
 
 #[tokio::test]
+async fn missing_filter_columns_answer_like_sql() {
+    let (sql, indexed) = pair();
+    for api in [&sql, &indexed] {
+        api.exec(
+            "ALTER TABLE submissions DROP COLUMN is_problem; ALTER TABLE submissions DROP COLUMN score; \
+             ALTER TABLE opportunity_analysis DROP COLUMN final_score",
+        );
+    }
+    indexed.state.pages.build_now(&indexed.state).await;
+    let mut r = Lcg(7);
+    for _ in 0..30 {
+        walk(&sql, &indexed, "/api/v1/submissions", &submission_query(&mut r)).await;
+        walk(
+            &sql,
+            &indexed,
+            "/api/v1/opportunities",
+            &opportunity_query(&mut r),
+        )
+        .await;
+    }
+    assert!(
+        indexed.state.pages.answered() > 30,
+        "{}",
+        indexed.state.pages.answered()
+    );
+}
+
+#[tokio::test]
 async fn invalid_filters_are_refused_before_any_index() {
     let (_, indexed) = pair();
     indexed.state.pages.build_now(&indexed.state).await;
