@@ -51,7 +51,8 @@ pub struct PageIndex {
 /// Rendered rows in one buffer: row `i` is `json[spans[i]]`.
 #[derive(Default)]
 pub(crate) struct Rendered {
-    json: String,
+    /// JSON text (serde_json writes only UTF-8).
+    json: Vec<u8>,
     spans: Vec<Range<usize>>,
 }
 
@@ -59,11 +60,7 @@ impl Rendered {
     /// Appends one row's JSON; false once the buffer holds more than `budget` bytes.
     pub(crate) fn push<T: serde::Serialize>(&mut self, row: &T, budget: usize) -> Result<bool, ApiError> {
         let start = self.json.len();
-        // Serializing into a String's bytes keeps it UTF-8: serde_json writes only valid UTF-8.
-        let mut bytes = std::mem::take(&mut self.json).into_bytes();
-        let written = serde_json::to_writer(&mut bytes, row);
-        self.json = String::from_utf8(bytes).map_err(|e| ApiError::internal("page index", e))?;
-        written.map_err(|e| ApiError::internal("page index", e))?;
+        serde_json::to_writer(&mut self.json, row).map_err(|e| ApiError::internal("page index", e))?;
         self.spans.push(start..self.json.len());
         Ok(self.json.len() + self.spans.len() * 64 <= budget)
     }
@@ -77,7 +74,7 @@ impl Rendered {
             if n > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(self.json[self.spans[i].clone()].as_bytes());
+            out.extend_from_slice(&self.json[self.spans[i].clone()]);
         }
         out.extend_from_slice(b"],\"next_cursor\":");
         serde_json::to_writer(&mut out, &next_cursor).map_err(|e| ApiError::internal("response", e))?;
