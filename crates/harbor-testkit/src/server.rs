@@ -33,6 +33,22 @@ impl Drop for FakeReddit {
     }
 }
 
+/// `GET /_fake/stats`: what the fake served so far, for a benchmark driving it from outside
+/// (counted neither as a request nor against the rate limit).
+async fn stats(axum::extract::State(shared): axum::extract::State<Arc<Shared>>) -> axum::response::Response {
+    let s = shared.lock();
+    let body = serde_json::json!({
+        "counts": s.counts,
+        "rate_limited_sent": s.rate_limited_sent,
+        "unauthorized_sent": s.unauthorized_sent,
+        "appeared": s.appeared.len(),
+    });
+    axum::response::Response::builder()
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
 impl FakeReddit {
     /// Starts the fake on `127.0.0.1` with a random port, inside the current tokio runtime.
     pub async fn start(config: FakeConfig) -> std::io::Result<Self> {
@@ -45,6 +61,7 @@ impl FakeReddit {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let app = Router::new()
+            .route("/_fake/stats", axum::routing::get(stats))
             .fallback(crate::handler::handle)
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
@@ -231,6 +248,12 @@ impl FakeReddit {
     /// Every item a stream added so far, in order of appearance.
     pub fn appearances(&self) -> Vec<Appearance> {
         self.shared.lock().appeared.clone()
+    }
+
+    /// The items a stream added after the first `skip`, in order of appearance.
+    pub fn appearances_since(&self, skip: usize) -> Vec<Appearance> {
+        let s = self.shared.lock();
+        s.appeared.get(skip..).map(<[_]>::to_vec).unwrap_or_default()
     }
 
     /// Adds one comment, created now, to a post; returns its fullname (`None`: no such post).

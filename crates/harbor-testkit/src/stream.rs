@@ -12,8 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::corpus::Rng;
 use crate::state::Shared;
 
-/// How busy one subreddit of a stream is.
-#[derive(Debug, Clone, PartialEq)]
+/// How busy one subreddit of a stream is (also read from JSON by `fake-reddit --stream`).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StreamRate {
     /// Subreddit name (created in the corpus if it does not exist).
     pub subreddit: String,

@@ -5,13 +5,13 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::Harbor;
 use common::reddit::{Fake, command, corpus};
+use common::watch::wait_exit;
 use harbor_testkit::{Fault, StreamRate, StreamSpec};
 
 const SUBS: &[&str] = &["alpha", "beta", "gamma"];
@@ -68,48 +68,15 @@ fn watch_args(extra: &[&str]) -> Vec<String> {
     a
 }
 
-/// Starts the watcher with stdout piped; a thread collects its commit lines (fullname -> epoch).
+/// Starts the watcher; its stderr is echoed.
 fn spawn(
     h: &Harbor,
     fake: &Fake,
     args: &[String],
 ) -> (Child, std::thread::JoinHandle<BTreeMap<String, f64>>) {
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut child = command(h, fake, &refs, &[])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn harbor watch");
-    let out = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut committed = BTreeMap::new();
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
-            assert_eq!(v["event"], "commit", "{line}");
-            let at = v["at"].as_f64().expect("at");
-            for n in v["items"].as_array().expect("items") {
-                let n = n.as_str().expect("name").to_owned();
-                assert!(committed.insert(n.clone(), at).is_none(), "{n} committed twice");
-            }
-        }
-        committed
-    });
+    let (mut child, reader) = common::watch::spawn(h, fake, args, &[]);
+    drop(common::watch::stderr_of(&mut child));
     (child, reader)
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let t0 = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            return s;
-        }
-        assert!(
-            t0.elapsed() < within,
-            "harbor watch did not stop within {within:?}"
-        );
-        sleep(Duration::from_millis(100));
-    }
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {

@@ -12,6 +12,36 @@ use crate::collect_print;
 use crate::output::{UserError, pipeline_error};
 use crate::settings::Settings;
 
+/// The subreddit list of `harbor collect` and `harbor watch`: positional names and/or
+/// `--subreddits a,b` (`--subreddits-list`, the old name, is a hidden alias).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SubredditArgs {
+    /// Subreddits (names without r/), instead of [collect] subreddits.
+    #[arg(value_name = "SUBREDDIT")]
+    pub subreddits: Vec<String>,
+    /// Subreddits, comma-separated (same as the positional names; the flag of `harbor run`).
+    #[arg(
+        long = "subreddits",
+        short = 's',
+        alias = "subreddits-list",
+        value_delimiter = ',',
+        value_name = "NAMES"
+    )]
+    pub subreddits_list: Vec<String>,
+}
+
+impl SubredditArgs {
+    /// The names given, without `r/` and blanks, positional ones first.
+    pub fn names(&self) -> Vec<String> {
+        self.subreddits
+            .iter()
+            .chain(&self.subreddits_list)
+            .map(|s| s.trim().trim_start_matches("r/").to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
 /// Collect subreddits from the Reddit API.
 ///
 /// Walks each subreddit's listings from where the last run stopped (`new` stops at the first page
@@ -25,18 +55,8 @@ use crate::settings::Settings;
 /// server. Every option also has a `[collect]` entry in harbor.toml; flags override it for one run.
 #[derive(Debug, Default, Args)]
 pub struct CollectArgs {
-    /// Subreddits to collect (names without r/), instead of [collect] subreddits.
-    #[arg(value_name = "SUBREDDIT")]
-    pub subreddits: Vec<String>,
-    /// Subreddits, comma-separated (same as the positional names; the flag of `harbor run`).
-    #[arg(
-        long = "subreddits",
-        short = 's',
-        alias = "subreddits-list",
-        value_delimiter = ',',
-        value_name = "NAMES"
-    )]
-    pub subreddits_list: Vec<String>,
+    #[command(flatten)]
+    pub subs: SubredditArgs,
     /// Listings per subreddit, comma-separated: new, hot, rising, top:week, controversial:all...
     #[arg(long, value_delimiter = ',', value_name = "LISTINGS")]
     pub listings: Vec<String>,
@@ -288,13 +308,7 @@ fn user_error(message: String, hint: &str) -> anyhow::Error {
 /// Resolves `[collect]` and the flags into the options of one run.
 pub fn options(settings: &Settings, args: &CollectArgs) -> anyhow::Result<CollectOptions> {
     let c = &settings.collect;
-    let mut subreddits: Vec<String> = args
-        .subreddits
-        .iter()
-        .chain(&args.subreddits_list)
-        .map(|s| s.trim().trim_start_matches("r/").to_owned())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let mut subreddits = args.subs.names();
     if subreddits.is_empty() {
         subreddits = c.subreddits.clone();
     }

@@ -4,7 +4,7 @@
 use clap::Args;
 use serde_json::json;
 
-use crate::cmd::collect::{self, CollectArgs, Step};
+use crate::cmd::collect::{self, CollectArgs, Step, SubredditArgs};
 use crate::cmd::score::{self, ScoreArgs};
 use crate::cmd::themes::{self, ThemesArgs};
 use crate::output::pipeline_error;
@@ -60,7 +60,10 @@ pub struct RunArgs {
 
 pub fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<()> {
     let collect_args = CollectArgs {
-        subreddits_list: args.subreddits.clone(),
+        subs: SubredditArgs {
+            subreddits_list: args.subreddits.clone(),
+            ..SubredditArgs::default()
+        },
         limit: args.limit,
         no_comments: args.no_comments,
         refresh_window: args.refresh_window,

@@ -8,7 +8,7 @@ use harbor_pipeline::watch::{self, PlanOptions, Polled, Stream, WatchOptions, Wa
 use harbor_pipeline::{Pipeline, PipelineOptions};
 use serde_json::json;
 
-use crate::cmd::collect::{self, CollectArgs};
+use crate::cmd::collect::{self, CollectArgs, SubredditArgs};
 use crate::cmd::score::{self, ScoreArgs};
 use crate::output::{UserError, pipeline_error};
 use crate::settings::Settings;
@@ -32,18 +32,8 @@ use crate::settings::Settings;
 /// is committed (exit code 0).
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Subreddits to watch (names without r/), instead of [collect] subreddits.
-    #[arg(value_name = "SUBREDDIT")]
-    pub subreddits: Vec<String>,
-    /// Subreddits, comma-separated (same as the positional names; the flag of `harbor run`).
-    #[arg(
-        long = "subreddits",
-        short = 's',
-        alias = "subreddits-list",
-        value_delimiter = ',',
-        value_name = "NAMES"
-    )]
-    pub subreddits_list: Vec<String>,
+    #[command(flatten)]
+    pub subs: SubredditArgs,
     /// What to watch: posts, comments or both.
     #[arg(long, default_value = "both", value_parser = ["posts", "comments", "both"])]
     pub watch: String,
@@ -132,8 +122,7 @@ fn shutdown_signal(runtime: &tokio::runtime::Runtime) -> anyhow::Result<tokio::s
 pub fn run(settings: &Settings, args: WatchArgs) -> anyhow::Result<()> {
     let share = parse_share(&args.budget)?;
     let collect_args = CollectArgs {
-        subreddits: args.subreddits.clone(),
-        subreddits_list: args.subreddits_list.clone(),
+        subs: args.subs.clone(),
         filter: args.filter.clone(),
         ..CollectArgs::default()
     };

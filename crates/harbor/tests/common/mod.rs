@@ -10,6 +10,7 @@ use std::process::{Child, Command, Output};
 pub mod http;
 pub mod pg;
 pub mod reddit;
+pub mod watch;
 
 #[allow(unused_imports)]
 pub use harbor_testkit::fixtures::{api_bodies, fixtures_dir, thing_ids};
