@@ -21,6 +21,7 @@
 mod opportunities;
 mod submissions;
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -89,6 +90,59 @@ impl Rendered {
     fn shrink(&mut self) {
         self.json.shrink_to_fit();
         self.spans.shrink_to_fit();
+    }
+}
+
+/// The listing positions of each subreddit's rows (by `lower(subreddit)`).
+pub(crate) struct Subreddits {
+    /// Whether the posts have a subreddit column (without one a subreddit filter matches nothing).
+    present: bool,
+    lists: HashMap<String, Vec<u32>>,
+}
+
+/// The positions a subreddit filter leaves: all of them, or a list (in listing order).
+pub(crate) enum Subset<'a> {
+    All(usize),
+    Only(&'a [u32]),
+}
+
+impl Subset<'_> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Subset::All(n) => *n,
+            Subset::Only(l) => l.len(),
+        }
+    }
+
+    /// The listing position of the subset's `i`th row.
+    pub(crate) fn pos(&self, i: usize) -> usize {
+        match self {
+            Subset::All(_) => i,
+            Subset::Only(l) => l[i] as usize,
+        }
+    }
+}
+
+impl Subreddits {
+    /// Groups the listing positions: `rows` gives, in listing order, the row number whose
+    /// lowercase subreddit is `names[row]`.
+    pub(crate) fn group(present: bool, names: &[Option<String>], rows: impl Iterator<Item = u32>) -> Self {
+        let mut lists: HashMap<String, Vec<u32>> = HashMap::new();
+        for (pos, row) in rows.enumerate() {
+            if let Some(Some(name)) = names.get(row as usize) {
+                lists.entry(name.clone()).or_default().push(pos as u32);
+            }
+        }
+        Self { present, lists }
+    }
+
+    /// The rows of `filter` among `total`, or `None` when SQL must compare it (non-ASCII text).
+    pub(crate) fn subset(&self, filter: Option<&str>, total: usize) -> Option<Subset<'_>> {
+        Some(match filter {
+            None => Subset::All(total),
+            Some(_) if !self.present => Subset::Only(&[]),
+            Some(s) => Subset::Only(self.lists.get(&ascii_lower(s)?).map_or(&[], Vec::as_slice)),
+        })
     }
 }
 

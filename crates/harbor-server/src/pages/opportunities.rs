@@ -2,12 +2,11 @@
 //! `ORDER BY o.final_score DESC NULLS LAST, o.post_id, o.scorer_id`, status `scored` only.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use axum::body::Bytes;
 
 use super::submissions::partition;
-use super::{Built, Rendered, ascii_lower};
+use super::{Built, Rendered, Subreddits};
 use crate::db::{Cell, Columns, Dialect, has_col, has_table};
 use crate::error::ApiError;
 use crate::routes::opportunities::{encode_after, opportunity_row, opportunity_select, opportunity_source};
@@ -65,8 +64,7 @@ pub struct OpportunityIndex {
     generation: u64,
     rows: Rendered,
     keys: Vec<Key>,
-    by_subreddit: HashMap<String, Vec<u32>>,
-    has_subreddit: bool,
+    subreddits: Subreddits,
     /// Whether the analyses have a `final_score` column.
     scored: bool,
 }
@@ -89,14 +87,14 @@ impl OpportunityIndex {
             generation,
             rows: Rendered::default(),
             keys: Vec::new(),
-            by_subreddit: HashMap::new(),
-            has_subreddit: has_col(cols, "submissions", "subreddit"),
+            subreddits: Subreddits::group(false, &[], std::iter::empty()),
             scored: has_col(cols, "opportunity_analysis", "final_score"),
         };
         let Some((join, status)) = opportunity_source(cols) else {
             return Ok(Some(ix));
         };
-        let sub = if ix.has_subreddit && has_table(cols, "submissions") {
+        let has_subreddit = has_col(cols, "submissions", "subreddit");
+        let sub = if has_subreddit && has_table(cols, "submissions") {
             "lower(s.subreddit)"
         } else {
             "CAST(NULL AS VARCHAR)"
@@ -147,11 +145,7 @@ impl OpportunityIndex {
                 (b.score, &b.post_id, &b.scorer_id),
             )
         });
-        for (pos, key) in ix.keys.iter().enumerate() {
-            if let Some(Some(sub)) = subreddits.get(key.row as usize) {
-                ix.by_subreddit.entry(sub.clone()).or_default().push(pos as u32);
-            }
-        }
+        ix.subreddits = Subreddits::group(has_subreddit, &subreddits, ix.keys.iter().map(|k| k.row));
         ix.rows.shrink();
         Ok(Some(ix))
     }
@@ -162,23 +156,9 @@ impl OpportunityIndex {
             // A scored cursor without scores: SQL answers with the error.
             return None;
         }
-        let list: Option<&[u32]> = match &q.subreddit {
-            None => None,
-            Some(_) if !self.has_subreddit => return Some(self.rows.page(&[], None)),
-            Some(s) => Some(
-                self.by_subreddit
-                    .get(&ascii_lower(s)?)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]),
-            ),
-        };
-        let len = list.map_or(self.keys.len(), <[u32]>::len);
-        let at = |i: usize| -> &Key {
-            match list {
-                Some(l) => &self.keys[l[i] as usize],
-                None => &self.keys[i],
-            }
-        };
+        let subset = self.subreddits.subset(q.subreddit.as_deref(), self.keys.len())?;
+        let len = subset.len();
+        let at = |i: usize| -> &Key { &self.keys[subset.pos(i)] };
         let start = match &q.after {
             None => 0,
             Some((score, post, scorer)) => partition(len, |i| {

@@ -1,10 +1,8 @@
 //! The page index of `/submissions`: newest first, as `ORDER BY k DESC, s.id DESC`.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
 
-use super::{Built, Rendered, ascii_lower};
+use super::{Built, Rendered, Subreddits};
 use crate::db::{Cell, Columns, Dialect, has_col, has_table};
 use crate::error::ApiError;
 use crate::extract::encode_cursor;
@@ -42,8 +40,7 @@ pub struct SubmissionIndex {
     generation: u64,
     rows: Rendered,
     keys: Vec<Key>,
-    by_subreddit: HashMap<String, Vec<u32>>,
-    has_subreddit: bool,
+    subreddits: Subreddits,
     /// `Some(exact)`: the column exists, and `exact` when every stored value is an integer or
     /// NULL (so `score >= m` compares integers as SQL does).
     score: Option<bool>,
@@ -69,8 +66,7 @@ impl SubmissionIndex {
             generation,
             rows: Rendered::default(),
             keys: Vec::new(),
-            by_subreddit: HashMap::new(),
-            has_subreddit: has("subreddit"),
+            subreddits: Subreddits::group(false, &[], std::iter::empty()),
             score: has("score").then_some(true),
             is_problem: has("is_problem").then_some(true),
         };
@@ -127,11 +123,7 @@ impl SubmissionIndex {
             return Ok(None);
         }
         ix.keys.sort_unstable_by(|a, b| (b.k, &*b.id).cmp(&(a.k, &*a.id)));
-        for (pos, key) in ix.keys.iter().enumerate() {
-            if let Some(Some(sub)) = subreddits.get(key.row as usize) {
-                ix.by_subreddit.entry(sub.clone()).or_default().push(pos as u32);
-            }
-        }
+        ix.subreddits = Subreddits::group(has("subreddit"), &subreddits, ix.keys.iter().map(|k| k.row));
         ix.rows.shrink();
         Ok(Some(ix))
     }
@@ -139,16 +131,7 @@ impl SubmissionIndex {
     /// The page's JSON, or `None` when this query needs SQL.
     pub fn page(&self, q: &SubmissionQuery) -> Option<Result<Bytes, ApiError>> {
         let empty = || Some(self.rows.page(&[], None));
-        let list: Option<&[u32]> = match &q.subreddit {
-            None => None,
-            Some(_) if !self.has_subreddit => return empty(),
-            Some(s) => Some(
-                self.by_subreddit
-                    .get(&ascii_lower(s)?)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]),
-            ),
-        };
+        let subset = self.subreddits.subset(q.subreddit.as_deref(), self.keys.len())?;
         match (q.is_problem, self.is_problem) {
             (Some(true), None) => return empty(),
             (Some(_), Some(false)) => return None,
@@ -159,13 +142,8 @@ impl SubmissionIndex {
             (Some(_), Some(false)) => return None,
             _ => {}
         }
-        let len = list.map_or(self.keys.len(), <[u32]>::len);
-        let at = |i: usize| -> &Key {
-            match list {
-                Some(l) => &self.keys[l[i] as usize],
-                None => &self.keys[i],
-            }
-        };
+        let len = subset.len();
+        let at = |i: usize| -> &Key { &self.keys[subset.pos(i)] };
         // The keys run from the newest down: the first row below `until`, and after the cursor.
         let mut start = 0;
         if let Some(until) = q.until {
