@@ -160,13 +160,24 @@ struct SlotState {
     refused: Option<u64>,
 }
 
-struct Slot<T> {
+pub(crate) struct Slot<T> {
     current: Mutex<Option<Arc<T>>>,
     state: Mutex<SlotState>,
 }
 
 /// An index of one generation.
-pub(crate) trait Built: Send + Sync + 'static {
+pub(crate) trait Built: Send + Sync + Sized + 'static {
+    /// The table it lists (for logs).
+    const TABLE: &'static str;
+    /// Its place in the [`PageIndex`].
+    fn slot(pages: &PageIndex) -> &Slot<Self>;
+    /// Reads the listing of one generation: `None` when its rendered rows pass `budget` bytes.
+    fn build(
+        c: &duckdb::Connection,
+        generation: u64,
+        cols: &crate::db::Columns,
+        budget: usize,
+    ) -> Result<Option<Self>, ApiError>;
     fn generation(&self) -> u64;
 }
 
@@ -235,8 +246,6 @@ impl<T: Built> Slot<T> {
     }
 }
 
-type BuildFn<T> = fn(&duckdb::Connection, u64, &crate::db::Columns, usize) -> Result<Option<T>, ApiError>;
-
 impl PageIndex {
     /// Indexes of at most `budget` bytes of rendered rows per table (0: no index).
     pub fn new(budget: usize) -> Self {
@@ -278,55 +287,21 @@ impl PageIndex {
     }
 
     async fn submissions(&self, st: &Arc<AppState>) -> Option<Arc<SubmissionIndex>> {
-        self.current(
-            st,
-            |p| &p.submissions,
-            SubmissionIndex::build,
-            "submissions",
-            false,
-        )
-        .await
+        self.current(st, false).await
     }
 
     async fn opportunities(&self, st: &Arc<AppState>) -> Option<Arc<OpportunityIndex>> {
-        self.current(
-            st,
-            |p| &p.opportunities,
-            OpportunityIndex::build,
-            "opportunity_analysis",
-            false,
-        )
-        .await
+        self.current(st, false).await
     }
 
     /// Builds both indexes of the current generation now and waits for them (tests, warm-up).
     pub async fn build_now(&self, st: &Arc<AppState>) {
-        self.current(
-            st,
-            |p| &p.submissions,
-            SubmissionIndex::build,
-            "submissions",
-            true,
-        )
-        .await;
-        self.current(
-            st,
-            |p| &p.opportunities,
-            OpportunityIndex::build,
-            "opportunity_analysis",
-            true,
-        )
-        .await;
+        self.current::<SubmissionIndex>(st, true).await;
+        self.current::<OpportunityIndex>(st, true).await;
     }
 
-    async fn current<T: Built>(
-        &self,
-        st: &Arc<AppState>,
-        slot: fn(&PageIndex) -> &Slot<T>,
-        build: BuildFn<T>,
-        table: &'static str,
-        wait: bool,
-    ) -> Option<Arc<T>> {
+    async fn current<T: Built>(&self, st: &Arc<AppState>, wait: bool) -> Option<Arc<T>> {
+        let slot = T::slot;
         if self.budget == 0 || st.db.dialect() != Dialect::DuckDb {
             return None;
         }
@@ -345,12 +320,12 @@ impl PageIndex {
                 Ok(cols) => {
                     task_state
                         .db
-                        .run(move |c| build(c, generation, &cols, budget))
+                        .run(move |c| T::build(c, generation, &cols, budget))
                         .await
                 }
                 Err(e) => Err(e),
             };
-            slot(&task_state.pages).finish(generation, built, started.elapsed(), table);
+            slot(&task_state.pages).finish(generation, built, started.elapsed(), T::TABLE);
         };
         if wait {
             task.await;

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use axum::body::Bytes;
 
 use super::submissions::partition;
-use super::{Built, Rendered, Subreddits};
+use super::{Built, PageIndex, Rendered, Slot, Subreddits};
 use crate::db::{Cell, Columns, Dialect, has_col, has_table};
 use crate::error::ApiError;
 use crate::routes::opportunities::{encode_after, opportunity_row, opportunity_select, opportunity_source};
@@ -70,13 +70,17 @@ pub struct OpportunityIndex {
 }
 
 impl Built for OpportunityIndex {
+    const TABLE: &'static str = "opportunity_analysis";
+
+    fn slot(pages: &PageIndex) -> &Slot<Self> {
+        &pages.opportunities
+    }
+
     fn generation(&self) -> u64 {
         self.generation
     }
-}
 
-impl OpportunityIndex {
-    pub(super) fn build(
+    fn build(
         c: &duckdb::Connection,
         generation: u64,
         cols: &Columns,
@@ -149,7 +153,9 @@ impl OpportunityIndex {
         ix.rows.shrink();
         Ok(Some(ix))
     }
+}
 
+impl OpportunityIndex {
     /// The page's JSON, or `None` when this query needs SQL.
     pub fn page(&self, q: &OpportunityQuery) -> Option<Result<Bytes, ApiError>> {
         if !self.scored && q.after.as_ref().is_some_and(|a| a.0.is_some()) {

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 
-use super::{Built, Rendered, Subreddits};
+use super::{Built, PageIndex, Rendered, Slot, Subreddits};
 use crate::db::{Cell, Columns, Dialect, has_col, has_table};
 use crate::error::ApiError;
 use crate::extract::encode_cursor;
@@ -48,13 +48,17 @@ pub struct SubmissionIndex {
 }
 
 impl Built for SubmissionIndex {
+    const TABLE: &'static str = "submissions";
+
+    fn slot(pages: &PageIndex) -> &Slot<Self> {
+        &pages.submissions
+    }
+
     fn generation(&self) -> u64 {
         self.generation
     }
-}
 
-impl SubmissionIndex {
-    pub(super) fn build(
+    fn build(
         c: &duckdb::Connection,
         generation: u64,
         cols: &Columns,
@@ -127,7 +131,9 @@ impl SubmissionIndex {
         ix.rows.shrink();
         Ok(Some(ix))
     }
+}
 
+impl SubmissionIndex {
     /// The page's JSON, or `None` when this query needs SQL.
     pub fn page(&self, q: &SubmissionQuery) -> Option<Result<Bytes, ApiError>> {
         let empty = || Some(self.rows.page(&[], None));

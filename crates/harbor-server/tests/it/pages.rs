@@ -54,6 +54,16 @@ impl Lcg {
     }
 }
 
+/// The non-empty parts joined as a query string.
+fn query_string(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 fn submission_query(r: &mut Lcg) -> String {
     let parts = [
         r.pick(&[
@@ -80,12 +90,7 @@ fn submission_query(r: &mut Lcg) -> String {
         r.pick(&["", "min_score=500", "min_score=0", "min_score=-5"]),
         r.pick(&["limit=1", "limit=3", "limit=7", "limit=50"]),
     ];
-    parts
-        .iter()
-        .filter(|p| !p.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join("&")
+    query_string(&parts)
 }
 
 fn opportunity_query(r: &mut Lcg) -> String {
@@ -101,12 +106,7 @@ fn opportunity_query(r: &mut Lcg) -> String {
         r.pick(&["", "scorer_id=heuristic-v1", "scorer_id=llm-x-v1"]),
         r.pick(&["limit=1", "limit=2", "limit=5", "limit=50"]),
     ];
-    parts
-        .iter()
-        .filter(|p| !p.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join("&")
+    query_string(&parts)
 }
 
 /// Follows a query's pages on both apps and asserts equal answers; returns the pages walked.
