@@ -20,7 +20,7 @@ pub struct ServerConfig {
     pub default_page: u32,
     /// DuckDB connections for queries.
     pub pool_size: usize,
-    /// Largest rendered size of a listing's page index per table (DuckDB; 0: no index, pages
+    /// Largest rendered size of a listing's page index per table (0: no index, pages
     /// come from SQL). See [`crate::pages`].
     pub page_index_bytes: usize,
     /// How long in-flight requests may finish after a shutdown signal.

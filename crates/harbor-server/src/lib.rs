@@ -94,7 +94,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let grace = state.config.shutdown_grace;
-    // The listings' page index is built before the first clients need it (DuckDB; see `pages`).
+    // The listings' page index is built before the first clients need it (see `pages`).
     let warm = Arc::clone(&state);
     tokio::spawn(async move { warm.pages.build_now(&warm).await });
     let app = router(state);

@@ -156,8 +156,8 @@ pub struct ServeSettings {
     pub body_limit: usize,
     /// Database connections the API keeps for queries (default: 4 on DuckDB, 16 on Postgres).
     pub pool_size: Option<usize>,
-    /// Megabytes of listing rows the API keeps rendered in their order per table on DuckDB, so
-    /// that uncached `/submissions` and `/opportunities` pages need no query (0: always SQL).
+    /// Megabytes of listing rows the API keeps rendered in their order per table, so that
+    /// uncached `/submissions` and `/opportunities` pages need no query (0: always SQL).
     pub page_index_mb: usize,
 }
 

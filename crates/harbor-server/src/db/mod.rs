@@ -25,9 +25,11 @@ use tokio::sync::Semaphore;
 use crate::error::ApiError;
 
 mod rows;
+mod scan;
 
 pub use rows::duck_each;
 use rows::{duck_rows, pg_rows};
+pub use scan::Each;
 
 /// A value bound to a `?` placeholder.
 #[derive(Debug, Clone, PartialEq)]

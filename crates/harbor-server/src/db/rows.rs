@@ -100,7 +100,7 @@ pub(super) async fn pg_rows<C: tokio_postgres::GenericClient + Sync>(
     rows.iter().map(pg_row).collect()
 }
 
-fn pg_row(r: &tokio_postgres::Row) -> Result<Row, ApiError> {
+pub(super) fn pg_row(r: &tokio_postgres::Row) -> Result<Row, ApiError> {
     let get_err = |e: tokio_postgres::Error| pg_error("result row", e);
     let mut cells = Vec::with_capacity(r.len());
     for (i, col) in r.columns().iter().enumerate() {

@@ -1,15 +1,18 @@
-//! The page index (DuckDB): the rows of `/submissions` and `/opportunities` rendered once as JSON
+//! The page index: the rows of `/submissions` and `/opportunities` rendered once as JSON
 //! and kept in the order the routes list them, so that an uncached page is a binary search and a
 //! short walk instead of a query.
 //!
 //! DuckDB stores columns compressed in row groups and reads a handful of wide rows slowly: the top
 //! N of a filtered listing costs about a millisecond, but fetching the page's 50 rows with their
 //! texts costs 5-30 ms, because every column's row group is decoded for them. Postgres reads those
-//! rows from its indexes and buffer cache, so it needs none of this.
+//! rows from its indexes, but each page costs a connection, a round trip and the database's CPU,
+//! which the clients of a busy server queue for.
 //!
 //! An index belongs to one *generation* of the data (see [`crate::state::AppState::generation`]):
 //! on DuckDB the server owns the file and moves the generation on after every write it makes or
-//! proxies, so an index of the current generation is exactly what a query would read. When the
+//! proxies; on Postgres also when another process's load shows in `_harbor_loads` (see
+//! [`crate::db::Db::notice_external_loads`]). An index of the current generation is therefore what
+//! a query would read. When the
 //! generation moves on, the routes answer from SQL (new data is visible at once) and the first
 //! request starts a rebuild in the background: one scan of the listing columns, at most once per
 //! ten build times so that a watcher committing every few seconds does not keep the server
@@ -17,6 +20,10 @@
 //! is not kept and that table stays on SQL. Requests the index cannot answer exactly (full-text
 //! `q`, a non-ASCII subreddit, a filter column whose stored values are not of the type compared)
 //! go to SQL as well.
+//!
+//! Order: DuckDB compares text byte by byte, as Rust does, so its rows are sorted here. Postgres
+//! sorts text by the database's collation, so the build reads, from the same snapshot, the rows'
+//! keys in the route's order ([`DbOrder`]) and a cursor is found by its row's key.
 
 mod opportunities;
 mod submissions;
@@ -29,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 
-use crate::db::Dialect;
+use crate::db::{Columns, Db, Dialect, Each, Row};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -169,16 +176,92 @@ pub(crate) struct Slot<T> {
 pub(crate) trait Built: Send + Sync + Sized + 'static {
     /// The table it lists (for logs).
     const TABLE: &'static str;
+    /// What collects the rows while the index is read.
+    type Build: Send + 'static;
     /// Its place in the [`PageIndex`].
     fn slot(pages: &PageIndex) -> &Slot<Self>;
-    /// Reads the listing of one generation: `None` when its rendered rows pass `budget` bytes.
-    fn build(
-        c: &duckdb::Connection,
-        generation: u64,
-        cols: &crate::db::Columns,
-        budget: usize,
-    ) -> Result<Option<Self>, ApiError>;
     fn generation(&self) -> u64;
+    /// An empty build of `generation` and the statements whose rows fill it (read from one
+    /// snapshot; none when there is nothing to list).
+    fn start(generation: u64, cols: &Columns, d: Dialect) -> (Self::Build, Vec<String>);
+    /// Takes one row of statement `stmt`; false once the rendered rows pass `budget` bytes.
+    fn add(build: &mut Self::Build, stmt: usize, row: Row, budget: usize) -> Result<bool, ApiError>;
+    /// The index, its rows in listing order.
+    fn finish(build: Self::Build) -> Result<Self, ApiError>;
+}
+
+/// The listing order as the database itself sorts (Postgres): text is ordered by the database's
+/// collation, which Rust's byte order need not match, so the order is read back from the database
+/// (a second statement listing the rows' keys, sorted as the route sorts) and a cursor is found by
+/// its row's key instead of by comparing text.
+#[derive(Default)]
+pub(crate) struct DbOrder {
+    /// Row number by key.
+    rows: HashMap<Box<str>, u32>,
+    /// Listing position by row number.
+    rank: Vec<u32>,
+    ranked: u32,
+}
+
+impl DbOrder {
+    /// Notes row `row`'s key (first statement).
+    pub(crate) fn row(&mut self, key: Box<str>, row: u32) -> Result<(), ApiError> {
+        if self.rows.insert(key, row).is_some() {
+            return Err(ApiError::internal("page index", "two rows share a listing key"));
+        }
+        self.rank.push(u32::MAX);
+        Ok(())
+    }
+
+    /// Notes the next listing position's key (second statement).
+    pub(crate) fn next(&mut self, key: &str) -> Result<(), ApiError> {
+        let row = self.rows.get(key).copied();
+        match row.and_then(|r| self.rank.get_mut(r as usize)) {
+            Some(slot) if *slot == u32::MAX => {
+                *slot = self.ranked;
+                self.ranked += 1;
+                Ok(())
+            }
+            _ => Err(ApiError::internal(
+                "page index",
+                "the listing order names an unknown row",
+            )),
+        }
+    }
+
+    /// Puts `items` (indexed by row number through `row`) in listing order.
+    pub(crate) fn sort<T>(&self, items: &mut [T], row: impl Fn(&T) -> u32) -> Result<(), ApiError> {
+        if self.ranked as usize != self.rank.len() {
+            return Err(ApiError::internal("page index", "the listing order misses rows"));
+        }
+        items.sort_unstable_by_key(|it| self.rank[row(it) as usize]);
+        Ok(())
+    }
+
+    /// The listing position of the row with `key`.
+    pub(crate) fn position(&self, key: &str) -> Option<usize> {
+        let row = *self.rows.get(key)?;
+        Some(self.rank[row as usize] as usize)
+    }
+}
+
+/// The first position of `subset` after listing position `pos`.
+pub(crate) fn after_position(subset: &Subset<'_>, pos: usize) -> usize {
+    partition(subset.len(), |i| subset.pos(i) <= pos)
+}
+
+/// The first `i` in `0..len` for which `before(i)` is false (`before` holds for a prefix).
+pub(crate) fn partition(len: usize, before: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if before(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 impl<T: Built> Slot<T> {
@@ -302,7 +385,7 @@ impl PageIndex {
 
     async fn current<T: Built>(&self, st: &Arc<AppState>, wait: bool) -> Option<Arc<T>> {
         let slot = T::slot;
-        if self.budget == 0 || st.db.dialect() != Dialect::DuckDb {
+        if self.budget == 0 {
             return None;
         }
         let generation = st.generation();
@@ -316,15 +399,7 @@ impl PageIndex {
         let budget = self.budget;
         let task = async move {
             let started = Instant::now();
-            let built = match task_state.db.columns().await {
-                Ok(cols) => {
-                    task_state
-                        .db
-                        .run(move |c| T::build(c, generation, &cols, budget))
-                        .await
-                }
-                Err(e) => Err(e),
-            };
+            let built = build::<T>(&task_state.db, generation, budget).await;
             slot(&task_state.pages).finish(generation, built, started.elapsed(), T::TABLE);
         };
         if wait {
@@ -335,4 +410,16 @@ impl PageIndex {
             None
         }
     }
+}
+
+/// Reads the index of `generation`: `None` when its rendered rows pass `budget` bytes.
+async fn build<T: Built>(db: &Db, generation: u64, budget: usize) -> Result<Option<T>, ApiError> {
+    let cols = db.columns().await?;
+    let (state, stmts) = T::start(generation, &cols, db.dialect());
+    let add: Each<(T::Build, usize)> = |(b, budget), stmt, row| T::add(b, stmt, row, *budget);
+    let ((build, _), whole) = db.scan(stmts, (state, budget), add).await?;
+    if !whole {
+        return Ok(None);
+    }
+    T::finish(build).map(Some)
 }

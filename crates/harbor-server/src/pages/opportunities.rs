@@ -5,11 +5,12 @@ use std::cmp::Ordering;
 
 use axum::body::Bytes;
 
-use super::submissions::partition;
-use super::{Built, PageIndex, Rendered, Slot, Subreddits};
-use crate::db::{Cell, Columns, Dialect, has_col, has_table};
+use super::{Built, DbOrder, PageIndex, Rendered, Slot, Subreddits, after_position, partition};
+use crate::db::{Cell, Columns, Dialect, Row, has_col, has_table};
 use crate::error::ApiError;
-use crate::routes::opportunities::{encode_after, opportunity_row, opportunity_select, opportunity_source};
+use crate::routes::opportunities::{
+    encode_after, opportunity_order, opportunity_row, opportunity_select, opportunity_source,
+};
 
 /// What a page of opportunities asks for (validated by the route).
 #[derive(Debug, Clone, Default)]
@@ -67,10 +68,26 @@ pub struct OpportunityIndex {
     subreddits: Subreddits,
     /// Whether the analyses have a `final_score` column.
     scored: bool,
+    /// Postgres: the order as the database sorts text.
+    order: Option<DbOrder>,
+}
+
+/// An [`OpportunityIndex`] being read.
+pub(crate) struct OpportunityBuild {
+    ix: OpportunityIndex,
+    /// Each row's `lower(subreddit)` of its post.
+    names: Vec<Option<String>>,
+    has_subreddit: bool,
+}
+
+/// The key of an analysis in [`DbOrder`]: post and scorer.
+fn identity(post_id: &str, scorer_id: &str) -> String {
+    format!("{post_id}\u{0}{scorer_id}")
 }
 
 impl Built for OpportunityIndex {
     const TABLE: &'static str = "opportunity_analysis";
+    type Build = OpportunityBuild;
 
     fn slot(pages: &PageIndex) -> &Slot<Self> {
         &pages.opportunities
@@ -80,78 +97,101 @@ impl Built for OpportunityIndex {
         self.generation
     }
 
-    fn build(
-        c: &duckdb::Connection,
-        generation: u64,
-        cols: &Columns,
-        budget: usize,
-    ) -> Result<Option<Self>, ApiError> {
-        let d = Dialect::DuckDb;
-        let mut ix = OpportunityIndex {
-            generation,
-            rows: Rendered::default(),
-            keys: Vec::new(),
-            subreddits: Subreddits::group(false, &[], std::iter::empty()),
-            scored: has_col(cols, "opportunity_analysis", "final_score"),
+    fn start(generation: u64, cols: &Columns, d: Dialect) -> (OpportunityBuild, Vec<String>) {
+        let has_subreddit = has_col(cols, "submissions", "subreddit") && has_table(cols, "submissions");
+        let scored = has_col(cols, "opportunity_analysis", "final_score");
+        let build = OpportunityBuild {
+            ix: OpportunityIndex {
+                generation,
+                rows: Rendered::default(),
+                keys: Vec::new(),
+                subreddits: Subreddits::group(false, &[], std::iter::empty()),
+                scored,
+                order: (d == Dialect::Postgres).then(DbOrder::default),
+            },
+            names: Vec::new(),
+            has_subreddit,
         };
         let Some((join, status)) = opportunity_source(cols) else {
-            return Ok(Some(ix));
+            return (build, Vec::new());
         };
-        let has_subreddit = has_col(cols, "submissions", "subreddit");
-        let sub = if has_subreddit && has_table(cols, "submissions") {
+        let sub = if has_subreddit {
             "lower(s.subreddit)"
         } else {
             "CAST(NULL AS VARCHAR)"
         };
-        let raw = if ix.scored {
+        let raw = if scored {
             "o.final_score"
         } else {
             "CAST(NULL AS DOUBLE)"
         };
         let filter = status.map(|w| format!("WHERE {w}")).unwrap_or_default();
-        let sql = format!(
+        let mut stmts = vec![format!(
             "SELECT {}, {sub}, {raw} FROM opportunity_analysis o {join} {filter}",
             opportunity_select(cols, d)
-        );
-        let mut subreddits: Vec<Option<String>> = Vec::new();
-        let mut fits = true;
-        crate::db::duck_each(c, &sql, &[], |r| {
-            let o = opportunity_row(&r)?;
-            // The order and the filters compare the stored score, which must be a number for
-            // the index to compare it as SQL does.
-            let score = match r.0.get(26) {
-                Some(Cell::Float(f)) => Some(*f),
-                Some(Cell::Int(v)) => Some(*v as f64),
-                Some(Cell::Null) | None => None,
-                Some(other) => {
-                    return Err(ApiError::internal(
-                        "page index",
-                        format!("final_score holds {other:?}, not a number"),
-                    ));
-                }
-            };
-            subreddits.push(r.text(25)?);
-            ix.keys.push(Key {
-                score,
-                post_id: o.post_id.clone().into_boxed_str(),
-                scorer_id: o.scorer_id.clone().into_boxed_str(),
-                row: ix.rows.len() as u32,
-            });
-            fits = ix.rows.push(&o, budget)?;
-            Ok(fits)
-        })?;
-        if !fits {
-            return Ok(None);
+        )];
+        if build.ix.order.is_some() {
+            stmts.push(format!(
+                "SELECT o.post_id, o.scorer_id FROM opportunity_analysis o {filter} ORDER BY {}",
+                opportunity_order(scored)
+            ));
         }
-        ix.keys.sort_unstable_by(|a, b| {
-            order(
-                (a.score, &a.post_id, &a.scorer_id),
-                (b.score, &b.post_id, &b.scorer_id),
-            )
+        (build, stmts)
+    }
+
+    fn add(b: &mut OpportunityBuild, stmt: usize, r: Row, budget: usize) -> Result<bool, ApiError> {
+        let ix = &mut b.ix;
+        if stmt == 1 {
+            let order = ix
+                .order
+                .as_mut()
+                .ok_or_else(|| ApiError::internal("page index", "no order"))?;
+            order.next(&identity(&r.string(0)?, &r.string(1)?))?;
+            return Ok(true);
+        }
+        let o = opportunity_row(&r)?;
+        // The order and the filters compare the stored score, which must be a number for the
+        // index to compare it as SQL does.
+        let score = match r.0.get(26) {
+            Some(Cell::Float(f)) => Some(*f),
+            Some(Cell::Int(v)) => Some(*v as f64),
+            Some(Cell::Null) | None => None,
+            Some(other) => {
+                return Err(ApiError::internal(
+                    "page index",
+                    format!("final_score holds {other:?}, not a number"),
+                ));
+            }
+        };
+        b.names.push(r.text(25)?);
+        let row = ix.rows.len() as u32;
+        if let Some(order) = &mut ix.order {
+            order.row(identity(&o.post_id, &o.scorer_id).into_boxed_str(), row)?;
+        }
+        ix.keys.push(Key {
+            score,
+            post_id: o.post_id.clone().into_boxed_str(),
+            scorer_id: o.scorer_id.clone().into_boxed_str(),
+            row,
         });
-        ix.subreddits = Subreddits::group(has_subreddit, &subreddits, ix.keys.iter().map(|k| k.row));
+        ix.rows.push(&o, budget)
+    }
+
+    fn finish(b: OpportunityBuild) -> Result<Self, ApiError> {
+        let mut ix = b.ix;
+        match &ix.order {
+            Some(order) => order.sort(&mut ix.keys, |k| k.row)?,
+            // DuckDB compares text byte by byte, as Rust does.
+            None => ix.keys.sort_unstable_by(|a, b| {
+                order(
+                    (a.score, &a.post_id, &a.scorer_id),
+                    (b.score, &b.post_id, &b.scorer_id),
+                )
+            }),
+        }
+        ix.subreddits = Subreddits::group(b.has_subreddit, &b.names, ix.keys.iter().map(|k| k.row));
         ix.rows.shrink();
-        Ok(Some(ix))
+        Ok(ix)
     }
 }
 
@@ -165,12 +205,19 @@ impl OpportunityIndex {
         let subset = self.subreddits.subset(q.subreddit.as_deref(), self.keys.len())?;
         let len = subset.len();
         let at = |i: usize| -> &Key { &self.keys[subset.pos(i)] };
-        let start = match &q.after {
-            None => 0,
-            Some((score, post, scorer)) => partition(len, |i| {
+        let start = match (&q.after, &self.order) {
+            (None, _) => 0,
+            (Some((score, post, scorer)), None) => partition(len, |i| {
                 let k = at(i);
                 order((k.score, &k.post_id, &k.scorer_id), (*score, post, scorer)) != Ordering::Greater
             }),
+            // The database's text order: the cursor's row is looked up (gone or rescored: SQL).
+            (Some((score, post, scorer)), Some(db)) => {
+                let pos = db
+                    .position(&identity(post, scorer))
+                    .filter(|&p| score_desc(self.keys[p].score, *score) == Ordering::Equal)?;
+                after_position(&subset, pos)
+            }
         };
         let want = q.limit + 1;
         let mut picked: Vec<&Key> = Vec::with_capacity(want.min(len));

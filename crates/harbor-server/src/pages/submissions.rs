@@ -2,11 +2,11 @@
 
 use axum::body::Bytes;
 
-use super::{Built, PageIndex, Rendered, Slot, Subreddits};
-use crate::db::{Cell, Columns, Dialect, has_col, has_table};
+use super::{Built, DbOrder, PageIndex, Rendered, Slot, Subreddits, after_position, partition};
+use crate::db::{Cell, Columns, Dialect, Row, has_col, has_table};
 use crate::error::ApiError;
 use crate::extract::encode_cursor;
-use crate::routes::submissions::{submission_columns, submission_row};
+use crate::routes::submissions::{sort_key, submission_columns, submission_row};
 
 /// What a page of submissions asks for (validated by the route).
 #[derive(Debug, Clone, Default)]
@@ -45,10 +45,21 @@ pub struct SubmissionIndex {
     /// NULL (so `score >= m` compares integers as SQL does).
     score: Option<bool>,
     is_problem: Option<bool>,
+    /// Postgres: the order as the database sorts text.
+    order: Option<DbOrder>,
+}
+
+/// A [`SubmissionIndex`] being read.
+pub(crate) struct SubmissionBuild {
+    ix: SubmissionIndex,
+    /// Each row's `lower(subreddit)`.
+    names: Vec<Option<String>>,
+    has_subreddit: bool,
 }
 
 impl Built for SubmissionIndex {
     const TABLE: &'static str = "submissions";
+    type Build = SubmissionBuild;
 
     fn slot(pages: &PageIndex) -> &Slot<Self> {
         &pages.submissions
@@ -58,24 +69,23 @@ impl Built for SubmissionIndex {
         self.generation
     }
 
-    fn build(
-        c: &duckdb::Connection,
-        generation: u64,
-        cols: &Columns,
-        budget: usize,
-    ) -> Result<Option<Self>, ApiError> {
-        let d = Dialect::DuckDb;
+    fn start(generation: u64, cols: &Columns, d: Dialect) -> (SubmissionBuild, Vec<String>) {
         let has = |col: &str| has_col(cols, "submissions", col);
-        let mut ix = SubmissionIndex {
-            generation,
-            rows: Rendered::default(),
-            keys: Vec::new(),
-            subreddits: Subreddits::group(false, &[], std::iter::empty()),
-            score: has("score").then_some(true),
-            is_problem: has("is_problem").then_some(true),
+        let build = SubmissionBuild {
+            ix: SubmissionIndex {
+                generation,
+                rows: Rendered::default(),
+                keys: Vec::new(),
+                subreddits: Subreddits::group(false, &[], std::iter::empty()),
+                score: has("score").then_some(true),
+                is_problem: has("is_problem").then_some(true),
+                order: (d == Dialect::Postgres).then(DbOrder::default),
+            },
+            names: Vec::new(),
+            has_subreddit: has("subreddit"),
         };
         if !has_table(cols, "submissions") {
-            return Ok(Some(ix));
+            return (build, Vec::new());
         }
         // Typed NULLs for missing columns: a bare NULL has no type the driver reads.
         let raw = |col: &str, ty: &str| {
@@ -85,51 +95,75 @@ impl Built for SubmissionIndex {
                 format!("CAST(NULL AS {ty})")
             }
         };
-        let sql = format!(
+        let mut stmts = vec![format!(
             "SELECT {}, lower({}), {}, {} FROM submissions s",
             submission_columns(cols, d),
             raw("subreddit", "VARCHAR"),
             raw("score", "BIGINT"),
             raw("is_problem", "BOOLEAN"),
-        );
-        let mut subreddits: Vec<Option<String>> = Vec::new();
-        let mut fits = true;
-        crate::db::duck_each(c, &sql, &[], |r| {
-            let (submission, k) = submission_row(&r)?;
-            let score = match r.0.get(13) {
-                Some(Cell::Int(v)) => Some(*v),
-                Some(Cell::Null) | None => None,
-                Some(_) => {
-                    ix.score = Some(false);
-                    None
-                }
-            };
-            let problem = match r.0.get(14) {
-                Some(Cell::Bool(b)) => *b,
-                Some(Cell::Null) | None => false,
-                Some(_) => {
-                    ix.is_problem = Some(false);
-                    false
-                }
-            };
-            subreddits.push(r.text(12)?);
-            ix.keys.push(Key {
-                k,
-                id: submission.id.clone().into_boxed_str(),
-                score,
-                problem,
-                row: ix.rows.len() as u32,
-            });
-            fits = ix.rows.push(&submission, budget)?;
-            Ok(fits)
-        })?;
-        if !fits {
-            return Ok(None);
+        )];
+        if build.ix.order.is_some() {
+            stmts.push(format!(
+                "SELECT s.id FROM submissions s ORDER BY {} DESC, s.id DESC",
+                sort_key(cols, d)
+            ));
         }
-        ix.keys.sort_unstable_by(|a, b| (b.k, &*b.id).cmp(&(a.k, &*a.id)));
-        ix.subreddits = Subreddits::group(has("subreddit"), &subreddits, ix.keys.iter().map(|k| k.row));
+        (build, stmts)
+    }
+
+    fn add(b: &mut SubmissionBuild, stmt: usize, r: Row, budget: usize) -> Result<bool, ApiError> {
+        let ix = &mut b.ix;
+        if stmt == 1 {
+            let order = ix
+                .order
+                .as_mut()
+                .ok_or_else(|| ApiError::internal("page index", "no order"))?;
+            order.next(&r.string(0)?)?;
+            return Ok(true);
+        }
+        let (submission, k) = submission_row(&r)?;
+        let score = match r.0.get(13) {
+            Some(Cell::Int(v)) => Some(*v),
+            Some(Cell::Null) | None => None,
+            Some(_) => {
+                ix.score = Some(false);
+                None
+            }
+        };
+        let problem = match r.0.get(14) {
+            Some(Cell::Bool(b)) => *b,
+            Some(Cell::Null) | None => false,
+            Some(_) => {
+                ix.is_problem = Some(false);
+                false
+            }
+        };
+        b.names.push(r.text(12)?);
+        let row = ix.rows.len() as u32;
+        let id: Box<str> = submission.id.clone().into_boxed_str();
+        if let Some(order) = &mut ix.order {
+            order.row(id.clone(), row)?;
+        }
+        ix.keys.push(Key {
+            k,
+            id,
+            score,
+            problem,
+            row,
+        });
+        ix.rows.push(&submission, budget)
+    }
+
+    fn finish(b: SubmissionBuild) -> Result<Self, ApiError> {
+        let mut ix = b.ix;
+        match &ix.order {
+            Some(order) => order.sort(&mut ix.keys, |k| k.row)?,
+            // DuckDB compares text byte by byte, as Rust does.
+            None => ix.keys.sort_unstable_by(|a, b| (b.k, &*b.id).cmp(&(a.k, &*a.id))),
+        }
+        ix.subreddits = Subreddits::group(b.has_subreddit, &b.names, ix.keys.iter().map(|k| k.row));
         ix.rows.shrink();
-        Ok(Some(ix))
+        Ok(ix)
     }
 }
 
@@ -155,8 +189,16 @@ impl SubmissionIndex {
         if let Some(until) = q.until {
             start = start.max(partition(len, |i| at(i).k >= until));
         }
-        if let Some((key, id)) = &q.after {
-            start = start.max(partition(len, |i| (at(i).k, &*at(i).id) >= (*key, id.as_str())));
+        match (&q.after, &self.order) {
+            (None, _) => {}
+            (Some((key, id)), None) => {
+                start = start.max(partition(len, |i| (at(i).k, &*at(i).id) >= (*key, id.as_str())));
+            }
+            // The database's text order: the cursor's row is looked up (gone or moved: SQL).
+            (Some((key, id)), Some(order)) => {
+                let pos = order.position(id).filter(|&p| self.keys[p].k == *key)?;
+                start = start.max(after_position(&subset, pos));
+            }
         }
         let want = q.limit + 1;
         let mut picked: Vec<&Key> = Vec::with_capacity(want.min(len));
@@ -185,18 +227,4 @@ impl SubmissionIndex {
         let rows: Vec<usize> = picked.iter().map(|k| k.row as usize).collect();
         Some(self.rows.page(&rows, next.flatten().as_deref()))
     }
-}
-
-/// The first `i` in `0..len` for which `before(i)` is false (`before` holds for a prefix).
-pub(super) fn partition(len: usize, before: impl Fn(usize) -> bool) -> usize {
-    let (mut lo, mut hi) = (0, len);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if before(mid) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo
 }

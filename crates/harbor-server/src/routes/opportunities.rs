@@ -199,6 +199,15 @@ pub(crate) fn opportunity_source(cols: &Columns) -> Option<(&'static str, Option
     Some((join, status))
 }
 
+/// The ranking's `ORDER BY`: best first when the analyses have scores.
+pub(crate) fn opportunity_order(scored: bool) -> &'static str {
+    if scored {
+        "o.final_score DESC NULLS LAST, o.post_id, o.scorer_id"
+    } else {
+        "o.post_id, o.scorer_id"
+    }
+}
+
 fn decode_after(cursor: &str) -> Result<After, ApiError> {
     let bad = || ApiError::invalid("invalid cursor: pass `next_cursor` from the previous page");
     let mut parts = decode_cursor(cursor, 3)?.into_iter();
@@ -263,11 +272,7 @@ async fn page(st: Arc<AppState>, f: OpportunityQuery) -> Result<OpportunityPage,
         wh.push("o.scorer_id = ?".into());
         args.push(Param::Text(sid.clone()));
     }
-    let order = if scored {
-        "o.final_score DESC NULLS LAST, o.post_id, o.scorer_id"
-    } else {
-        "o.post_id, o.scorer_id"
-    };
+    let order = opportunity_order(scored);
     let later = "(o.post_id > ? OR (o.post_id = ? AND o.scorer_id > ?))";
     let later_args = |a: &After| {
         vec![

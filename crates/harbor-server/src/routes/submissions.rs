@@ -51,7 +51,7 @@ const PG_EPOCH: &str = "TIMESTAMPTZ '1970-01-01 00:00:00+00'";
 /// as microseconds since the epoch; Postgres compares the timestamp itself, so that the index
 /// harbor creates on `COALESCE(created_utc, epoch)` (see `harbor_postgres::indexes`) answers the
 /// ordering, the time filters and the keyset cursor. Both order rows the same way.
-fn sort_key(cols: &Columns, d: Dialect) -> String {
+pub(crate) fn sort_key(cols: &Columns, d: Dialect) -> String {
     match (d, has_col(cols, "submissions", "created_utc")) {
         (Dialect::DuckDb, true) => format!("COALESCE({}, 0)", d.epoch_us("s.created_utc")),
         (Dialect::DuckDb, false) => "0".to_owned(),

@@ -1,13 +1,22 @@
-//! The page index (DuckDB) answers exactly what SQL answers: the same bytes for every filter,
-//! page size and cursor, also on the rows where ordering and filters are subtle (NULL times,
-//! scores and flags, equal keys, NaN and NULL final scores), and never an answer of old data.
+//! The page index answers exactly what SQL answers, on DuckDB and on Postgres (directly and
+//! through pgbouncer): the same bytes for every filter, page size and cursor, also on the rows
+//! where ordering and filters are subtle (NULL times, scores and flags, equal keys, NaN and NULL
+//! final scores, ids whose order under a linguistic collation is not their byte order), and never
+//! an answer of old data, also when another process loaded it.
 
 use axum::body::Body;
 use axum::http::Request;
 use harbor_server::{Scope, ServerConfig};
 use tower::ServiceExt;
 
-use crate::harness::Api;
+use crate::harness::{Api, Engine};
+
+on_every_engine!(
+    the_index_answers_every_listing_exactly_as_sql_does,
+    the_raw_bytes_match_too,
+    new_data_is_answered_at_once_and_the_index_follows,
+    missing_filter_columns_answer_like_sql,
+);
 
 /// Rows that make ordering and filtering hard, added to the seed on both databases.
 const EDGES: &str = r#"
@@ -17,7 +26,10 @@ INSERT INTO submissions VALUES
   ('e03', 'same second a', 'b', 'SAAS', 'u', 70, 1, TIMESTAMP '2025-01-03 00:00:00', '/e03', NULL, NULL, 'he3'),
   ('e04', 'same second b', 'b', 'smallbusiness', NULL, -3, 1, TIMESTAMP '2025-01-03 00:00:00', '/e04', NULL, false, 'he4'),
   ('e05', 'no subreddit', 'b', NULL, 'u', 1000, 1, TIMESTAMP '2025-01-03 00:00:00', '/e05', NULL, true, 'he5'),
-  ('e06', 'unicode ünïcödé', 'b', 'Ünï', 'u', 1, 1, TIMESTAMP '2026-01-01 00:00:00', '/e06', NULL, true, 'he6');
+  ('e06', 'unicode ünïcödé', 'b', 'Ünï', 'u', 1, 1, TIMESTAMP '2026-01-01 00:00:00', '/e06', NULL, true, 'he6'),
+  ('B07', 'case a', 'b', 'SaaS', 'u', 2, 1, TIMESTAMP '2025-01-05 00:00:00', '/B07', NULL, true, 'he7'),
+  ('a08', 'case b', 'b', 'SaaS', 'u', 2, 1, TIMESTAMP '2025-01-05 00:00:00', '/a08', NULL, true, 'he8'),
+  ('_09', 'case c', 'b', 'SaaS', 'u', 2, 1, TIMESTAMP '2025-01-05 00:00:00', '/_09', NULL, true, 'he9');
 INSERT INTO opportunity_analysis (post_id, scorer_id, final_score, evidence, status, scored_at) VALUES
   ('e01', 'heuristic-v1', NULL, '{"matched": []}', 'scored', TIMESTAMP '2025-02-01 00:00:00'),
   ('e02', 'heuristic-v1', 55, '{"matched": ["x"]}', NULL, TIMESTAMP '2025-02-01 00:00:00'),
@@ -26,17 +38,36 @@ INSERT INTO opportunity_analysis (post_id, scorer_id, final_score, evidence, sta
   ('e04', 'heuristic-v1', -0.0, NULL, 'scored', NULL),
   ('e05', 'heuristic-v1', 0.0, NULL, 'scored', NULL),
   ('zz9', 'heuristic-v1', 41, NULL, 'scored', NULL),
-  ('e06', 'heuristic-v1', 99, NULL, 'pending', NULL);
+  ('e06', 'heuristic-v1', 99, NULL, 'pending', NULL),
+  ('B07', 'heuristic-v1', 33, NULL, 'scored', NULL),
+  ('a08', 'heuristic-v1', 33, NULL, 'scored', NULL),
+  ('_09', 'Heuristic-v1', 33, NULL, 'scored', NULL),
+  ('_09', 'heuristic-v1', 33, NULL, 'scored', NULL);
 "#;
 
-fn pair() -> (Api, Api) {
-    let sql = Api::with_config(ServerConfig {
-        page_index_bytes: 0,
-        ..Default::default()
-    });
-    let indexed = Api::new();
+/// On Postgres the keys are ordered by ICU's root collation, where `a08` sorts before `B07` and
+/// `_09` (byte order puts `B07` and `_09` first): the index must list rows as the database does.
+const LINGUISTIC: &str = r#"
+ALTER TABLE submissions ALTER COLUMN id TYPE text COLLATE "und-x-icu";
+ALTER TABLE opportunity_analysis ALTER COLUMN post_id TYPE text COLLATE "und-x-icu";
+ALTER TABLE opportunity_analysis ALTER COLUMN scorer_id TYPE text COLLATE "und-x-icu";
+"#;
+
+/// A server answering from SQL only and one with the page index, on the same data.
+fn pair(engine: Engine) -> (Api, Api) {
+    let sql = Api::with_config_on(
+        ServerConfig {
+            page_index_bytes: 0,
+            ..Default::default()
+        },
+        engine,
+    );
+    let indexed = Api::on(engine);
     for api in [&sql, &indexed] {
         api.exec(EDGES);
+        if engine != Engine::DuckDb {
+            api.exec(LINGUISTIC);
+        }
     }
     (sql, indexed)
 }
@@ -133,9 +164,8 @@ async fn walk(sql: &Api, indexed: &Api, path: &str, query: &str) -> usize {
     }
 }
 
-#[tokio::test]
-async fn the_index_answers_every_listing_exactly_as_sql_does() {
-    let (sql, indexed) = pair();
+async fn the_index_answers_every_listing_exactly_as_sql_does(engine: Engine) {
+    let (sql, indexed) = pair(engine);
     indexed.state.pages.build_now(&indexed.state).await;
     let mut r = Lcg(16);
     let mut pages = 0;
@@ -171,9 +201,8 @@ async fn raw(api: &Api, uri: &str) -> Vec<u8> {
         .to_vec()
 }
 
-#[tokio::test]
-async fn the_raw_bytes_match_too() {
-    let (sql, indexed) = pair();
+async fn the_raw_bytes_match_too(engine: Engine) {
+    let (sql, indexed) = pair(engine);
     indexed.state.pages.build_now(&indexed.state).await;
     for uri in [
         "/api/v1/submissions?limit=5&subreddit=saas",
@@ -188,9 +217,8 @@ async fn the_raw_bytes_match_too() {
     assert_eq!(indexed.state.pages.answered(), 2);
 }
 
-#[tokio::test]
-async fn new_data_is_answered_at_once_and_the_index_follows() {
-    let (_, indexed) = pair();
+async fn new_data_is_answered_at_once_and_the_index_follows(engine: Engine) {
+    let (_, indexed) = pair(engine);
     indexed.state.pages.build_now(&indexed.state).await;
     let uri = "/api/v1/submissions?limit=1";
     let first = indexed.get(uri).await;
@@ -210,6 +238,53 @@ async fn new_data_is_answered_at_once_and_the_index_follows() {
     assert_eq!(indexed.state.pages.answered(), before + 1);
 }
 
+/// On Postgres other processes load while the server runs: once their commit shows in
+/// `_harbor_loads` the index is of an old generation, SQL answers with their rows, and the next
+/// build has them.
+async fn loads_of_other_processes_leave_the_index_at_once(engine: Engine) {
+    let (_, indexed) = pair(engine);
+    indexed.state.pages.build_now(&indexed.state).await;
+    assert_eq!(
+        indexed.get("/api/v1/submissions?limit=1").await["items"][0]["id"],
+        "e06"
+    );
+    let before = indexed.state.pages.answered();
+    assert!(before > 0, "the index answered");
+    // What a `harbor load` in another process commits: its rows and its `_harbor_loads` row
+    // (written with psql, so the server is not told).
+    indexed.scalar(
+        "INSERT INTO submissions (id, title, created_utc) VALUES ('zz_external', 'elsewhere', now() + interval '1 day'); \
+         INSERT INTO _harbor_loads (load_id, pipeline, status, inserted_at, rows, schema_version) \
+         VALUES ('external-1', 'shard_9', 'loaded', now(), 1, 1)",
+    );
+    tokio::time::sleep(harbor_server::db::EXTERNAL_CHECK + std::time::Duration::from_millis(50)).await;
+    let page = indexed.get("/api/v1/submissions?limit=2").await;
+    assert_eq!(page["items"][0]["id"], "zz_external", "{page}");
+    assert_eq!(indexed.state.pages.answered(), before, "SQL answered");
+    indexed.state.pages.build_now(&indexed.state).await;
+    let page = indexed.get("/api/v1/submissions?limit=3").await;
+    assert_eq!(page["items"][0]["id"], "zz_external", "{page}");
+    assert_eq!(
+        indexed.state.pages.answered(),
+        before + 1,
+        "the new index answered"
+    );
+}
+
+mod loads_of_other_processes_leave_the_index_at_once {
+    use crate::harness::Engine;
+
+    #[tokio::test]
+    async fn postgres() {
+        super::loads_of_other_processes_leave_the_index_at_once(Engine::Postgres).await
+    }
+
+    #[tokio::test]
+    async fn pgbouncer() {
+        super::loads_of_other_processes_leave_the_index_at_once(Engine::PgBouncer).await
+    }
+}
+
 #[tokio::test]
 async fn rows_past_the_budget_stay_on_sql_and_full_text_never_uses_the_index() {
     let small = Api::with_config(ServerConfig {
@@ -221,16 +296,15 @@ async fn rows_past_the_budget_stay_on_sql_and_full_text_never_uses_the_index() {
     assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(small.state.pages.answered(), 0, "over the budget");
 
-    let (sql, indexed) = pair();
+    let (sql, indexed) = pair(Engine::DuckDb);
     indexed.state.pages.build_now(&indexed.state).await;
     let uri = "/api/v1/submissions?q=invoices&limit=3";
     assert_eq!(indexed.get(uri).await, sql.get(uri).await);
     assert_eq!(indexed.state.pages.answered(), 0, "q is answered by SQL");
 }
 
-#[tokio::test]
-async fn missing_filter_columns_answer_like_sql() {
-    let (sql, indexed) = pair();
+async fn missing_filter_columns_answer_like_sql(engine: Engine) {
+    let (sql, indexed) = pair(engine);
     for api in [&sql, &indexed] {
         api.exec(
             "ALTER TABLE submissions DROP COLUMN is_problem; ALTER TABLE submissions DROP COLUMN score; \
@@ -258,7 +332,7 @@ async fn missing_filter_columns_answer_like_sql() {
 
 #[tokio::test]
 async fn invalid_filters_are_refused_before_any_index() {
-    let (_, indexed) = pair();
+    let (_, indexed) = pair(Engine::DuckDb);
     indexed.state.pages.build_now(&indexed.state).await;
     for uri in [
         "/api/v1/submissions?cursor=bm90IGEgY3Vyc29y",

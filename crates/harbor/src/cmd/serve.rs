@@ -293,8 +293,8 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
             }
             _ => None,
         };
-        // Ready means fast: the listings' page index is built before the URL is printed (DuckDB;
-        // bounded by [serve] page_index_mb, so this takes seconds at most).
+        // Ready means fast: the listings' page index is built before the URL is printed (bounded
+        // by [serve] page_index_mb, so this takes seconds at most).
         state.pages.build_now(&state).await;
         println!("http://{addr}");
         eprintln!("serving the API and dashboard for {described} on http://{addr} (Ctrl-C stops)");
