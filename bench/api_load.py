@@ -132,10 +132,10 @@ class Harbor:
             raise SystemExit(f"harbor {' '.join(args)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
         return p.stdout
 
-    def serve(self):
+    def serve(self, **env):
         cmd = [self.bin, "serve", "--bind", "127.0.0.1:0", "-d", self.dest, "--workdir", str(self.work / ".harbor")]
         proc = subprocess.Popen(cmd, cwd=self.work, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                env=dict(os.environ, NO_COLOR="1"))
+                                env=dict(os.environ, NO_COLOR="1", **env))
         url = proc.stdout.readline().decode().strip()
         if not url.startswith("http://"):
             proc.kill()
@@ -323,15 +323,29 @@ def main():
             token, secs = prepare(h, posts)
             notes.append(f"Postgres: load + score of {a.submissions:,} posts {secs:.0f} s")
             pg.psql("bench", "VACUUM ANALYZE")
-            proc, url = h.serve()
+            # Without the page index every page is a query: the statements pgbench and the FastAPI
+            # peer run are captured from this server, and it is measured too.
+            proc, url = h.serve(HARBOR_SERVE__PAGE_INDEX_MB="0")
             try:
                 sql, probes, answers = capture_sql(pg, url, token)
                 if "postgres" in only:
                     for case in CASES:
-                        results[("harbor-postgres", case)] = wrk(url, token, case, a)
-                    rss["harbor-postgres"] = peak_rss_mb(proc.pid)
+                        results[("harbor-postgres-sql", case)] = wrk(url, token, case, a)
+                    rss["harbor-postgres-sql"] = peak_rss_mb(proc.pid)
             finally:
                 stop(proc)
+            if "postgres" in only:
+                proc, url = h.serve()
+                try:
+                    for case, path in probes.items():
+                        same = get(url + path, token) == answers[case]
+                        notes.append(f"Postgres with the page index: `{path}` {'equals' if same else 'DIFFERS from'} "
+                                     "the answer from SQL")
+                    for case in CASES:
+                        results[("harbor-postgres", case)] = wrk(url, token, case, a)
+                    rss["harbor-postgres"] = peak_rss_mb(proc.pid)
+                finally:
+                    stop(proc)
             (a.work / "captured_sql.json").write_text(json.dumps(sql, indent=1))
             if "pgbench" in only:
                 for case in CASES:
@@ -373,13 +387,15 @@ def record(results, rss, notes, a, before, after):
         f"{a.seconds} s per case, loopback; {a.submissions:,} submissions from `gen_reddit.py`, every one scored: "
         f"{a.submissions:,} opportunities; every request its own filter, so none is answered from the response "
         "cache; pgbench runs the statement harbor's server sends, captured from the Postgres log, with the same "
-        "random filters; 2 shared cores for the servers, the database and the load generator).",
+        "random filters; 2 shared cores for the servers, the database and the load generator). harbor-duckdb and "
+        "harbor-postgres answer from the page index (default `[serve] page_index_mb`), harbor-postgres-sql is the "
+        "same Postgres server with `HARBOR_SERVE__PAGE_INDEX_MB=0` (every page a query).",
         "",
         "| case | server | requests/s | p50 | p99 | requests | errors | server peak RSS |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for case in CASES:
-        for who in ("harbor-duckdb", "harbor-postgres", "pgbench", "fastapi"):
+        for who in ("harbor-duckdb", "harbor-postgres", "harbor-postgres-sql", "pgbench", "fastapi"):
             r = results.get((who, case))
             if r is None:
                 continue

@@ -254,6 +254,32 @@ fn pg_error(context: &str, e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(context, e)
 }
 
+/// A transaction: a write reads committed rows, a read one snapshot; behind a transaction pooler
+/// it starts with the session settings (`scoped`).
+async fn begin<'a>(
+    client: &'a mut deadpool_postgres::Client,
+    write: bool,
+    scoped: &Option<String>,
+) -> Result<deadpool_postgres::Transaction<'a>, ApiError> {
+    let tx = client
+        .build_transaction()
+        .read_only(!write)
+        .isolation_level(if write {
+            tokio_postgres::IsolationLevel::ReadCommitted
+        } else {
+            tokio_postgres::IsolationLevel::RepeatableRead
+        })
+        .start()
+        .await
+        .map_err(|e| pg_error("postgres transaction", e))?;
+    if let Some(set) = scoped {
+        tx.batch_execute(set)
+            .await
+            .map_err(|e| pg_error("postgres session", e))?;
+    }
+    Ok(tx)
+}
+
 impl Db {
     /// A pool of `size` connections cloned from `conn` (which stays with the caller).
     pub fn new(conn: &Connection, size: usize) -> Result<Self, duckdb::Error> {
@@ -436,22 +462,7 @@ impl Db {
                     let (sql, params) = &sqls[0];
                     return Ok(vec![pg_rows(&**client, sql, params).await?]);
                 }
-                let tx = client
-                    .build_transaction()
-                    .read_only(!write)
-                    .isolation_level(if write {
-                        tokio_postgres::IsolationLevel::ReadCommitted
-                    } else {
-                        tokio_postgres::IsolationLevel::RepeatableRead
-                    })
-                    .start()
-                    .await
-                    .map_err(|e| pg_error("postgres transaction", e))?;
-                if let Some(set) = scoped {
-                    tx.batch_execute(set)
-                        .await
-                        .map_err(|e| pg_error("postgres session", e))?;
-                }
+                let tx = begin(&mut client, write, scoped).await?;
                 let mut out = Vec::with_capacity(sqls.len());
                 for (sql, params) in &sqls {
                     out.push(pg_rows(&*tx, sql, params).await?);

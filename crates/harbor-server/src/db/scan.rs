@@ -8,7 +8,7 @@ use futures_util::TryStreamExt;
 use tokio_postgres::types::Type;
 
 use super::rows::pg_row;
-use super::{Backend, Db, Row, duck_each, pg_error};
+use super::{Backend, Db, Row, begin, duck_each, pg_error};
 use crate::error::ApiError;
 
 /// What a scan hands each row to: the statement's index, the row; false stops the scan.
@@ -55,18 +55,7 @@ impl Db {
             }
             Backend::Pg { pool, scoped } => {
                 let mut client = pool.get().await.map_err(|e| pg_error("postgres connection", e))?;
-                let tx = client
-                    .build_transaction()
-                    .read_only(true)
-                    .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                    .start()
-                    .await
-                    .map_err(|e| pg_error("postgres transaction", e))?;
-                if let Some(set) = scoped {
-                    tx.batch_execute(set)
-                        .await
-                        .map_err(|e| pg_error("postgres session", e))?;
-                }
+                let tx = begin(&mut client, false, scoped).await?;
                 let mut whole = true;
                 'stmts: for (i, sql) in stmts.iter().enumerate() {
                     let stream = tx

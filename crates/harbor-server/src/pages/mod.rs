@@ -229,6 +229,15 @@ impl DbOrder {
         }
     }
 
+    /// [`DbOrder::next`] on the order of a build (which has one when it reads a second statement).
+    pub(crate) fn next_in(order: &mut Option<DbOrder>, key: &str) -> Result<bool, ApiError> {
+        let order = order
+            .as_mut()
+            .ok_or_else(|| ApiError::internal("page index", "an order statement without an order"))?;
+        order.next(key)?;
+        Ok(true)
+    }
+
     /// Puts `items` (indexed by row number through `row`) in listing order.
     pub(crate) fn sort<T>(&self, items: &mut [T], row: impl Fn(&T) -> u32) -> Result<(), ApiError> {
         if self.ranked as usize != self.rank.len() {

@@ -142,12 +142,7 @@ impl Built for OpportunityIndex {
     fn add(b: &mut OpportunityBuild, stmt: usize, r: Row, budget: usize) -> Result<bool, ApiError> {
         let ix = &mut b.ix;
         if stmt == 1 {
-            let order = ix
-                .order
-                .as_mut()
-                .ok_or_else(|| ApiError::internal("page index", "no order"))?;
-            order.next(&identity(&r.string(0)?, &r.string(1)?))?;
-            return Ok(true);
+            return DbOrder::next_in(&mut ix.order, &identity(&r.string(0)?, &r.string(1)?));
         }
         let o = opportunity_row(&r)?;
         // The order and the filters compare the stored score, which must be a number for the

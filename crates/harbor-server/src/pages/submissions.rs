@@ -114,12 +114,7 @@ impl Built for SubmissionIndex {
     fn add(b: &mut SubmissionBuild, stmt: usize, r: Row, budget: usize) -> Result<bool, ApiError> {
         let ix = &mut b.ix;
         if stmt == 1 {
-            let order = ix
-                .order
-                .as_mut()
-                .ok_or_else(|| ApiError::internal("page index", "no order"))?;
-            order.next(&r.string(0)?)?;
-            return Ok(true);
+            return DbOrder::next_in(&mut ix.order, &r.string(0)?);
         }
         let (submission, k) = submission_row(&r)?;
         let score = match r.0.get(13) {
