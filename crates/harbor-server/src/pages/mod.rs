@@ -254,6 +254,24 @@ impl DbOrder {
     }
 }
 
+/// Puts a build's keys in listing order: as the database sorts them (`order`, Postgres) or by
+/// `bytes` (DuckDB compares text byte by byte, as Rust does); then groups them by subreddit
+/// (`names[row]`, the lowercase subreddit of each row).
+pub(crate) fn arrange<K>(
+    keys: &mut [K],
+    row: impl Fn(&K) -> u32,
+    order: Option<&DbOrder>,
+    bytes: impl FnMut(&K, &K) -> std::cmp::Ordering,
+    has_subreddit: bool,
+    names: &[Option<String>],
+) -> Result<Subreddits, ApiError> {
+    match order {
+        Some(order) => order.sort(keys, &row)?,
+        None => keys.sort_unstable_by(bytes),
+    }
+    Ok(Subreddits::group(has_subreddit, names, keys.iter().map(row)))
+}
+
 /// The first position of `subset` after listing position `pos`.
 pub(crate) fn after_position(subset: &Subset<'_>, pos: usize) -> usize {
     partition(subset.len(), |i| subset.pos(i) <= pos)

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use axum::body::Bytes;
 
-use super::{Built, DbOrder, PageIndex, Rendered, Slot, Subreddits, after_position, partition};
+use super::{Built, DbOrder, PageIndex, Rendered, Slot, Subreddits, after_position, arrange, partition};
 use crate::db::{Cell, Columns, Dialect, Row, has_col, has_table};
 use crate::error::ApiError;
 use crate::routes::opportunities::{
@@ -174,17 +174,19 @@ impl Built for OpportunityIndex {
 
     fn finish(b: OpportunityBuild) -> Result<Self, ApiError> {
         let mut ix = b.ix;
-        match &ix.order {
-            Some(order) => order.sort(&mut ix.keys, |k| k.row)?,
-            // DuckDB compares text byte by byte, as Rust does.
-            None => ix.keys.sort_unstable_by(|a, b| {
+        ix.subreddits = arrange(
+            &mut ix.keys,
+            |k| k.row,
+            ix.order.as_ref(),
+            |a, b| {
                 order(
                     (a.score, &a.post_id, &a.scorer_id),
                     (b.score, &b.post_id, &b.scorer_id),
                 )
-            }),
-        }
-        ix.subreddits = Subreddits::group(b.has_subreddit, &b.names, ix.keys.iter().map(|k| k.row));
+            },
+            b.has_subreddit,
+            &b.names,
+        )?;
         ix.rows.shrink();
         Ok(ix)
     }

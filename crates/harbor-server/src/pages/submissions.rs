@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 
-use super::{Built, DbOrder, PageIndex, Rendered, Slot, Subreddits, after_position, partition};
+use super::{Built, DbOrder, PageIndex, Rendered, Slot, Subreddits, after_position, arrange, partition};
 use crate::db::{Cell, Columns, Dialect, Row, has_col, has_table};
 use crate::error::ApiError;
 use crate::extract::encode_cursor;
@@ -151,12 +151,14 @@ impl Built for SubmissionIndex {
 
     fn finish(b: SubmissionBuild) -> Result<Self, ApiError> {
         let mut ix = b.ix;
-        match &ix.order {
-            Some(order) => order.sort(&mut ix.keys, |k| k.row)?,
-            // DuckDB compares text byte by byte, as Rust does.
-            None => ix.keys.sort_unstable_by(|a, b| (b.k, &*b.id).cmp(&(a.k, &*a.id))),
-        }
-        ix.subreddits = Subreddits::group(b.has_subreddit, &b.names, ix.keys.iter().map(|k| k.row));
+        ix.subreddits = arrange(
+            &mut ix.keys,
+            |k| k.row,
+            ix.order.as_ref(),
+            |a, b| (b.k, &*b.id).cmp(&(a.k, &*a.id)),
+            b.has_subreddit,
+            &b.names,
+        )?;
         ix.rows.shrink();
         Ok(ix)
     }
